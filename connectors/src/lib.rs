@@ -1,0 +1,29 @@
+//! truce's side of the wire: the [`Connector`] contract the sync engine calls, the HTTP
+//! plumbing every connector shares, and one module per remote system.
+//!
+//! What lives here, and what does not:
+//!
+//! - [`contract`] defines what the engine may ask of a system (pull changes since a cursor,
+//!   scan everything, fetch by id or email, apply a batch of writes, describe fields) in
+//!   system-neutral types. The engine never sees a URL or a status code.
+//! - [`http`] owns the one `reqwest` client, the governor limiters, retries with `Retry-After`
+//!   and the classification of failures. Connectors say *what* went wrong; [`http`] decides
+//!   whether and when to try again.
+//! - [`hubspot`] and [`salesforce`] each hold a client and a sandbox: a faithful local fake of
+//!   that API used by tests, the demo and the benchmarks.
+//!
+//! This crate knows nothing of the state store, the config file format or the CLI.
+
+pub mod contract;
+pub mod error;
+pub mod http;
+pub mod hubspot;
+pub mod salesforce;
+pub mod secret;
+
+pub use contract::{
+    Connector, Cursor, FieldInfo, FieldKind, ObjectType, PullPage, Record, ScanPage, System, Write,
+    WriteOp, WriteOutcome, Written,
+};
+pub use error::{ApiError, Error, ErrorClass};
+pub use secret::Secret;

@@ -1,0 +1,1 @@
+//! Salesforce REST (Lead, Contact): the client truce syncs through, and its sandbox.

@@ -1,0 +1,1 @@
+//! truce's SQLite state store.
