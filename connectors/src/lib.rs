@@ -19,6 +19,7 @@ pub mod error;
 pub mod http;
 pub mod hubspot;
 pub mod salesforce;
+pub mod sandbox;
 pub mod secret;
 
 pub use contract::{
