@@ -235,11 +235,7 @@ async fn cut(response: Response, divisor: usize) -> Response {
     let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default();
-    let keep = if divisor == 0 {
-        0
-    } else {
-        bytes.len() / divisor
-    };
+    let keep = bytes.len().checked_div(divisor).unwrap_or(0);
     let head = bytes.slice(..keep);
     parts.headers.insert(
         header::CONTENT_LENGTH,
