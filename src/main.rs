@@ -1,1 +1,54 @@
-fn main() {}
+//! `truce`: keeps HubSpot and Salesforce in agreement, both ways, field by field.
+//!
+//! The binary is the edge of the system: it parses the command line, sets up logging and
+//! runs one command from the `truce` library. Errors arrive here with their context chain and leave as one message on
+//! stderr and an exit code: 0 ok, 1 runtime failure, 2 usage error (clap), 78 config error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use truce::{cli, commands, config, logging};
+
+/// EX_CONFIG from sysexits.h: the unit's `RestartPreventExitStatus=78` stops a restart loop
+/// on a bad config.
+const EXIT_CONFIG: u8 = 78;
+const EXIT_FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    logging::init(cli.global.log_format, cli.global.log_level.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", render(&err));
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+/// The error and its causes, one per line after the first.
+fn render(err: &anyhow::Error) -> String {
+    let mut out = err.to_string();
+    for cause in err.chain().skip(1) {
+        out.push_str(&format!("\n  caused by: {cause}"));
+    }
+    out
+}
+
+fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|cause| cause.is::<config::ConfigError>()) {
+        EXIT_CONFIG
+    } else {
+        EXIT_FAILURE
+    }
+}

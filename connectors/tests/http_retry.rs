@@ -125,7 +125,10 @@ async fn each_failure_is_classified_by_what_the_server_said() {
         let err = get_json(&http, &url).await.unwrap_err();
         assert_eq!(err.class(), expected, "{err}");
         if let Step::TooManyRequests { retry_after_secs } = step {
-            assert_eq!(err.retry_after(), Some(Duration::from_secs(retry_after_secs)));
+            assert_eq!(
+                err.retry_after(),
+                Some(Duration::from_secs(retry_after_secs))
+            );
             assert_eq!(err.api().status, Some(429));
         }
     }

@@ -1,0 +1,487 @@
+//! The config file: its keys (a contract with scripts, docs and tests), loading, and
+//! validation.
+//!
+//! Loading is two steps. [`load`] parses the TOML into [`Config`] with unknown keys refused
+//! (serde `deny_unknown_fields`), then [`validate`](validate::validate) checks everything serde
+//! cannot (URLs, shares, rules, mapping consistency) and resolves every secret, collecting
+//! *all* problems into one [`ConfigError`] so an admin fixes the file in one pass. Each
+//! problem names the file, the key and its line.
+//!
+//! Secrets are never written inline: `token = { env = "HUBSPOT_TOKEN" }`,
+//! `{ file = "/path" }` or `{ credential = "hubspot-token" }` (a systemd credential under
+//! `$CREDENTIALS_DIRECTORY`). Resolved values live in [`Secret`]s, which never print.
+
+mod duration;
+mod locate;
+mod secrets;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use truce_connectors::Secret;
+
+pub use duration::parse_duration;
+pub use secrets::SecretSource;
+
+/// Where `truce` looks for its config when `--config` is not given.
+pub const DEFAULT_PATH: &str = "/etc/truce/truce.toml";
+
+/// The whole config file, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[state]`
+    #[serde(default)]
+    pub state: StateConfig,
+    /// `[hubspot]`
+    pub hubspot: HubSpotSection,
+    /// `[salesforce]`
+    pub salesforce: SalesforceSection,
+    /// `[sync]`
+    #[serde(default)]
+    pub sync: SyncSection,
+    /// `[[field]]`, in file order.
+    #[serde(default, rename = "field")]
+    pub fields: Vec<FieldMapping>,
+}
+
+/// `[state]`: where the SQLite file lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// The SQLite file.
+    #[serde(default = "default_state_path")]
+    pub path: PathBuf,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            path: default_state_path(),
+        }
+    }
+}
+
+fn default_state_path() -> PathBuf {
+    PathBuf::from("/var/lib/truce/truce.db")
+}
+
+/// `[hubspot]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubSpotSection {
+    /// API root; a sandbox or a proxy may stand here.
+    #[serde(default = "default_hubspot_url")]
+    pub base_url: String,
+    /// Private-app or service-key token. Either this or the three OAuth keys.
+    pub token: Option<SecretSource>,
+    /// OAuth app client id (with `client_secret` and `refresh_token`).
+    pub client_id: Option<SecretSource>,
+    /// OAuth app client secret.
+    pub client_secret: Option<SecretSource>,
+    /// OAuth refresh token.
+    pub refresh_token: Option<SecretSource>,
+    /// The portal's burst limit per 10 seconds (100, 190 or 250).
+    #[serde(default = "default_requests_per_10s")]
+    pub requests_per_10s: u32,
+    /// CRM search requests per second.
+    #[serde(default = "default_search_per_second")]
+    pub search_requests_per_second: u32,
+    /// The portal's daily call allowance.
+    #[serde(default = "default_hubspot_daily")]
+    pub daily_quota: u64,
+    /// The share of the daily allowance truce may spend (other integrations share it).
+    #[serde(default = "default_share")]
+    pub daily_share: f64,
+}
+
+fn default_hubspot_url() -> String {
+    "https://api.hubapi.com".into()
+}
+fn default_requests_per_10s() -> u32 {
+    100
+}
+fn default_search_per_second() -> u32 {
+    5
+}
+fn default_hubspot_daily() -> u64 {
+    250_000
+}
+fn default_share() -> f64 {
+    0.5
+}
+
+/// The OAuth grant truce uses with Salesforce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// Runs as the connected app's run-as user; needs the My Domain login URL.
+    ClientCredentials,
+    /// A stored refresh token (`refresh_token` key).
+    RefreshToken,
+}
+
+/// `[salesforce]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SalesforceSection {
+    /// Where `/services/oauth2/token` lives (My Domain for client credentials).
+    #[serde(default = "default_login_url")]
+    pub login_url: String,
+    /// REST API version, e.g. `"62.0"`.
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// `client_credentials` or `refresh_token`.
+    #[serde(default = "default_grant")]
+    pub grant: Grant,
+    /// Connected app consumer key.
+    pub client_id: SecretSource,
+    /// Connected app consumer secret.
+    pub client_secret: SecretSource,
+    /// Refresh token, for `grant = "refresh_token"`.
+    pub refresh_token: Option<SecretSource>,
+    /// The share of the org's daily API allocation truce may spend.
+    #[serde(default = "default_share")]
+    pub daily_share: f64,
+    /// An External ID field on Lead and Contact holding the HubSpot contact id; creates then
+    /// upsert on it.
+    pub external_id_field: Option<String>,
+    /// Requests in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub max_concurrency: usize,
+}
+
+fn default_login_url() -> String {
+    "https://login.salesforce.com".into()
+}
+fn default_api_version() -> String {
+    "62.0".into()
+}
+fn default_grant() -> Grant {
+    Grant::ClientCredentials
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+/// Which Salesforce object a new record is created as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+pub enum SalesforceObject {
+    /// A Lead.
+    Lead,
+    /// A Contact.
+    Contact,
+}
+
+/// What happens when a linked record is deleted or archived on one side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletePolicy {
+    /// Log it and unlink; the other side keeps its record.
+    Unlink,
+    /// Delete the other side's record too.
+    Propagate,
+}
+
+/// `[sync]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSection {
+    /// Time between polls, e.g. `"15s"`.
+    #[serde(default = "default_poll", with = "duration::serde_str")]
+    pub poll_interval: Duration,
+    /// How far back each poll re-reads, e.g. `"60s"`.
+    #[serde(default = "default_lookback", with = "duration::serde_str")]
+    pub lookback: Duration,
+    /// `Lead` or `Contact`.
+    #[serde(default = "default_create_as")]
+    pub create_salesforce_as: SalesforceObject,
+    /// `unlink` or `propagate`.
+    #[serde(default = "default_deletes")]
+    pub deletes: DeletePolicy,
+    /// The qualification gate for creating HubSpot contacts in Salesforce.
+    #[serde(default)]
+    pub qualify: Qualify,
+}
+
+impl Default for SyncSection {
+    fn default() -> Self {
+        SyncSection {
+            poll_interval: default_poll(),
+            lookback: default_lookback(),
+            create_salesforce_as: default_create_as(),
+            deletes: default_deletes(),
+            qualify: Qualify::default(),
+        }
+    }
+}
+
+fn default_poll() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_lookback() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_create_as() -> SalesforceObject {
+    SalesforceObject::Lead
+}
+fn default_deletes() -> DeletePolicy {
+    DeletePolicy::Unlink
+}
+
+/// `qualify = { property = "...", values = [...] }`: a HubSpot contact is created in
+/// Salesforce only when `property` holds one of `values`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Qualify {
+    /// The HubSpot property tested.
+    pub property: String,
+    /// The values that qualify.
+    pub values: Vec<String>,
+}
+
+impl Default for Qualify {
+    fn default() -> Self {
+        Qualify {
+            property: "lifecyclestage".into(),
+            values: [
+                "marketingqualifiedlead",
+                "salesqualifiedlead",
+                "opportunity",
+                "customer",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// How conflicts on a field are decided (DESIGN.md, "Field rules").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// The most recent change wins.
+    TwoWay,
+    /// HubSpot wins whenever it has a value; Salesforce only fills a blank.
+    PreferHubspotUnlessBlank,
+    /// Salesforce wins whenever it has a value; HubSpot only fills a blank.
+    PreferSalesforceUnlessBlank,
+    /// One-way from HubSpot.
+    AlwaysHubspot,
+    /// One-way from Salesforce.
+    AlwaysSalesforce,
+    /// Never written; for matching and display.
+    None,
+}
+
+impl Rule {
+    /// The rule's name as written in the config and the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::TwoWay => "two_way",
+            Rule::PreferHubspotUnlessBlank => "prefer_hubspot_unless_blank",
+            Rule::PreferSalesforceUnlessBlank => "prefer_salesforce_unless_blank",
+            Rule::AlwaysHubspot => "always_hubspot",
+            Rule::AlwaysSalesforce => "always_salesforce",
+            Rule::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a value is converted between the two systems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// Text, compared as is.
+    String,
+    /// An email address, compared trimmed and case-folded.
+    Email,
+    /// A calendar date (HubSpot midnight UTC, Salesforce `YYYY-MM-DD`).
+    Date,
+    /// An instant.
+    Datetime,
+    /// `true`/`false`.
+    Bool,
+    /// A number.
+    Number,
+}
+
+/// One `[[field]]` mapping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldMapping {
+    /// The HubSpot property.
+    pub hubspot: String,
+    /// The Salesforce field.
+    pub salesforce: String,
+    /// The Salesforce objects this mapping applies to (default both).
+    #[serde(default = "default_on")]
+    pub on: Vec<SalesforceObject>,
+    /// The conflict rule.
+    #[serde(default = "default_rule")]
+    pub rule: Rule,
+    /// Value table HubSpot value → Salesforce value, for enumerations.
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    /// What to send Salesforce when HubSpot has no value (for required fields).
+    pub salesforce_if_blank: Option<String>,
+    /// How values convert (default: inferred, `email` for the email mapping).
+    #[serde(rename = "type")]
+    pub field_type: Option<FieldType>,
+}
+
+fn default_on() -> Vec<SalesforceObject> {
+    vec![SalesforceObject::Lead, SalesforceObject::Contact]
+}
+fn default_rule() -> Rule {
+    Rule::TwoWay
+}
+
+/// A config whose secrets are resolved and whose values passed validation.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The parsed config.
+    pub config: Config,
+    /// The resolved secrets.
+    pub secrets: Secrets,
+}
+
+/// The resolved secrets of a config.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    /// HubSpot credentials.
+    pub hubspot: HubSpotCredentials,
+    /// Salesforce connected-app id.
+    pub salesforce_client_id: Secret,
+    /// Salesforce connected-app secret.
+    pub salesforce_client_secret: Secret,
+    /// Salesforce refresh token, when the grant uses one.
+    pub salesforce_refresh_token: Option<Secret>,
+}
+
+/// How truce authenticates to HubSpot.
+#[derive(Debug, Clone)]
+pub enum HubSpotCredentials {
+    /// A private-app or service-key token.
+    Token(Secret),
+    /// An OAuth app with a refresh token.
+    OAuth {
+        /// Client id.
+        client_id: Secret,
+        /// Client secret.
+        client_secret: Secret,
+        /// Refresh token.
+        refresh_token: Secret,
+    },
+}
+
+/// One problem in a config file: the key at fault, its line, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key path (`sync.poll_interval`, `field[2].rule`).
+    pub key: String,
+    /// 1-based line in the file, when known.
+    pub line: Option<usize>,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// Everything wrong with a config file, or the reason it could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file was read and has problems.
+    #[error("{}", render_problems(path, problems))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Each problem.
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(path: &Path, problems: &[Problem]) -> String {
+    let mut out = format!(
+        "config file {} has {} problem{}:",
+        path.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for problem in problems {
+        out.push_str(&format!("\n  {}", render_problem(path, problem)));
+    }
+    out
+}
+
+fn render_problem(path: &Path, problem: &Problem) -> String {
+    match problem.line {
+        Some(line) => format!(
+            "{}:{line}: `{}`: {}",
+            path.display(),
+            problem.key,
+            problem.message
+        ),
+        None => format!("{}: `{}`: {}", path.display(), problem.key, problem.message),
+    }
+}
+
+/// Reads, parses and validates the config at `path`, resolving its secrets.
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_str(path, &source)
+}
+
+/// Parses and validates config text that came from `path`.
+pub fn load_str(path: &Path, source: &str) -> Result<Loaded, ConfigError> {
+    let invalid = |problems| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        problems,
+    };
+    let config: Config =
+        toml::from_str(source).map_err(|err| invalid(vec![parse_problem(source, &err)]))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let secrets = validate::validate(&config, source, base).map_err(invalid)?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        config,
+        secrets,
+    })
+}
+
+/// Turns a TOML or serde error into a problem naming the key and line.
+fn parse_problem(source: &str, err: &toml::de::Error) -> Problem {
+    let line = err
+        .span()
+        .map(|span| locate::line_of_offset(source, span.start));
+    let message = err.message().trim().to_string();
+    let key = err
+        .span()
+        .and_then(|span| locate::path_at(source, span.start))
+        .unwrap_or_else(|| "(file)".to_string());
+    Problem { key, line, message }
+}
+
+#[cfg(test)]
+mod tests;

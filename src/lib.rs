@@ -1,0 +1,9 @@
+//! The `truce` library behind the binary: command line, config, logging, commands, and
+//! (as it lands) the sync engine and daemon. The binary (`main.rs`) only wires them to the
+//! process: arguments in, exit code out. End-to-end tests use this library to run the real
+//! engine in-process.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod logging;
