@@ -52,6 +52,8 @@
 //! `PRAGMA user_version`; foreign files, non-SQLite files and files from a newer truce are
 //! refused with a [`StoreError`] that names the file, before anything is written to them.
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -28,7 +28,8 @@ pub struct PulledPage {
     pub snapshots: Vec<SnapshotUpdate>,
     /// Where the page ended, by stream; each cursor moves only if this is ahead.
     pub cursors: BTreeMap<String, Cursor>,
-    /// For a backfill page: the scan's resume point.
+    /// For a backfill page: the scan's resume point. The page's snapshots count as the
+    /// records it read.
     pub scan: Option<ScanStep>,
 }
 

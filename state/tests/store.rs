@@ -1173,3 +1173,32 @@ fn a_second_writer_waits_for_the_first_instead_of_failing() {
     let second = waiter.join().unwrap().unwrap();
     assert_eq!(second.reader().status().unwrap().links_active, 2);
 }
+
+#[test]
+fn a_row_truce_cannot_decode_is_reported_as_corrupt_with_the_file_name() {
+    let (_dir, path) = temp();
+    let mut store = Store::open(&path).unwrap();
+    store.record_page(&hubspot_page(1_000)).unwrap();
+    let link = store
+        .transaction(|tx| tx.create_link(&new_link("ada@example.com", "101", "00Q1"), 1))
+        .unwrap();
+    let conn = raw(&path);
+    conn.execute(
+        "UPDATE snapshots SET fields = '{not json' WHERE record_id = '101'",
+        [],
+    )
+    .unwrap();
+    conn.execute("UPDATE links SET state = 'sideways'", [])
+        .unwrap();
+
+    let err = store.reader().snapshot("hubspot", "101").unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    let err = store.reader().link(link).unwrap_err();
+    assert!(err.to_string().contains("sideways"), "{err}");
+    // Other rows stay readable.
+    assert!(store.reader().snapshot("hubspot", "102").unwrap().is_some());
+}
