@@ -1,0 +1,312 @@
+//! Links: which HubSpot contact and which Salesforce Lead or Contact are one person.
+//!
+//! The link row is the one place that says which records belong together; snapshots, base
+//! values and conflicts hang off it. A record belongs to at most one *active* link (unique
+//! indexes enforce it). Links are never deleted: unlinking (a delete under the `unlink`
+//! policy, a merge that went wrong) sets the state to `unlinked`, so `truce history` can still
+//! tell what the record used to be joined to.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use crate::base::BaseValue;
+use crate::error::{Result, SqlContext, StoreError};
+use crate::snapshots::Snapshot;
+use crate::sql::{id_type, text_enum};
+use crate::{HUBSPOT, Reader, SALESFORCE, Tx, normalize_email};
+
+id_type!(
+    /// A link's id; stable for the life of the file.
+    LinkId
+);
+
+text_enum!(
+    /// Whether a link still joins its records.
+    LinkState {
+        /// The records are kept in agreement.
+        Active => "active",
+        /// The link was dissolved; kept as history.
+        Unlinked => "unlinked",
+    }
+);
+
+/// One person known to both systems.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The link's id.
+    pub id: LinkId,
+    /// The normalised email the records were matched on.
+    pub email: String,
+    /// The HubSpot contact id, once known.
+    pub hubspot_id: Option<String>,
+    /// `Lead` or `Contact`, once known.
+    pub salesforce_object: Option<String>,
+    /// The Salesforce record id, once known.
+    pub salesforce_id: Option<String>,
+    /// Active or unlinked.
+    pub state: LinkState,
+    /// When the link was made (ms).
+    pub created_at: i64,
+    /// When the link last changed (ms).
+    pub updated_at: i64,
+}
+
+/// A link to create. A side may be missing while its create is still in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewLink {
+    /// The email the records were matched on (normalised by the store).
+    pub email: String,
+    /// The HubSpot contact id.
+    pub hubspot_id: Option<String>,
+    /// `Lead` or `Contact`; required when `salesforce_id` is given.
+    pub salesforce_object: Option<String>,
+    /// The Salesforce record id.
+    pub salesforce_id: Option<String>,
+}
+
+/// An active link with everything the merge needs: both snapshots and the base values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkView {
+    /// The link.
+    pub link: Link,
+    /// The HubSpot contact's last snapshot, if observed.
+    pub hubspot: Option<Snapshot>,
+    /// The Salesforce record's last snapshot, if observed.
+    pub salesforce: Option<Snapshot>,
+    /// Base values by field.
+    pub base: BTreeMap<String, BaseValue>,
+}
+
+const COLUMNS: &str =
+    "id, email, hubspot_id, salesforce_object, salesforce_id, state, created_at, updated_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Link> {
+    Ok(Link {
+        id: row.get(0)?,
+        email: row.get(1)?,
+        hubspot_id: row.get(2)?,
+        salesforce_object: row.get(3)?,
+        salesforce_id: row.get(4)?,
+        state: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+    })
+}
+
+impl Tx<'_> {
+    /// Creates an active link and returns its id. Fails if either record already belongs to
+    /// an active link.
+    pub fn create_link(&mut self, link: &NewLink, now: i64) -> Result<LinkId> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO links (email, hubspot_id, salesforce_object, salesforce_id, state,
+                                    created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?5)
+                 RETURNING id",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(
+                    params![
+                        normalize_email(&link.email),
+                        link.hubspot_id,
+                        link.salesforce_object,
+                        link.salesforce_id,
+                        now
+                    ],
+                    |r| r.get(0),
+                )
+            })
+            .ctx(self.path(), "creating a link")
+    }
+
+    /// Points the link at another HubSpot contact (a merge winner, or the id a create
+    /// returned).
+    pub fn set_link_hubspot(&mut self, id: LinkId, hubspot_id: &str, now: i64) -> Result<()> {
+        self.update_link(
+            id,
+            "UPDATE links SET hubspot_id = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, hubspot_id, now],
+            "setting a link's HubSpot id",
+        )
+    }
+
+    /// Points the link at another Salesforce record (a converted lead's Contact, or the id a
+    /// create returned).
+    pub fn set_link_salesforce(
+        &mut self,
+        id: LinkId,
+        object: &str,
+        salesforce_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.update_link(
+            id,
+            "UPDATE links SET salesforce_object = ?2, salesforce_id = ?3, updated_at = ?4
+             WHERE id = ?1",
+            params![id, object, salesforce_id, now],
+            "setting a link's Salesforce record",
+        )
+    }
+
+    /// Changes the email a link is known by (normalised by the store).
+    pub fn set_link_email(&mut self, id: LinkId, email: &str, now: i64) -> Result<()> {
+        self.update_link(
+            id,
+            "UPDATE links SET email = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, normalize_email(email), now],
+            "setting a link's email",
+        )
+    }
+
+    /// Dissolves a link; its records are free to be linked again. Unlinking an unlinked link
+    /// is a no-op.
+    pub fn unlink(&mut self, id: LinkId, now: i64) -> Result<()> {
+        self.update_link(
+            id,
+            "UPDATE links SET state = 'unlinked',
+                 updated_at = CASE state WHEN 'unlinked' THEN updated_at ELSE ?2 END
+             WHERE id = ?1",
+            params![id, now],
+            "unlinking",
+        )
+    }
+
+    fn update_link(
+        &mut self,
+        id: LinkId,
+        sql: &str,
+        params: &[&dyn rusqlite::ToSql],
+        context: &'static str,
+    ) -> Result<()> {
+        let changed = self
+            .conn()
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute(params))
+            .ctx(self.path(), context)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound {
+                path: self.path().to_path_buf(),
+                what: "link",
+                id: id.0,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Reader<'_> {
+    /// The link with this id, in any state.
+    pub fn link(&self, id: LinkId) -> Result<Option<Link>> {
+        self.query_link(
+            &format!("SELECT {COLUMNS} FROM links WHERE id = ?1"),
+            &[&id],
+        )
+    }
+
+    /// The active link for this email (compared normalised); the oldest if, against the
+    /// matching rules, there are several.
+    pub fn link_by_email(&self, email: &str) -> Result<Option<Link>> {
+        self.query_link(
+            &format!(
+                "SELECT {COLUMNS} FROM links WHERE email = ?1 AND state = 'active'
+                 ORDER BY id LIMIT 1"
+            ),
+            &[&normalize_email(email)],
+        )
+    }
+
+    /// Every link, active or not, ever made for this email, oldest first.
+    pub fn links_by_email(&self, email: &str) -> Result<Vec<Link>> {
+        let email = normalize_email(email);
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM links WHERE email = ?1 ORDER BY id"
+            ))
+            .and_then(|mut stmt| stmt.query_map([&email], from_row)?.collect())
+            .ctx(self.path, "reading links by email")
+    }
+
+    /// The active link holding this HubSpot contact.
+    pub fn link_by_hubspot_id(&self, hubspot_id: &str) -> Result<Option<Link>> {
+        self.query_link(
+            &format!("SELECT {COLUMNS} FROM links WHERE hubspot_id = ?1 AND state = 'active'"),
+            &[&hubspot_id],
+        )
+    }
+
+    /// The active link holding this Salesforce Lead or Contact.
+    pub fn link_by_salesforce_id(&self, salesforce_id: &str) -> Result<Option<Link>> {
+        self.query_link(
+            &format!("SELECT {COLUMNS} FROM links WHERE salesforce_id = ?1 AND state = 'active'"),
+            &[&salesforce_id],
+        )
+    }
+
+    /// Up to `limit` active links with ids above `after`, in id order, each with its
+    /// snapshots and base values. Page through every link without holding them all:
+    /// pass the last id of one page as `after` of the next.
+    pub fn link_views(&self, after: Option<LinkId>, limit: usize) -> Result<Vec<LinkView>> {
+        let links: Vec<Link> = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM links WHERE state = 'active' AND id > ?1
+                 ORDER BY id LIMIT ?2"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map(
+                    params![after.map_or(i64::MIN, |id| id.0), crate::sql::limit(limit)],
+                    from_row,
+                )?
+                .collect()
+            })
+            .ctx(self.path, "reading a page of links")?;
+        links.into_iter().map(|link| self.view(link)).collect()
+    }
+
+    /// The link with this id (in any state), with its snapshots and base values.
+    pub fn link_view(&self, id: LinkId) -> Result<Option<LinkView>> {
+        match self.link(id)? {
+            Some(link) => self.view(link).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn view(&self, link: Link) -> Result<LinkView> {
+        let hubspot = match &link.hubspot_id {
+            Some(id) => self.snapshot(HUBSPOT, id)?,
+            None => None,
+        };
+        let salesforce = match &link.salesforce_id {
+            Some(id) => self.snapshot(SALESFORCE, id)?,
+            None => None,
+        };
+        let base = self.base(link.id)?;
+        Ok(LinkView {
+            link,
+            hubspot,
+            salesforce,
+            base,
+        })
+    }
+
+    fn query_link(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<Option<Link>> {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.query_row(params, from_row).optional())
+            .ctx(self.path, "reading a link")
+    }
+
+    /// How many links are active and how many unlinked.
+    pub(crate) fn link_counts(&self) -> Result<(i64, i64)> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FILTER (WHERE state = 'active'),
+                        count(*) FILTER (WHERE state = 'unlinked')
+                 FROM links",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ctx(self.path, "counting links")
+    }
+}

@@ -1,0 +1,355 @@
+//! Schema migrations, and telling truce's file apart from anything else.
+//!
+//! The schema is an append-only list of SQL scripts. A file's `PRAGMA user_version` is how
+//! many of them it has run; opening applies the rest, all in one `IMMEDIATE` transaction, and
+//! bumps `user_version` in that same transaction, so a crash mid-migration leaves the file at
+//! its old version, never half-way. Never edit a released migration: add a new one.
+//!
+//! ## Compatibility
+//!
+//! `PRAGMA application_id` carries [`APPLICATION_ID`], written with the first migration. A
+//! file is only ever written to when it is either truce's (our id, a `user_version` this
+//! binary knows) or brand new (no schema objects, id and version zero). Anything else, a
+//! foreign SQLite database, a file that is not SQLite at all, or a file from a newer truce,
+//! is refused before the first write, so a wrong `[state] path` cannot damage someone's data.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Result, SqlContext, StoreError};
+
+/// truce's `PRAGMA application_id`: the bytes `TRCE`.
+pub const APPLICATION_ID: i32 = 0x5452_4345;
+
+/// The schema, one script per version; index 0 takes a file from version 0 to 1.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: everything the first release knew.
+    r#"
+    CREATE TABLE links (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        email TEXT NOT NULL,
+        hubspot_id TEXT,
+        salesforce_object TEXT,
+        salesforce_id TEXT,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((salesforce_object IS NULL) = (salesforce_id IS NULL))
+    ) STRICT;
+    -- A record belongs to at most one active link; unlinked rows stay as history.
+    CREATE UNIQUE INDEX links_active_hubspot ON links (hubspot_id) WHERE state = 'active';
+    CREATE UNIQUE INDEX links_active_salesforce ON links (salesforce_id) WHERE state = 'active';
+    CREATE INDEX links_email ON links (email);
+
+    CREATE TABLE snapshots (
+        system TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        object TEXT NOT NULL,
+        email TEXT,
+        modified_at INTEGER NOT NULL,
+        deleted INTEGER NOT NULL,
+        fields TEXT NOT NULL,
+        observed_at INTEGER NOT NULL,
+        PRIMARY KEY (system, record_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX snapshots_email ON snapshots (system, email);
+
+    CREATE TABLE base (
+        link_id INTEGER NOT NULL REFERENCES links (id) ON DELETE CASCADE,
+        field TEXT NOT NULL,
+        value TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (link_id, field)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        observed_at INTEGER NOT NULL,
+        system TEXT NOT NULL,
+        object TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        link_id INTEGER REFERENCES links (id),
+        field TEXT NOT NULL,
+        old TEXT,
+        new TEXT,
+        source_modified_at INTEGER NOT NULL,
+        origin TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX changes_link ON changes (link_id, seq);
+    CREATE INDEX changes_record ON changes (system, record_id, field, seq);
+    CREATE TRIGGER changes_no_update BEFORE UPDATE ON changes
+        BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;
+    CREATE TRIGGER changes_no_delete BEFORE DELETE ON changes
+        BEGIN SELECT RAISE(ABORT, 'the change log is append-only'); END;
+
+    CREATE TABLE cursors (
+        system TEXT NOT NULL,
+        stream TEXT NOT NULL,
+        modified_at INTEGER NOT NULL,
+        record_id TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (system, stream)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE scans (
+        system TEXT NOT NULL,
+        object TEXT NOT NULL,
+        token TEXT,
+        done INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (system, object)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        link_id INTEGER REFERENCES links (id),
+        system TEXT NOT NULL,
+        object TEXT NOT NULL,
+        op TEXT NOT NULL,
+        record_id TEXT,
+        fields TEXT NOT NULL,
+        upsert_field TEXT,
+        upsert_value TEXT,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX outbox_due ON outbox (system, next_attempt_at, id) WHERE state = 'pending';
+    CREATE INDEX outbox_pending_link ON outbox (link_id) WHERE state = 'pending';
+
+    CREATE TABLE conflicts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        decided_at INTEGER NOT NULL,
+        link_id INTEGER NOT NULL REFERENCES links (id),
+        email TEXT NOT NULL,
+        field TEXT NOT NULL,
+        salesforce_field TEXT NOT NULL,
+        hubspot_value TEXT,
+        salesforce_value TEXT,
+        base_value TEXT,
+        rule TEXT NOT NULL,
+        winner TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX conflicts_link ON conflicts (link_id, id);
+    CREATE INDEX conflicts_email ON conflicts (email);
+
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        quarantined_at INTEGER NOT NULL,
+        outbox_id INTEGER,
+        link_id INTEGER REFERENCES links (id),
+        email TEXT,
+        system TEXT NOT NULL,
+        record_id TEXT,
+        field TEXT,
+        error_code TEXT NOT NULL,
+        message TEXT NOT NULL,
+        write_json TEXT,
+        state TEXT NOT NULL,
+        retried_at INTEGER,
+        retry_outbox_id INTEGER
+    ) STRICT;
+    CREATE INDEX quarantine_open ON quarantine (id) WHERE state = 'open';
+    "#,
+    // 2: duplicate reports, and `truce conflicts --since` without a full scan.
+    r#"
+    CREATE TABLE duplicates (
+        system TEXT NOT NULL,
+        email TEXT NOT NULL,
+        record_ids TEXT NOT NULL,
+        detected_at INTEGER NOT NULL,
+        PRIMARY KEY (system, email)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX conflicts_decided ON conflicts (decided_at, id);
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// What an opened file turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Identity {
+    /// No schema at all: ours to initialise.
+    Fresh,
+    /// truce's, at this schema version.
+    Truce(i64),
+}
+
+/// Reads the file's identity without writing anything, refusing what is not ours to touch.
+pub(crate) fn identify(conn: &Connection, path: &Path, supported: i64) -> Result<Identity> {
+    const CONTEXT: &str = "reading the file header";
+    let application_id: i32 = conn
+        .query_row(
+            "SELECT application_id FROM pragma_application_id",
+            [],
+            |r| r.get(0),
+        )
+        .ctx(path, CONTEXT)?;
+    let version: i64 = conn
+        .query_row("SELECT user_version FROM pragma_user_version", [], |r| {
+            r.get(0)
+        })
+        .ctx(path, CONTEXT)?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .ctx(path, CONTEXT)?;
+    if application_id == APPLICATION_ID {
+        if version > supported {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                supported,
+            });
+        }
+        return Ok(Identity::Truce(version));
+    }
+    if application_id == 0 && version == 0 && tables == 0 {
+        return Ok(Identity::Fresh);
+    }
+    Err(StoreError::NotATruceDatabase {
+        path: path.to_path_buf(),
+        application_id,
+        tables,
+    })
+}
+
+/// Brings the file up to `migrations.len()`, returning the version it is now at.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path, migrations: &[&str]) -> Result<i64> {
+    let supported = migrations.len() as i64;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(path, "locking the file to migrate it")?;
+    // Another process may have migrated between our first look and taking the lock.
+    let from = match identify(&tx, path, supported)? {
+        Identity::Fresh => 0,
+        Identity::Truce(version) => version,
+    };
+    if from < supported {
+        for (index, sql) in migrations.iter().enumerate().skip(from as usize) {
+            tx.execute_batch(sql)
+                .ctx(path, "applying a schema migration")?;
+            tracing::debug!(version = index + 1, "schema migration applied");
+        }
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .ctx(path, "marking the file as truce's")?;
+        tx.pragma_update(None, "user_version", supported)
+            .ctx(path, "recording the schema version")?;
+        tracing::info!(path = %path.display(), from, to = supported, "state schema migrated");
+    }
+    tx.commit().ctx(path, "committing the schema migration")?;
+    Ok(supported)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::{NewLink, Store};
+
+    fn schema(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_file_from_every_older_version_migrates_to_the_current_one_keeping_its_rows() {
+        for old in 1..MIGRATIONS.len() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("truce.db");
+            {
+                let mut store = Store::open_with(&path, true, &MIGRATIONS[..old]).unwrap();
+                assert_eq!(store.schema_version().unwrap(), old as i64);
+                store
+                    .transaction(|tx| {
+                        tx.create_link(
+                            &NewLink {
+                                email: "ada@example.com".into(),
+                                hubspot_id: Some("101".into()),
+                                ..NewLink::default()
+                            },
+                            1,
+                        )
+                    })
+                    .unwrap();
+            }
+            let mut store = Store::open(&path).unwrap();
+            assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+            let link = store.reader().link_by_hubspot_id("101").unwrap().unwrap();
+            assert_eq!(link.email, "ada@example.com");
+            // Version 2's table works on the migrated file.
+            store
+                .transaction(|tx| {
+                    tx.report_duplicate("hubspot", "ada@example.com", &["1".into(), "2".into()], 5)
+                })
+                .unwrap();
+            assert_eq!(store.reader().duplicates().unwrap().len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_version_1_file_lacks_what_version_2_adds_until_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("truce.db");
+        let v1 = Store::open_with(&path, true, &MIGRATIONS[..1]).unwrap();
+        assert!(
+            !schema(&v1.conn)
+                .iter()
+                .any(|sql| sql.contains("duplicates"))
+        );
+        drop(v1);
+        let v2 = Store::open(&path).unwrap();
+        assert!(
+            schema(&v2.conn)
+                .iter()
+                .any(|sql| sql.contains("duplicates"))
+        );
+    }
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("truce.db");
+        let mut store = Store::open(&path).unwrap();
+        let before = schema(&store.conn);
+        let version = migrate(&mut store.conn, &path, MIGRATIONS).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(schema(&store.conn), before);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(schema(&store.conn), before);
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_migration_that_fails_leaves_the_file_at_its_old_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("truce.db");
+        drop(Store::open_with(&path, true, &MIGRATIONS[..1]).unwrap());
+        let broken = [
+            MIGRATIONS[0],
+            "CREATE TABLE ok_so_far (x); THIS IS NOT SQL;",
+        ];
+        let err = Store::open_with(&path, false, &broken).unwrap_err();
+        assert!(matches!(err, StoreError::Sqlite { .. }), "{err:?}");
+        let store = Store::open_with(&path, false, &MIGRATIONS[..1]).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 1);
+        assert!(
+            !schema(&store.conn)
+                .iter()
+                .any(|sql| sql.contains("ok_so_far"))
+        );
+    }
+}

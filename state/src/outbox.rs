@@ -1,0 +1,273 @@
+//! The outbox: writes planned by the merge and not yet confirmed by the remote system.
+//!
+//! The merge enqueues writes in the same transaction that decides them, so a crash between
+//! deciding and sending loses nothing; the apply step reads what is [due](Reader::due),
+//! sends it, and marks each item done, failed (retried later, with the caller's backoff),
+//! or quarantined. Items are kept after they are done, as a record of what truce wrote,
+//! until [`Tx::prune_outbox`] removes them; ids are never reused.
+//!
+//! Whether and when to retry is the engine's decision; the store only remembers the
+//! attempt count, the last error and the time of the next attempt.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Result, SqlContext, StoreError};
+use crate::links::LinkId;
+use crate::sql::{Json, fields_text, id_type, text_enum};
+use crate::{Reader, Tx};
+
+id_type!(
+    /// An outbox item's id; never reused.
+    OutboxId
+);
+
+text_enum!(
+    /// What a write does.
+    WriteOp {
+        /// Create a record (upserting on [`OutboxWrite::upsert`] when set).
+        Create => "create",
+        /// Update [`OutboxWrite::record_id`].
+        Update => "update",
+        /// Delete (archive) [`OutboxWrite::record_id`].
+        Delete => "delete",
+    }
+);
+
+text_enum!(
+    /// Where an outbox item stands.
+    OutboxState {
+        /// Waiting to be sent (again).
+        Pending => "pending",
+        /// Accepted by the remote system.
+        Done => "done",
+        /// Set aside in the quarantine.
+        Quarantined => "quarantined",
+    }
+);
+
+/// The unique key a create is made idempotent on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpsertKey {
+    /// The unique field (`email` in HubSpot, the external-id field in Salesforce).
+    pub field: String,
+    /// Its value for this record.
+    pub value: String,
+}
+
+/// One write to make in a remote system. Serialisable: the quarantine keeps a copy so
+/// `truce retry` can queue it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxWrite {
+    /// The link the write serves, when there is one.
+    pub link_id: Option<LinkId>,
+    /// The system written to.
+    pub system: String,
+    /// The API's object name.
+    pub object: String,
+    /// Create, update or delete.
+    pub op: WriteOp,
+    /// The record written; `None` for a create.
+    pub record_id: Option<String>,
+    /// Field values to set, with the target API's JSON types; `Null` clears.
+    pub fields: BTreeMap<String, Value>,
+    /// For a create: the unique key to upsert on.
+    pub upsert: Option<UpsertKey>,
+}
+
+/// A queued write with its delivery state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    /// The item's id (the connector's write key).
+    pub id: OutboxId,
+    /// The write.
+    pub write: OutboxWrite,
+    /// Where it stands.
+    pub state: OutboxState,
+    /// Failed attempts so far.
+    pub attempts: i64,
+    /// Not to be sent before this time (ms).
+    pub next_attempt_at: i64,
+    /// The last failure, as the API put it.
+    pub last_error: Option<String>,
+    /// When it was enqueued (ms).
+    pub created_at: i64,
+    /// When it last changed (ms).
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, link_id, system, object, op, record_id, fields, upsert_field, \
+                       upsert_value, state, attempts, next_attempt_at, last_error, created_at, \
+                       updated_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<OutboxItem> {
+    let upsert_field: Option<String> = row.get(7)?;
+    let upsert_value: Option<String> = row.get(8)?;
+    Ok(OutboxItem {
+        id: row.get(0)?,
+        write: OutboxWrite {
+            link_id: row.get(1)?,
+            system: row.get(2)?,
+            object: row.get(3)?,
+            op: row.get(4)?,
+            record_id: row.get(5)?,
+            fields: row.get::<_, Json<_>>(6)?.0,
+            upsert: match (upsert_field, upsert_value) {
+                (Some(field), Some(value)) => Some(UpsertKey { field, value }),
+                _ => None,
+            },
+        },
+        state: row.get(9)?,
+        attempts: row.get(10)?,
+        next_attempt_at: row.get(11)?,
+        last_error: row.get(12)?,
+        created_at: row.get(13)?,
+        updated_at: row.get(14)?,
+    })
+}
+
+impl Tx<'_> {
+    /// Queues a write, due at once, and returns its id.
+    pub fn enqueue(&mut self, write: &OutboxWrite, now: i64) -> Result<OutboxId> {
+        let fields = fields_text(self.path(), "queueing a write", &write.fields)?;
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO outbox (link_id, system, object, op, record_id, fields, upsert_field,
+                                     upsert_value, state, attempts, next_attempt_at, created_at,
+                                     updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?9)
+                 RETURNING id",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(
+                    params![
+                        write.link_id,
+                        write.system,
+                        write.object,
+                        write.op,
+                        write.record_id,
+                        fields,
+                        write.upsert.as_ref().map(|k| &k.field),
+                        write.upsert.as_ref().map(|k| &k.value),
+                        now
+                    ],
+                    |r| r.get(0),
+                )
+            })
+            .ctx(self.path(), "queueing a write")
+    }
+
+    /// Marks a pending write as accepted by the remote system.
+    pub fn mark_done(&mut self, id: OutboxId, now: i64) -> Result<()> {
+        let changed = self
+            .conn()
+            .prepare_cached(
+                "UPDATE outbox SET state = 'done', updated_at = ?2
+                 WHERE id = ?1 AND state = 'pending'",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, now]))
+            .ctx(self.path(), "marking a write done")?;
+        self.expect_pending(id, changed)
+    }
+
+    /// Records a failed attempt of a pending write, to be tried again at `next_attempt_at`;
+    /// returns the number of failed attempts so far, for the caller's give-up rule.
+    pub fn mark_failed(
+        &mut self,
+        id: OutboxId,
+        error: &str,
+        next_attempt_at: i64,
+        now: i64,
+    ) -> Result<i64> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
+                                   next_attempt_at = ?3, updated_at = ?4
+                 WHERE id = ?1 AND state = 'pending'
+                 RETURNING attempts",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![id, error, next_attempt_at, now], |r| r.get(0))
+                    .optional()
+            })
+            .ctx(self.path(), "recording a failed write")?
+            .ok_or_else(|| self.not_pending(id))
+    }
+
+    /// Deletes done items last changed before `before`; returns how many.
+    pub fn prune_outbox(&mut self, before: i64) -> Result<usize> {
+        self.conn()
+            .execute(
+                "DELETE FROM outbox WHERE state = 'done' AND updated_at < ?1",
+                [before],
+            )
+            .ctx(self.path(), "pruning the outbox")
+    }
+
+    pub(crate) fn expect_pending(&self, id: OutboxId, changed: usize) -> Result<()> {
+        if changed == 0 {
+            return Err(self.not_pending(id));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn not_pending(&self, id: OutboxId) -> StoreError {
+        StoreError::NotFound {
+            path: self.path().to_path_buf(),
+            what: "pending outbox item",
+            id: id.0,
+        }
+    }
+}
+
+impl Reader<'_> {
+    /// Up to `limit` pending writes to `system` whose next attempt is due at `now`, oldest
+    /// first (so writes to one record go out in the order they were planned).
+    pub fn due(&self, system: &str, now: i64, limit: usize) -> Result<Vec<OutboxItem>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM outbox
+                 WHERE state = 'pending' AND system = ?1 AND next_attempt_at <= ?2
+                 ORDER BY id LIMIT ?3"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map(params![system, now, crate::sql::limit(limit)], from_row)?
+                    .collect()
+            })
+            .ctx(self.path, "reading due writes")
+    }
+
+    /// One outbox item, in any state.
+    pub fn outbox_item(&self, id: OutboxId) -> Result<Option<OutboxItem>> {
+        self.conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"))
+            .and_then(|mut stmt| stmt.query_row([id], from_row).optional())
+            .ctx(self.path, "reading an outbox item")
+    }
+
+    /// The pending writes for one link, oldest first: the merge checks them before planning
+    /// the same write twice.
+    pub fn pending_for_link(&self, link: LinkId) -> Result<Vec<OutboxItem>> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM outbox WHERE link_id = ?1 AND state = 'pending'
+                 ORDER BY id"
+            ))
+            .and_then(|mut stmt| stmt.query_map([link], from_row)?.collect())
+            .ctx(self.path, "reading a link's pending writes")
+    }
+
+    /// How many writes are pending, due or not.
+    pub fn outbox_depth(&self) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .ctx(self.path, "counting pending writes")
+    }
+}
