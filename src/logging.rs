@@ -94,7 +94,8 @@ pub struct QuarantineEvent<'a> {
     pub message: &'a str,
 }
 
-/// Logs a quarantined write: one WARN event on target `truce::quarantine`.
+/// Logs a quarantined write: one WARN event on target `truce::quarantine`, whose message is
+/// the API's own text.
 pub fn quarantine(event: &QuarantineEvent<'_>) {
     tracing::warn!(
         target: "truce::quarantine",
@@ -104,9 +105,97 @@ pub fn quarantine(event: &QuarantineEvent<'_>) {
         record_id = event.record_id,
         field = event.field,
         error_code = event.error_code,
-        message = event.message,
-        "quarantined: {} refused the write ({}); fix it and run `truce retry`",
-        event.system,
-        event.error_code
+        // The API's own text is the event's message: tracing names the message field
+        // `message`, which is exactly the contract's field name.
+        "{}",
+        event.message
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Runs `f` under a JSON subscriber and returns the one event it logged.
+    fn capture(f: impl FnOnce()) -> serde_json::Value {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buffer.0.lock().unwrap().clone();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn a_conflict_is_one_warn_on_truce_conflict_with_the_contract_fields() {
+        let event = capture(|| {
+            conflict(&ConflictEvent {
+                link: 7,
+                email: "jane@example.com",
+                field: "lastname",
+                salesforce_field: "LastName",
+                hubspot_value: "Doe-Smith",
+                salesforce_value: "Smith",
+                base_value: "Doe",
+                rule: "two_way",
+                winner: "salesforce",
+            })
+        });
+        assert_eq!(event["level"], "WARN");
+        assert_eq!(event["target"], "truce::conflict");
+        for (key, value) in [
+            ("email", "jane@example.com"),
+            ("field", "lastname"),
+            ("salesforce_field", "LastName"),
+            ("hubspot_value", "Doe-Smith"),
+            ("salesforce_value", "Smith"),
+            ("base_value", "Doe"),
+            ("rule", "two_way"),
+            ("winner", "salesforce"),
+        ] {
+            assert_eq!(event[key], value, "{key} in {event}");
+        }
+        assert_eq!(event["link"], 7);
+    }
+
+    #[test]
+    fn a_quarantine_is_one_warn_on_truce_quarantine_with_the_contract_fields() {
+        let event = capture(|| {
+            quarantine(&QuarantineEvent {
+                link: 3,
+                email: "x@example.com",
+                system: "salesforce",
+                record_id: "00Q000000000001AAA",
+                field: Some("Email"),
+                error_code: "INVALID_EMAIL_ADDRESS",
+                message: "Email: invalid email address: x@",
+            })
+        });
+        assert_eq!(event["level"], "WARN");
+        assert_eq!(event["target"], "truce::quarantine");
+        assert_eq!(event["system"], "salesforce");
+        assert_eq!(event["field"], "Email");
+        assert_eq!(event["error_code"], "INVALID_EMAIL_ADDRESS");
+        assert_eq!(event["message"], "Email: invalid email address: x@");
+    }
 }

@@ -4,6 +4,10 @@
 //! …"); `main` turns the chain into a message and an exit code.
 
 mod check;
+mod conflicts;
+mod history;
+mod state_file;
+mod status;
 
 use anyhow::bail;
 
@@ -18,9 +22,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backfill(_) => not_yet("backfill", "the backfill"),
         Command::Retry(_) => not_yet("retry", "re-queueing quarantined writes"),
         Command::Demo(_) => not_yet("demo", "the demo"),
-        Command::Status(_) => not_yet("status", "the status report"),
-        Command::Conflicts(_) => not_yet("conflicts", "the conflict report"),
-        Command::History(_) => not_yet("history", "the history report"),
+        Command::Status(args) => status::run(global, &args).await,
+        Command::Conflicts(args) => conflicts::run(global, &args).await,
+        Command::History(args) => history::run(global, &args).await,
         Command::Sandbox(_) => not_yet("sandbox", "the sandboxes"),
     }
 }

@@ -444,6 +444,20 @@ fn render_problem(path: &Path, problem: &Problem) -> String {
     }
 }
 
+/// Reads and parses the config at `path` without validating it or reading secrets: enough for
+/// commands that only need the state file, so `truce status` works where the daemon's
+/// credentials are not readable.
+pub fn parse(path: &Path) -> Result<Config, ConfigError> {
+    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&source).map_err(|err| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        problems: vec![parse_problem(&source, &err)],
+    })
+}
+
 /// Reads, parses and validates the config at `path`, resolving its secrets.
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -123,7 +123,11 @@ impl FieldMap {
                         raw,
                         format!(
                             "not in the mapping's values table (known: {})",
-                            self.to_hubspot.keys().cloned().collect::<Vec<_>>().join(", ")
+                            self.to_hubspot
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     ));
                 }
@@ -159,7 +163,11 @@ impl FieldMap {
                         Some(&raw),
                         format!(
                             "not in the mapping's values table (known: {})",
-                            self.to_salesforce.keys().cloned().collect::<Vec<_>>().join(", ")
+                            self.to_salesforce
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     ));
                 }
@@ -181,7 +189,11 @@ impl FieldMap {
             Some(Json::Bool(b)) => Some(b.to_string()),
             Some(Json::Number(n)) => Some(n.to_string()),
             Some(other) => {
-                return Err(self.error(side, raw, format!("a {} is not a field value", kind(other))));
+                return Err(self.error(
+                    side,
+                    raw,
+                    format!("a {} is not a field value", kind(other)),
+                ));
             }
         })
     }
@@ -333,19 +345,32 @@ mod tests {
             (FieldType::Number, json!("12.50"), json!(12.5), "12.5"),
             (FieldType::Number, json!("17"), json!(17.0), "17"),
             (FieldType::Bool, json!("true"), json!(true), "true"),
-            (FieldType::Date, json!("1430438400000"), json!("2015-05-01"), "2015-05-01"),
+            (
+                FieldType::Date,
+                json!("1430438400000"),
+                json!("2015-05-01"),
+                "2015-05-01",
+            ),
             (
                 FieldType::Datetime,
                 json!("2024-06-01T10:00:00.123Z"),
                 json!("2024-06-01T10:00:00.123+0000"),
                 "2024-06-01T10:00:00.123Z",
             ),
-            (FieldType::Email, json!(" Jane@X.com "), json!("jane@x.com"), "jane@x.com"),
+            (
+                FieldType::Email,
+                json!(" Jane@X.com "),
+                json!("jane@x.com"),
+                "jane@x.com",
+            ),
         ];
         for (field_type, hubspot, salesforce, canonical) in cases {
             let m = map(Some(field_type));
             assert_eq!(m.from_hubspot(Some(&hubspot)), Ok(Some(canonical.into())));
-            assert_eq!(m.from_salesforce(Some(&salesforce)), Ok(Some(canonical.into())));
+            assert_eq!(
+                m.from_salesforce(Some(&salesforce)),
+                Ok(Some(canonical.into()))
+            );
         }
     }
 
@@ -361,17 +386,32 @@ mod tests {
 
     #[test]
     fn wire_forms_going_out_have_each_apis_types() {
-        assert_eq!(map(Some(FieldType::Bool)).to_salesforce(&Some("false".into())), Ok(json!(false)));
-        assert_eq!(map(Some(FieldType::Number)).to_salesforce(&Some("12.5".into())), Ok(json!(12.5)));
-        assert_eq!(map(Some(FieldType::Number)).to_salesforce(&Some("3".into())), Ok(json!(3)));
-        assert_eq!(map(Some(FieldType::Number)).to_hubspot(&Some("3".into())), json!("3"));
+        assert_eq!(
+            map(Some(FieldType::Bool)).to_salesforce(&Some("false".into())),
+            Ok(json!(false))
+        );
+        assert_eq!(
+            map(Some(FieldType::Number)).to_salesforce(&Some("12.5".into())),
+            Ok(json!(12.5))
+        );
+        assert_eq!(
+            map(Some(FieldType::Number)).to_salesforce(&Some("3".into())),
+            Ok(json!(3))
+        );
+        assert_eq!(
+            map(Some(FieldType::Number)).to_hubspot(&Some("3".into())),
+            json!("3")
+        );
     }
 
     #[test]
     fn a_value_table_translates_both_ways_and_refuses_unknown_values() {
         let mut values = BTreeMap::new();
         values.insert("NEW".to_string(), "Open - Not Contacted".to_string());
-        values.insert("UNQUALIFIED".to_string(), "Closed - Not Converted".to_string());
+        values.insert(
+            "UNQUALIFIED".to_string(),
+            "Closed - Not Converted".to_string(),
+        );
         let m = FieldMap::new(&FieldMapping {
             hubspot: "hs_lead_status".into(),
             salesforce: "Status".into(),
@@ -385,8 +425,13 @@ mod tests {
             m.from_salesforce(Some(&json!("Open - Not Contacted"))),
             Ok(Some("NEW".into()))
         );
-        assert_eq!(m.to_salesforce(&Some("UNQUALIFIED".into())), Ok(json!("Closed - Not Converted")));
-        let err = m.from_salesforce(Some(&json!("Closed - Converted"))).unwrap_err();
+        assert_eq!(
+            m.to_salesforce(&Some("UNQUALIFIED".into())),
+            Ok(json!("Closed - Not Converted"))
+        );
+        let err = m
+            .from_salesforce(Some(&json!("Closed - Converted")))
+            .unwrap_err();
         assert_eq!(err.field, "Status");
         assert!(err.to_string().contains("\"Closed - Converted\""), "{err}");
         assert!(err.to_string().contains("Open - Not Contacted"), "{err}");
@@ -409,13 +454,23 @@ mod tests {
 
     #[test]
     fn malformed_values_name_the_field_and_the_value() {
-        let err = map(Some(FieldType::Date)).from_hubspot(Some(&json!("31/01/2024"))).unwrap_err();
+        let err = map(Some(FieldType::Date))
+            .from_hubspot(Some(&json!("31/01/2024")))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "HubSpot field `x`: cannot map value \"31/01/2024\": not a date (expected YYYY-MM-DD)"
         );
-        assert!(map(Some(FieldType::Number)).from_salesforce(Some(&json!("twelve"))).is_err());
-        assert!(map(Some(FieldType::Bool)).from_hubspot(Some(&json!("yes"))).is_err());
+        assert!(
+            map(Some(FieldType::Number))
+                .from_salesforce(Some(&json!("twelve")))
+                .is_err()
+        );
+        assert!(
+            map(Some(FieldType::Bool))
+                .from_hubspot(Some(&json!("yes")))
+                .is_err()
+        );
         assert!(map(None).from_hubspot(Some(&json!({"a": 1}))).is_err());
     }
 

@@ -1,0 +1,71 @@
+//! `truce conflicts`: every conflict the merge decided, newest last.
+
+use serde_json::json;
+use truce_state::Conflict;
+
+use super::state_file::{self, now_ms, show, when, when_json};
+use crate::cli::{ConflictsArgs, Global};
+
+/// Lists conflicts decided since `--since`, optionally on one field.
+pub async fn run(global: &Global, args: &ConflictsArgs) -> anyhow::Result<()> {
+    let (path, view) = state_file::open(global)?;
+    let since_ms = i64::try_from(args.since.as_millis()).unwrap_or(i64::MAX);
+    let since = now_ms().saturating_sub(since_ms);
+    let conflicts = match &view {
+        Some(view) => view.reader().conflicts(since, args.field.as_deref())?,
+        None => Vec::new(),
+    };
+    if args.json {
+        let rows: Vec<_> = conflicts.iter().map(conflict_json).collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if conflicts.is_empty() {
+        let scope = args
+            .field
+            .as_deref()
+            .map(|f| format!(" on {f}"))
+            .unwrap_or_default();
+        let note = if view.is_none() {
+            format!(" (state file {} does not exist yet)", path.display())
+        } else {
+            String::new()
+        };
+        println!("no conflicts{scope} since {}{note}", when(since));
+        return Ok(());
+    }
+    for c in &conflicts {
+        println!(
+            "{}  link {}  {}  {} / {}: hubspot {} vs salesforce {} (base {}) -> {} wins by {}",
+            when(c.decided_at),
+            c.link_id,
+            c.email,
+            c.field,
+            c.salesforce_field,
+            show(&c.hubspot_value),
+            show(&c.salesforce_value),
+            show(&c.base_value),
+            c.winner,
+            c.rule
+        );
+    }
+    println!("{} conflict(s) since {}", conflicts.len(), when(since));
+    Ok(())
+}
+
+/// A conflict as JSON, with the field names of the `truce::conflict` log event.
+pub fn conflict_json(c: &Conflict) -> serde_json::Value {
+    json!({
+        "id": c.id.0,
+        "decided_at": when_json(c.decided_at),
+        "link": c.link_id.0,
+        "email": c.email,
+        "field": c.field,
+        "salesforce_field": c.salesforce_field,
+        "hubspot_value": c.hubspot_value,
+        "salesforce_value": c.salesforce_value,
+        "base_value": c.base_value,
+        "rule": c.rule,
+        "winner": c.winner,
+    })
+}

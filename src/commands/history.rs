@@ -1,0 +1,91 @@
+//! `truce history EMAIL`: one person's field-level timeline across both systems.
+
+use serde_json::json;
+use truce_state::HistoryEntry;
+
+use super::conflicts::conflict_json;
+use super::state_file::{self, show, when, when_json};
+use crate::cli::{Global, HistoryArgs};
+
+/// Prints every observed change and every conflict decision for one email, oldest first.
+pub async fn run(global: &Global, args: &HistoryArgs) -> anyhow::Result<()> {
+    let (path, view) = state_file::open(global)?;
+    let entries = match &view {
+        Some(view) => view.reader().history(&args.email)?,
+        None => Vec::new(),
+    };
+    if args.json {
+        let rows: Vec<_> = entries.iter().map(entry_json).collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        let note = if view.is_none() {
+            format!(" (state file {} does not exist yet)", path.display())
+        } else {
+            String::new()
+        };
+        println!("nothing recorded for {}{note}", args.email.trim());
+        return Ok(());
+    }
+    println!(
+        "history of {} (oldest first)",
+        args.email.trim().to_lowercase()
+    );
+    for entry in &entries {
+        match entry {
+            HistoryEntry::Change(c) => println!(
+                "{}  {:<10} {}/{}  {}: {} -> {}  [{}]",
+                when(c.observed_at),
+                c.system,
+                c.object,
+                c.record_id,
+                c.field,
+                show(&c.old),
+                show(&c.new),
+                match c.origin.as_str() {
+                    "echo" => "echo of truce's write",
+                    "truce" => "written by truce",
+                    _ => "edited in that system",
+                }
+            ),
+            HistoryEntry::Conflict(c) => println!(
+                "{}  conflict   {} / {}: hubspot {} vs salesforce {} (base {}) -> {} wins by rule {}",
+                when(c.decided_at),
+                c.field,
+                c.salesforce_field,
+                show(&c.hubspot_value),
+                show(&c.salesforce_value),
+                show(&c.base_value),
+                c.winner,
+                c.rule
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn entry_json(entry: &HistoryEntry) -> serde_json::Value {
+    match entry {
+        HistoryEntry::Change(c) => json!({
+            "kind": "change",
+            "observed_at": when_json(c.observed_at),
+            "system": c.system,
+            "object": c.object,
+            "record_id": c.record_id,
+            "link": c.link_id.map(|l| l.0),
+            "field": c.field,
+            "old": c.old,
+            "new": c.new,
+            "source_modified_at": when_json(c.source_modified_at),
+            "origin": c.origin.as_str(),
+        }),
+        HistoryEntry::Conflict(c) => {
+            let mut value = conflict_json(c);
+            if let Some(map) = value.as_object_mut() {
+                map.insert("kind".into(), json!("conflict"));
+            }
+            value
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! `truce status`: where each stream stands, what waits to be written, what needs an admin.
+
+use serde_json::json;
+use truce_state::status::Status;
+use truce_state::{Duplicate, Quarantined};
+
+use super::state_file::{self, ago, now_ms, when, when_json};
+use crate::cli::{Global, OutputArgs};
+
+/// Prints the status of the state file (an empty store when it does not exist yet).
+pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
+    let (path, view) = state_file::open(global)?;
+    let (status, quarantine, duplicates) = match &view {
+        Some(view) => {
+            let reader = view.reader();
+            (
+                Some(reader.status()?),
+                reader.quarantined(false)?,
+                reader.duplicates()?,
+            )
+        }
+        None => (None, Vec::new(), Vec::new()),
+    };
+    let now = now_ms();
+    if args.json {
+        let body = json!({
+            "state_file": path.display().to_string(),
+            "exists": status.is_some(),
+            "status": status.as_ref().map(|s| status_json(s, now)),
+            "quarantine": quarantine.iter().map(quarantine_json).collect::<Vec<_>>(),
+            "duplicates": duplicates.iter().map(duplicate_json).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&body)?);
+        return Ok(());
+    }
+    println!("state file   {}", path.display());
+    let Some(status) = status else {
+        println!(
+            "             (does not exist yet: empty store; `truce backfill` or `truce run` creates it)"
+        );
+        print_empty();
+        return Ok(());
+    };
+    print_status(&status, now);
+    print_quarantine(&quarantine);
+    print_duplicates(&duplicates);
+    Ok(())
+}
+
+fn print_empty() {
+    println!("links        0 active");
+    println!("outbox       0 pending");
+    println!("quarantine   0 open");
+    println!("duplicates   0");
+    println!("cursors      none yet (nothing pulled)");
+}
+
+fn print_status(status: &Status, now: i64) {
+    println!("schema       v{}", status.schema_version);
+    println!(
+        "links        {} active, {} unlinked",
+        status.links_active, status.links_unlinked
+    );
+    match status.outbox_oldest_pending_at {
+        Some(oldest) => println!(
+            "outbox       {} pending (oldest planned {} ago)",
+            status.outbox_pending,
+            ago(now - oldest)
+        ),
+        None => println!("outbox       0 pending"),
+    }
+    println!("quarantine   {} open", status.quarantine_open);
+    println!("duplicates   {}", status.duplicates);
+    println!("change log   {} changes", status.last_seq);
+    if status.cursors.is_empty() {
+        println!("cursors      none yet (nothing pulled)");
+    } else {
+        println!("cursors      (stream: newest change seen, lag behind now, last moved)");
+        for c in &status.cursors {
+            println!(
+                "  {:<24} {}  lag {:<5} moved {} ago",
+                format!("{}/{}", c.system, c.stream),
+                when(c.cursor.modified_at),
+                ago(now - c.cursor.modified_at),
+                ago(now - c.updated_at)
+            );
+        }
+    }
+    for scan in &status.scans {
+        println!(
+            "backfill     {}/{}: {} records, {}",
+            scan.system,
+            scan.object,
+            scan.records,
+            if scan.done {
+                "complete"
+            } else {
+                "in progress (resumable)"
+            }
+        );
+    }
+}
+
+fn print_quarantine(entries: &[Quarantined]) {
+    if entries.is_empty() {
+        return;
+    }
+    println!("\nquarantined (fix the cause, then `truce retry ID...` or `truce retry --all`):");
+    for q in entries {
+        println!(
+            "  #{:<5} {} {} {}{}: {} {}",
+            q.id,
+            when(q.quarantined_at),
+            q.system,
+            q.record_id.as_deref().unwrap_or("(new record)"),
+            q.email
+                .as_deref()
+                .map(|e| format!(" <{e}>"))
+                .unwrap_or_default(),
+            q.error_code,
+            q.message
+        );
+    }
+}
+
+fn print_duplicates(entries: &[Duplicate]) {
+    if entries.is_empty() {
+        return;
+    }
+    println!("\nduplicates (one email, several records on one side; truce will not guess):");
+    for d in entries {
+        println!("  {} {}: {}", d.system, d.email, d.record_ids.join(", "));
+    }
+}
+
+fn status_json(status: &Status, now: i64) -> serde_json::Value {
+    json!({
+        "schema_version": status.schema_version,
+        "links_active": status.links_active,
+        "links_unlinked": status.links_unlinked,
+        "outbox_pending": status.outbox_pending,
+        "outbox_oldest_pending_at": status.outbox_oldest_pending_at.map(when_json),
+        "quarantine_open": status.quarantine_open,
+        "duplicates": status.duplicates,
+        "changes": status.last_seq,
+        "cursors": status.cursors.iter().map(|c| json!({
+            "system": c.system,
+            "stream": c.stream,
+            "modified_at": when_json(c.cursor.modified_at),
+            "record_id": c.cursor.id,
+            "lag_seconds": (now - c.cursor.modified_at) / 1000,
+            "updated_at": when_json(c.updated_at),
+        })).collect::<Vec<_>>(),
+        "scans": status.scans.iter().map(|s| json!({
+            "system": s.system,
+            "object": s.object,
+            "records": s.records,
+            "done": s.done,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn quarantine_json(q: &Quarantined) -> serde_json::Value {
+    json!({
+        "id": q.id.0,
+        "quarantined_at": when_json(q.quarantined_at),
+        "link": q.link_id.map(|l| l.0),
+        "email": q.email,
+        "system": q.system,
+        "record_id": q.record_id,
+        "field": q.field,
+        "error_code": q.error_code,
+        "message": q.message,
+    })
+}
+
+fn duplicate_json(d: &Duplicate) -> serde_json::Value {
+    json!({
+        "system": d.system,
+        "email": d.email,
+        "record_ids": d.record_ids,
+        "detected_at": when_json(d.detected_at),
+    })
+}
