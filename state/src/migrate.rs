@@ -168,6 +168,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX conflicts_decided ON conflicts (decided_at, id);
     "#,
+    // 3: the base values a write establishes once the remote system accepts it.
+    r#"
+    ALTER TABLE outbox ADD COLUMN base TEXT NOT NULL DEFAULT '{}';
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -76,6 +76,11 @@ pub struct OutboxWrite {
     pub fields: BTreeMap<String, Value>,
     /// For a create: the unique key to upsert on.
     pub upsert: Option<UpsertKey>,
+    /// Base values (canonical, by mapping field) that become the link's base once the
+    /// remote system accepts the write: the base moves on success, never on plan, so a
+    /// refused write cannot make the other side's old value look like a fresh change.
+    #[serde(default)]
+    pub base: BTreeMap<String, Value>,
 }
 
 /// A queued write with its delivery state.
@@ -101,7 +106,7 @@ pub struct OutboxItem {
 
 const COLUMNS: &str = "id, link_id, system, object, op, record_id, fields, upsert_field, \
                        upsert_value, state, attempts, next_attempt_at, last_error, created_at, \
-                       updated_at";
+                       updated_at, base";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<OutboxItem> {
     let upsert_field: Option<String> = row.get(7)?;
@@ -119,6 +124,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<OutboxItem> {
                 (Some(field), Some(value)) => Some(UpsertKey { field, value }),
                 _ => None,
             },
+            base: row.get::<_, Json<_>>(15)?.0,
         },
         state: row.get(9)?,
         attempts: row.get(10)?,
@@ -133,12 +139,13 @@ impl Tx<'_> {
     /// Queues a write, due at once, and returns its id.
     pub fn enqueue(&mut self, write: &OutboxWrite, now: i64) -> Result<OutboxId> {
         let fields = fields_text(self.path(), "queueing a write", &write.fields)?;
+        let base = fields_text(self.path(), "queueing a write", &write.base)?;
         self.conn()
             .prepare_cached(
                 "INSERT INTO outbox (link_id, system, object, op, record_id, fields, upsert_field,
                                      upsert_value, state, attempts, next_attempt_at, created_at,
-                                     updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?9)
+                                     updated_at, base)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?9, ?10)
                  RETURNING id",
             )
             .and_then(|mut stmt| {
@@ -152,7 +159,8 @@ impl Tx<'_> {
                         fields,
                         write.upsert.as_ref().map(|k| &k.field),
                         write.upsert.as_ref().map(|k| &k.value),
-                        now
+                        now,
+                        base
                     ],
                     |r| r.get(0),
                 )

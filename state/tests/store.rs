@@ -89,6 +89,7 @@ fn update_write(link: Option<truce_state::LinkId>, record: &str) -> OutboxWrite 
         record_id: Some(record.into()),
         fields: fields(&[("City", json!("Paris"))]),
         upsert: None,
+        base: fields(&[("city", json!("Paris"))]),
     }
 }
 
@@ -636,6 +637,7 @@ fn outbox_writes_go_due_failed_done_quarantined_and_retried() {
                     field: "email".into(),
                     value: "ada@example.com".into(),
                 }),
+                base: BTreeMap::new(),
             };
             let c = tx.enqueue(&create, 12)?;
             Ok::<_, StoreError>((link, a, b, c))
