@@ -23,8 +23,8 @@ pub mod sandbox;
 pub mod secret;
 
 pub use contract::{
-    Connector, Cursor, FieldInfo, FieldKind, ObjectType, PullPage, Record, ScanPage, System, Write,
-    WriteOp, WriteOutcome, Written,
+    Connector, Conversion, Cursor, Cursors, FieldInfo, FieldKind, ObjectType, PullPage, Quota,
+    Record, ScanPage, System, UpsertKey, Write, WriteOp, WriteOutcome, Written,
 };
 pub use error::{ApiError, Error, ErrorClass};
 pub use secret::Secret;

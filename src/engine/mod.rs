@@ -1,7 +1,495 @@
-//! The sync engine: field mapping, the three-way merge, and the pipeline
-//! pull → record → merge → plan → apply.
+//! The sync engine: pull → record → merge → plan → apply, per object pair.
+//!
+//! [`Engine`] owns the state store and one connector per system. [`Engine::cycle`] is one
+//! poll of the daemon; [`Engine::backfill`] is the one-shot full reconcile. Each step's
+//! effects are durable before the next begins, so a restart resumes from the store alone:
+//!
+//! 1. **pull** ([`record`]): pages of changes since the stored cursors; each page's
+//!    change-log rows, snapshots and cursor move are one transaction.
+//! 2. **identity** ([`identity`]): touched records are linked, moved, unlinked, or queued
+//!    for creation on the other side.
+//! 3. **merge and plan** ([`reconcile`], [`merge`], [`mapping`]): each touched link is
+//!    reconciled field by field; base values, outbox writes, conflicts and quarantine
+//!    entries are written in one transaction per batch of links.
+//! 4. **apply** ([`apply`]): the outbox is sent in batches, outcomes recorded.
+//!
+//! Pure parts (mapping, merge, reconcile) are table-tested; the pipeline is tested end to
+//! end against the sandboxes over HTTP.
 
+pub mod apply;
+pub mod identity;
 pub mod mapping;
 pub mod merge;
 pub mod reconcile;
+pub mod record;
 pub mod settings;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use truce_connectors::{Connector, Cursor, Cursors, ObjectType, System};
+use truce_state::{LinkId, NewConflict, Store, StoreError, Tx};
+
+use self::apply::Applied;
+use self::merge::Side;
+use self::record::Touched;
+use self::settings::Settings;
+use crate::logging::{self, ConflictEvent, QuarantineEvent};
+
+/// What can stop a cycle: the store, or a connector call that retrying did not fix.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A remote call failed after retries (boxed: it carries the API's whole answer).
+    #[error(transparent)]
+    Connector(Box<truce_connectors::Error>),
+}
+
+impl From<truce_connectors::Error> for EngineError {
+    fn from(err: truce_connectors::Error) -> Self {
+        EngineError::Connector(Box::new(err))
+    }
+}
+
+/// Milliseconds since the epoch; injected so tests control time.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The wall clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| chrono::Utc::now().timestamp_millis())
+}
+
+/// What one cycle did (the daemon's INFO line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CycleSummary {
+    /// HubSpot records pulled.
+    pub pulled_hubspot: usize,
+    /// Salesforce records pulled.
+    pub pulled_salesforce: usize,
+    /// Links created.
+    pub linked: usize,
+    /// Conflicts decided.
+    pub conflicts: usize,
+    /// Records or writes quarantined.
+    pub quarantined: usize,
+    /// Writes accepted by HubSpot.
+    pub written_hubspot: usize,
+    /// Writes accepted by Salesforce.
+    pub written_salesforce: usize,
+    /// Writes waiting for a retry.
+    pub retrying: usize,
+    /// Oldest pulled change's age when recorded (ms): how far behind truce runs.
+    pub lag_ms: i64,
+}
+
+/// What reconciling a set of links did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MergeSummary {
+    /// Links reconciled.
+    pub links: usize,
+    /// Links created by identity.
+    pub linked: usize,
+    /// Creates queued.
+    pub creates: usize,
+    /// Writes queued.
+    pub writes: usize,
+    /// Conflicts decided.
+    pub conflicts: usize,
+    /// Records quarantined because a value could not be mapped.
+    pub quarantined: usize,
+    /// Duplicates reported.
+    pub duplicates: usize,
+}
+
+/// Reports progress of long work (the backfill's scans).
+pub trait Progress: Send + Sync {
+    /// A page of `object` was recorded; `total` records of it so far.
+    fn scanned(&self, system: System, object: ObjectType, total: u64);
+    /// A new phase begins (`linking`, `merging`, `writing`).
+    fn phase(&self, name: &str);
+}
+
+/// Progress that reports nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn scanned(&self, _: System, _: ObjectType, _: u64) {}
+    fn phase(&self, _: &str) {}
+}
+
+/// The sync engine for one HubSpot portal and one Salesforce org.
+pub struct Engine {
+    store: Store,
+    hubspot: Arc<dyn Connector>,
+    salesforce: Arc<dyn Connector>,
+    settings: Settings,
+    clock: Clock,
+}
+
+/// Links merged per transaction: big enough to amortise commits, small enough to keep a
+/// crash's lost work and the memory held small.
+const MERGE_BATCH: usize = 500;
+
+impl Engine {
+    /// An engine over an open store and two connectors.
+    pub fn new(
+        store: Store,
+        hubspot: Arc<dyn Connector>,
+        salesforce: Arc<dyn Connector>,
+        settings: Settings,
+        clock: Clock,
+    ) -> Engine {
+        Engine {
+            store,
+            hubspot,
+            salesforce,
+            settings,
+            clock,
+        }
+    }
+
+    /// The store, for reading.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The store, for maintenance (tests, dry runs).
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    fn connector(&self, system: System) -> Arc<dyn Connector> {
+        match system {
+            System::HubSpot => self.hubspot.clone(),
+            System::Salesforce => self.salesforce.clone(),
+        }
+    }
+
+    /// One poll: pull both sides, link, merge, write. Logs one INFO line.
+    pub async fn cycle(&mut self) -> Result<CycleSummary, EngineError> {
+        let mut touched = Vec::new();
+        let mut lag_ms = 0;
+        let pulled_hubspot = self
+            .pull(System::HubSpot, &mut touched, &mut lag_ms)
+            .await?;
+        let pulled_salesforce = self
+            .pull(System::Salesforce, &mut touched, &mut lag_ms)
+            .await?;
+        let merged = self.settle(&touched).await?;
+        let (to_hubspot, to_salesforce) = self.apply().await?;
+        let summary = CycleSummary {
+            pulled_hubspot,
+            pulled_salesforce,
+            linked: merged.linked,
+            conflicts: merged.conflicts,
+            quarantined: merged.quarantined + to_hubspot.quarantined + to_salesforce.quarantined,
+            written_hubspot: to_hubspot.written,
+            written_salesforce: to_salesforce.written,
+            retrying: to_hubspot.retrying + to_salesforce.retrying,
+            lag_ms,
+        };
+        tracing::info!(
+            pulled_hubspot = summary.pulled_hubspot,
+            pulled_salesforce = summary.pulled_salesforce,
+            written_hubspot = summary.written_hubspot,
+            written_salesforce = summary.written_salesforce,
+            linked = summary.linked,
+            conflicts = summary.conflicts,
+            quarantined = summary.quarantined,
+            retrying = summary.retrying,
+            lag_ms = summary.lag_ms,
+            "cycle done"
+        );
+        Ok(summary)
+    }
+
+    /// Pulls every page of changes of one system since its cursors.
+    async fn pull(
+        &mut self,
+        system: System,
+        touched: &mut Vec<Touched>,
+        lag_ms: &mut i64,
+    ) -> Result<usize, EngineError> {
+        let connector = self.connector(system);
+        let since: Cursors = self
+            .store
+            .reader()
+            .cursors(system.as_str())?
+            .into_iter()
+            .map(|(stream, c)| {
+                (
+                    stream,
+                    Cursor {
+                        modified_at: c.modified_at,
+                        id: c.id,
+                    },
+                )
+            })
+            .collect();
+        let mut position: Option<Cursors> = None;
+        let mut pulled = 0;
+        loop {
+            let page = connector
+                .pull(&since, position.as_ref(), self.settings.lookback)
+                .await?;
+            let now = self.now();
+            let (mut stored, page_touched) = record::build_page(
+                &self.store.reader(),
+                system,
+                &page.records,
+                &self.settings,
+                now,
+            )?;
+            stored.cursors = page
+                .position
+                .iter()
+                .map(|(stream, c)| {
+                    (
+                        stream.clone(),
+                        truce_state::Cursor {
+                            modified_at: c.modified_at,
+                            id: c.id.clone(),
+                        },
+                    )
+                })
+                .collect();
+            self.store.transaction(|tx| tx.record_page(&stored))?;
+            for t in &page_touched {
+                if let Some(r) = page.records.iter().find(|r| r.id == t.id) {
+                    *lag_ms = (*lag_ms).max(now - r.modified_at);
+                }
+            }
+            pulled += page_touched.len();
+            touched.extend(page_touched);
+            if page.done {
+                break;
+            }
+            position = Some(page.position);
+        }
+        Ok(pulled)
+    }
+
+    /// Identity, then merge of every touched link; fetches snapshots identity asked for.
+    async fn settle(&mut self, touched: &[Touched]) -> Result<MergeSummary, EngineError> {
+        let now = self.now();
+        let settings = self.settings.clone();
+        let identity = self
+            .store
+            .transaction(|tx| identity::resolve(tx, touched, &settings, now))?;
+        let mut dirty = identity.dirty.clone();
+        if !identity.fetch.is_empty() {
+            let fetched = self.fetch_missing(&identity.fetch).await?;
+            let now = self.now();
+            let again = self
+                .store
+                .transaction(|tx| identity::resolve(tx, &fetched, &settings, now))?;
+            dirty.extend(again.dirty);
+        }
+        let mut summary = self.merge_links(dirty.into_iter().collect())?;
+        summary.linked += identity.linked;
+        summary.creates += identity.creates;
+        summary.duplicates += identity.duplicates;
+        Ok(summary)
+    }
+
+    async fn fetch_missing(
+        &mut self,
+        wanted: &[(ObjectType, String)],
+    ) -> Result<Vec<Touched>, EngineError> {
+        let mut touched = Vec::new();
+        for object in [ObjectType::SalesforceLead, ObjectType::SalesforceContact] {
+            let ids: Vec<String> = wanted
+                .iter()
+                .filter(|(o, _)| *o == object)
+                .map(|(_, id)| id.clone())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let records = self.salesforce.fetch(object, &ids).await?;
+            let now = self.now();
+            let (page, t) = record::build_page(
+                &self.store.reader(),
+                System::Salesforce,
+                &records,
+                &self.settings,
+                now,
+            )?;
+            self.store.transaction(|tx| tx.record_page(&page))?;
+            touched.extend(t);
+        }
+        Ok(touched)
+    }
+
+    /// Reconciles links in batches, one transaction per batch.
+    fn merge_links(&mut self, links: Vec<LinkId>) -> Result<MergeSummary, EngineError> {
+        let mut summary = MergeSummary::default();
+        for batch in links.chunks(MERGE_BATCH) {
+            let now = self.now();
+            let settings = &self.settings;
+            let part = self
+                .store
+                .transaction(|tx| merge_batch(tx, batch, settings, now))?;
+            summary.links += part.links;
+            summary.writes += part.writes;
+            summary.conflicts += part.conflicts;
+            summary.quarantined += part.quarantined;
+        }
+        Ok(summary)
+    }
+
+    /// Sends the outbox of both systems.
+    async fn apply(&mut self) -> Result<(Applied, Applied), EngineError> {
+        let clock = self.clock.clone();
+        let now = move || clock();
+        let hubspot = self.hubspot.clone();
+        let salesforce = self.salesforce.clone();
+        let to_hubspot =
+            apply::apply_system(&mut self.store, hubspot.as_ref(), &self.settings, &now).await?;
+        let to_salesforce =
+            apply::apply_system(&mut self.store, salesforce.as_ref(), &self.settings, &now).await?;
+        Ok((to_hubspot, to_salesforce))
+    }
+}
+
+/// Merges one batch of links inside a transaction.
+fn merge_batch(
+    tx: &mut Tx<'_>,
+    links: &[LinkId],
+    settings: &Settings,
+    now: i64,
+) -> Result<MergeSummary, StoreError> {
+    let mut summary = MergeSummary::default();
+    for &link in links {
+        let Some(view) = tx.reader().link_view(link)? else {
+            continue;
+        };
+        // A write still on its way: merge again once its echo is back, not twice now.
+        if !tx.reader().pending_for_link(link)?.is_empty() {
+            continue;
+        }
+        let plan = {
+            let reader = tx.reader();
+            let mut changed_at = |side: Side, field: &str| {
+                let (system, record) = match side {
+                    Side::HubSpot => ("hubspot", view.link.hubspot_id.as_deref()),
+                    Side::Salesforce => ("salesforce", view.link.salesforce_id.as_deref()),
+                };
+                record
+                    .and_then(|id| reader.latest_change(system, id, field).ok().flatten())
+                    .map_or(0, |c| c.source_modified_at)
+            };
+            reconcile::plan_link(&view, settings, &mut changed_at)
+        };
+        summary.links += 1;
+        if let Some(entry) = &plan.quarantine {
+            tx.quarantine_record(entry, now)?;
+            logging::quarantine(&QuarantineEvent {
+                link: link.0,
+                email: &view.link.email,
+                system: &entry.system,
+                record_id: entry.record_id.as_deref().unwrap_or(""),
+                field: entry.field.as_deref(),
+                error_code: &entry.error_code,
+                message: &entry.message,
+            });
+            summary.quarantined += 1;
+            continue;
+        }
+        for (field, value) in &plan.agreed {
+            tx.set_base(link, field, value, now)?;
+        }
+        for conflict in &plan.conflicts {
+            tx.record_conflict(conflict, now)?;
+            log_conflict(conflict);
+            summary.conflicts += 1;
+        }
+        for revert in &plan.reverts {
+            tracing::info!(
+                link = link.0,
+                email = %view.link.email,
+                field = %revert.field,
+                salesforce_field = %revert.salesforce_field,
+                side = revert.side.as_str(),
+                rule = revert.rule.as_str(),
+                "reverted: the edit in {} is put back; {} owns this field by rule {}",
+                revert.side.as_str(),
+                revert.side.other().as_str(),
+                revert.rule.as_str()
+            );
+        }
+        for write in &plan.writes {
+            tx.enqueue(write, now)?;
+            summary.writes += 1;
+        }
+    }
+    Ok(summary)
+}
+
+fn log_conflict(conflict: &NewConflict) {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    logging::conflict(&ConflictEvent {
+        link: conflict.link_id.0,
+        email: &conflict.email,
+        field: &conflict.field,
+        salesforce_field: &conflict.salesforce_field,
+        hubspot_value: &text(&conflict.hubspot_value),
+        salesforce_value: &text(&conflict.salesforce_value),
+        base_value: &text(&conflict.base_value),
+        rule: &conflict.rule,
+        winner: &conflict.winner,
+    });
+}
+
+/// Every active link, for a full merge.
+fn all_links(store: &Store) -> Result<Vec<LinkId>, StoreError> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.reader().link_views(after, 1000)?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some(last.link.id);
+        out.extend(page.iter().map(|v| v.link.id));
+    }
+    Ok(out)
+}
+
+/// Touched entries for every unlinked snapshot of a system, for a full identity pass.
+fn all_unlinked(store: &Store, system: System) -> Result<Vec<Touched>, StoreError> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .reader()
+            .unlinked_snapshots(system.as_str(), after.as_deref(), 1000)?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some(last.record_id.clone());
+        out.extend(page.iter().filter_map(|s| {
+            Some(Touched {
+                system,
+                object: ObjectType::parse(&s.object)?,
+                id: s.record_id.clone(),
+            })
+        }));
+    }
+    Ok(out)
+}
+
+/// Set of links touched, for tests and the demo.
+pub type LinkSet = BTreeSet<LinkId>;
+
+pub mod backfill;

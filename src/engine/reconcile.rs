@@ -124,7 +124,7 @@ pub fn plan_link(
             decision,
         ) {
             return LinkPlan {
-                quarantine: Some(quarantine),
+                quarantine: Some(*quarantine),
                 ..LinkPlan::default()
             };
         }
@@ -156,14 +156,14 @@ fn salesforce_object(name: &Option<String>) -> Option<SalesforceObject> {
 }
 
 /// A quarantine entry still missing its link.
-struct Unmappable(NewQuarantine);
+struct Unmappable(Box<NewQuarantine>);
 
 impl Unmappable {
     fn with_link(self, view: &LinkView) -> NewQuarantine {
         NewQuarantine {
             link_id: Some(view.link.id),
             email: Some(view.link.email.clone()),
-            ..self.0
+            ..*self.0
         }
     }
 }
@@ -174,7 +174,7 @@ fn canonical_pair(
     salesforce: &Snapshot,
 ) -> Result<(Value, Value), Unmappable> {
     let unmappable = |snapshot: &Snapshot, err: super::mapping::MapError| {
-        Unmappable(NewQuarantine {
+        Unmappable(Box::new(NewQuarantine {
             link_id: None,
             email: None,
             system: snapshot.system.clone(),
@@ -182,7 +182,7 @@ fn canonical_pair(
             field: Some(err.field.clone()),
             error_code: "UNMAPPABLE_VALUE".into(),
             message: err.to_string(),
-        })
+        }))
     };
     let h = map
         .from_hubspot(hubspot.fields.get(&map.hubspot))
@@ -229,7 +229,7 @@ fn record(
     view: &LinkView,
     (base, h, s): (&Option<Value>, &Value, &Value),
     decision: Decision,
-) -> Result<(), NewQuarantine> {
+) -> Result<(), Box<NewQuarantine>> {
     if decision.kind == Kind::Agreed {
         if let Some(agreed) = &decision.agreed
             && base.as_ref() != Some(agreed)
@@ -272,14 +272,16 @@ fn record(
             to_hubspot.base.insert(map.salesforce.clone(), agreed);
         }
         Side::Salesforce => {
-            let wire = map.to_salesforce(value).map_err(|err| NewQuarantine {
-                link_id: Some(view.link.id),
-                email: Some(view.link.email.clone()),
-                system: "hubspot".into(),
-                record_id: view.link.hubspot_id.clone(),
-                field: Some(map.hubspot.clone()),
-                error_code: "UNMAPPABLE_VALUE".into(),
-                message: err.to_string(),
+            let wire = map.to_salesforce(value).map_err(|err| {
+                Box::new(NewQuarantine {
+                    link_id: Some(view.link.id),
+                    email: Some(view.link.email.clone()),
+                    system: "hubspot".into(),
+                    record_id: view.link.hubspot_id.clone(),
+                    field: Some(map.hubspot.clone()),
+                    error_code: "UNMAPPABLE_VALUE".into(),
+                    message: err.to_string(),
+                })
             })?;
             to_salesforce.fields.insert(map.salesforce.clone(), wire);
             to_salesforce.base.insert(map.salesforce.clone(), agreed);
@@ -386,8 +388,14 @@ mod tests {
         let write = &plan.writes[0];
         assert_eq!(write.system, "salesforce");
         assert_eq!(write.record_id.as_deref(), Some("00Q1"));
-        assert_eq!(write.fields, BTreeMap::from([("FirstName".into(), json!("Ada"))]));
-        assert_eq!(write.base, BTreeMap::from([("FirstName".into(), json!("Ada"))]));
+        assert_eq!(
+            write.fields,
+            BTreeMap::from([("FirstName".into(), json!("Ada"))])
+        );
+        assert_eq!(
+            write.base,
+            BTreeMap::from([("FirstName".into(), json!("Ada"))])
+        );
     }
 
     #[test]
@@ -421,7 +429,10 @@ mod tests {
             ("firstname", "salesforce", &json!("Ada"))
         );
         assert_eq!(plan.writes[0].system, "hubspot");
-        assert_eq!(plan.writes[0].fields.get("firstname"), Some(&json!("Ada-S")));
+        assert_eq!(
+            plan.writes[0].fields.get("firstname"),
+            Some(&json!("Ada-S"))
+        );
     }
 
     #[test]
@@ -460,6 +471,9 @@ mod tests {
             &[("FirstName", json!("Old"))],
         );
         let plan = plan_link(&v, &settings(), &mut |_, _| 0);
-        assert!(plan.writes.iter().all(|w| w.system != "salesforce"), "{plan:?}");
+        assert!(
+            plan.writes.iter().all(|w| w.system != "salesforce"),
+            "{plan:?}"
+        );
     }
 }
