@@ -84,7 +84,9 @@ pub use error::{Result, StoreError};
 pub use history::HistoryEntry;
 pub use links::{Link, LinkId, LinkState, LinkView, NewLink};
 pub use migrate::{APPLICATION_ID, SCHEMA_VERSION};
-pub use outbox::{OutboxId, OutboxItem, OutboxState, OutboxWrite, UpsertKey, WriteOp};
+pub use outbox::{
+    OutboxId, OutboxItem, OutboxState, OutboxWrite, PendingCount, UpsertKey, WriteOp,
+};
 pub use page::{PulledPage, RecordSummary};
 pub use quarantine::{NewQuarantine, QuarantineId, QuarantineState, Quarantined, Refusal, Retried};
 pub use snapshots::{Snapshot, SnapshotUpdate};
@@ -167,6 +169,16 @@ impl Store {
     /// The file's schema version (always [`SCHEMA_VERSION`] once opened).
     pub fn schema_version(&self) -> Result<i64> {
         self.reader().schema_version()
+    }
+
+    /// Writes a consistent copy of the whole store to `dest` (which must not exist), for a
+    /// dry run that plans against real state without touching it.
+    pub fn copy_to(&self, dest: &Path) -> Result<()> {
+        let dest_text = dest.to_string_lossy();
+        self.conn
+            .execute("VACUUM INTO ?1", [dest_text.as_ref()])
+            .ctx(&self.path, "copying the store for a dry run")?;
+        Ok(())
     }
 
     /// Reads outside any transaction: each statement sees the latest commit.

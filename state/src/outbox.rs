@@ -278,4 +278,38 @@ impl Reader<'_> {
             )
             .ctx(self.path, "counting pending writes")
     }
+
+    /// Pending writes counted by system, object and operation, for a dry run's plan.
+    pub fn pending_summary(&self) -> Result<Vec<PendingCount>> {
+        self.conn
+            .prepare_cached(
+                "SELECT system, object, op, count(*) FROM outbox WHERE state = 'pending'
+                 GROUP BY system, object, op ORDER BY system, object, op",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| {
+                    Ok(PendingCount {
+                        system: r.get(0)?,
+                        object: r.get(1)?,
+                        op: r.get(2)?,
+                        count: r.get(3)?,
+                    })
+                })?
+                .collect()
+            })
+            .ctx(self.path, "summarising pending writes")
+    }
+}
+
+/// Pending writes of one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingCount {
+    /// `hubspot` or `salesforce`.
+    pub system: String,
+    /// The API's object name.
+    pub object: String,
+    /// Create, update or delete.
+    pub op: WriteOp,
+    /// How many.
+    pub count: i64,
 }

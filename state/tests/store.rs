@@ -1204,3 +1204,31 @@ fn a_row_truce_cannot_decode_is_reported_as_corrupt_with_the_file_name() {
     // Other rows stay readable.
     assert!(store.reader().snapshot("hubspot", "102").unwrap().is_some());
 }
+
+#[test]
+fn a_copy_holds_everything_and_writes_to_it_leave_the_original_alone() {
+    let (dir, path) = temp();
+    let mut store = Store::open(&path).unwrap();
+    store.record_page(&hubspot_page(10)).unwrap();
+    store
+        .transaction(|tx| {
+            let link = tx.create_link(&new_link("ada@example.com", "101", "00Q1"), 10)?;
+            tx.enqueue(&update_write(Some(link), "00Q1"), 10)?;
+            tx.enqueue(&update_write(Some(link), "00Q1"), 11)?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let copy_path = dir.path().join("copy.db");
+    store.copy_to(&copy_path).unwrap();
+    let mut copy = Store::open(&copy_path).unwrap();
+    let summary = copy.reader().pending_summary().unwrap();
+    assert_eq!(summary.len(), 1);
+    assert_eq!(
+        (summary[0].system.as_str(), summary[0].object.as_str(), summary[0].count),
+        ("salesforce", "Lead", 2)
+    );
+    copy.transaction(|tx| tx.create_link(&new_link("bob@example.com", "102", "00Q2"), 12))
+        .unwrap();
+    assert_eq!(count(&path, "links"), 1);
+    assert_eq!(count(&copy_path, "links"), 2);
+}
