@@ -127,6 +127,12 @@ pub fn check_write(
         .iter()
         .filter(|f| !f.nillable && f.createable && !f.defaulted_on_create)
         .filter(|f| {
+            // A value refused above (too long, bad email) is wrong, not missing.
+            let refused = !clean.contains_key(&f.name)
+                && fields.iter().any(|(k, v)| k.eq_ignore_ascii_case(&f.name) && !v.is_null());
+            if refused {
+                return false;
+            }
             let new = clean.get(&f.name);
             match existing {
                 None => new.is_none_or(Value::is_null),
