@@ -445,10 +445,10 @@ pub(crate) fn composite(
         if answer.status >= 400 && failed_at.is_none() {
             failed_at = Some(i);
         }
-        if let Some(body) = &answer.body {
-            if answer.status < 400 {
-                done.insert(reference.clone(), body.clone());
-            }
+        if let Some(body) = &answer.body
+            && answer.status < 400
+        {
+            done.insert(reference.clone(), body.clone());
         }
         out.push(json!({
             "body": answer.body.unwrap_or(Value::Null),

@@ -209,6 +209,19 @@ impl SalesforceSandbox {
         *lock(&self.shared.instance_url) = Some(url.trim_end_matches('/').to_string());
     }
 
+    /// A connector config that logs in to this org at `login_url` (the served URL) with
+    /// the client credentials it accepts and its external-id field.
+    pub fn config_for(&self, login_url: &str) -> crate::salesforce::SalesforceConfig {
+        let opts = &self.shared.opts;
+        let mut config = crate::salesforce::SalesforceConfig::new(
+            login_url,
+            crate::Secret::new(opts.client_id.clone()),
+            crate::Secret::new(opts.client_secret.clone()),
+        );
+        config.external_id_field = opts.external_id_field.clone();
+        config
+    }
+
     /// The options this org was made with (the credentials it accepts).
     pub fn options(&self) -> &SandboxOptions {
         &self.shared.opts
@@ -310,10 +323,11 @@ impl SalesforceSandbox {
                     .map(str::to_lowercase)
                     .as_deref()
                     == Some(&want);
-                if live && hit {
-                    if let Some(id) = row.get("Id").and_then(Value::as_str) {
-                        out.push((object.to_string(), id.to_string()));
-                    }
+                if live
+                    && hit
+                    && let Some(id) = row.get("Id").and_then(Value::as_str)
+                {
+                    out.push((object.to_string(), id.to_string()));
                 }
             }
         }

@@ -771,10 +771,10 @@ impl Org {
             .to_string();
         let mut fill = Map::new();
         for f in def.fields.iter().filter(|f| f.updateable) {
-            if master_row.get(&f.name).is_none_or(Value::is_null) {
-                if let Some(v) = loser_row.get(&f.name).filter(|v| !v.is_null()) {
-                    fill.insert(f.name.clone(), v.clone());
-                }
+            if master_row.get(&f.name).is_none_or(Value::is_null)
+                && let Some(v) = loser_row.get(&f.name).filter(|v| !v.is_null())
+            {
+                fill.insert(f.name.clone(), v.clone());
             }
         }
         self.touch(object, &mid, fill);

@@ -129,7 +129,9 @@ pub fn check_write(
         .filter(|f| {
             // A value refused above (too long, bad email) is wrong, not missing.
             let refused = !clean.contains_key(&f.name)
-                && fields.iter().any(|(k, v)| k.eq_ignore_ascii_case(&f.name) && !v.is_null());
+                && fields
+                    .iter()
+                    .any(|(k, v)| k.eq_ignore_ascii_case(&f.name) && !v.is_null());
             if refused {
                 return false;
             }

@@ -89,15 +89,18 @@ fn type_error(field: &str, ty: FieldType) -> SoqlError {
 }
 
 fn check_literal(field: &str, ty: FieldType, lit: &Literal) -> Result<(), SoqlError> {
-    let ok = match (ty, lit) {
-        (_, Literal::Null) => true,
-        (FieldType::Id | FieldType::Reference | FieldType::Text, Literal::Str(_)) => true,
-        (FieldType::Boolean, Literal::Bool(_)) => true,
-        (FieldType::DateTime, Literal::DateTime(_)) => true,
-        (FieldType::Date, Literal::Date(_)) => true,
-        (FieldType::Number, Literal::Num(_)) => true,
-        _ => false,
-    };
+    let ok = matches!(
+        (ty, lit),
+        (_, Literal::Null)
+            | (
+                FieldType::Id | FieldType::Reference | FieldType::Text,
+                Literal::Str(_)
+            )
+            | (FieldType::Boolean, Literal::Bool(_))
+            | (FieldType::DateTime, Literal::DateTime(_))
+            | (FieldType::Date, Literal::Date(_))
+            | (FieldType::Number, Literal::Num(_))
+    );
     if ok {
         Ok(())
     } else {
@@ -251,6 +254,8 @@ fn matches(c: &Compiled, row: &Map<String, Value>) -> bool {
     }
 }
 
+type Keyed<'a> = (Vec<Option<SortVal>>, &'a Map<String, Value>);
+
 #[derive(Debug, Clone, PartialEq, PartialOrd)]
 enum SortVal {
     Text(String),
@@ -331,7 +336,7 @@ pub fn execute<'a>(
         .filter(|row| filter.as_ref().is_none_or(|f| matches(f, row)))
         .collect();
     if !order.is_empty() {
-        let mut keyed: Vec<(Vec<Option<SortVal>>, &Map<String, Value>)> = hits
+        let mut keyed: Vec<Keyed<'_>> = hits
             .into_iter()
             .map(|row| {
                 let key = order

@@ -315,6 +315,9 @@ fn number_or_date(word: &str) -> Result<Literal, SoqlError> {
         .map_err(|_| SoqlError::malformed(format!("unexpected token: '{word}'")))
 }
 
+/// A string literal as a LIKE pattern, with its text.
+type LikeText = (Vec<LikePart>, String);
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
@@ -376,7 +379,7 @@ impl Parser {
         }
     }
 
-    fn literal(&mut self) -> Result<(Literal, Option<(Vec<LikePart>, String)>), SoqlError> {
+    fn literal(&mut self) -> Result<(Literal, Option<LikeText>), SoqlError> {
         match self.next() {
             Some(Tok::Str(s, like)) => Ok((Literal::Str(s.clone()), Some((like, s)))),
             Some(Tok::Lit(l)) => Ok((l, None)),
