@@ -602,6 +602,10 @@ impl Connector for SalesforceConnector {
                     out.position.insert(stream.to_string(), c.clone());
                 }
                 let url = match position {
+                    // Without a look-back window, start strictly after the cursor.
+                    None if lookback.is_zero() => {
+                        self.query_path(true, &self.stream_query(object, since.get(stream), None))
+                    }
                     None => {
                         let from = since
                             .get(stream)
