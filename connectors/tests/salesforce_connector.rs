@@ -643,3 +643,43 @@ async fn a_configured_field_that_is_not_a_field_name_is_refused_before_any_query
     assert_eq!(err.class(), ErrorClass::Fatal);
     let _ = Value::Null;
 }
+
+#[tokio::test]
+async fn an_expired_query_locator_falls_back_to_the_keyset_without_a_gap() {
+    let (sandbox, _served, config) = start(SandboxOptions::default()).await;
+    sandbox.seed_leads(4200, 17);
+    let conn = connector(&config);
+    let first = conn
+        .pull(&Cursors::new(), None, Duration::ZERO)
+        .await
+        .unwrap();
+    sandbox.expire_query_locators();
+    let mut ids: Vec<String> = first.records.iter().map(|r| r.id.clone()).collect();
+    let mut position = first.position;
+    loop {
+        let page = conn
+            .pull(&Cursors::new(), Some(&position), Duration::ZERO)
+            .await
+            .unwrap();
+        ids.extend(page.records.iter().map(|r| r.id.clone()));
+        position = page.position;
+        if page.done {
+            break;
+        }
+    }
+    assert_eq!(ids.len(), 4200);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4200);
+}
+
+#[tokio::test]
+async fn the_sandbox_banner_names_the_login_url_and_credentials() {
+    let (sandbox, served, _config) = start(SandboxOptions::default()).await;
+    let banner = sandbox.banner(&served.url());
+    assert!(
+        banner.contains(&served.url())
+            && banner.contains("truce-sandbox-client")
+            && banner.contains("truce-sandbox-secret")
+    );
+}

@@ -545,43 +545,14 @@ impl SalesforceConnector {
         }
         Value::Object(record)
     }
-}
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Kind {
-    Create(ObjectType),
-    Upsert(ObjectType, String),
-    Update(ObjectType),
-    Delete,
-}
-
-impl Kind {
-    fn verb(&self) -> &'static str {
-        match self {
-            Kind::Create(_) => "create",
-            Kind::Upsert(..) => "upsert",
-            Kind::Update(_) => "update",
-            Kind::Delete => "delete",
-        }
-    }
-}
-
-#[async_trait]
-impl Connector for SalesforceConnector {
-    fn system(&self) -> System {
-        System::Salesforce
-    }
-
-    fn objects(&self) -> &[ObjectType] {
-        &STREAMS
-    }
-
-    async fn pull(
+    /// One pull page; `None` when a remembered `nextRecordsUrl` had expired.
+    async fn pull_once(
         &self,
         since: &Cursors,
         position: Option<&Cursors>,
         lookback: Duration,
-    ) -> Result<PullPage, Error> {
+    ) -> Result<Option<PullPage>, Error> {
         let action = "Salesforce pull of Lead and Contact changes";
         let mut plan: Vec<(ObjectType, Option<Cursor>)> = Vec::new();
         let mut subs = Vec::new();
@@ -636,13 +607,20 @@ impl Connector for SalesforceConnector {
             }
         }
         if subs.is_empty() {
-            return Ok(out);
+            return Ok(Some(out));
         }
         let answers = self.composite(subs, action).await?;
         let mut remember = Vec::new();
         for ((object, base), answer) in plan.into_iter().zip(answers) {
             if answer.http_status_code >= 300 {
-                return Err(sub_error(&answer, action));
+                let err = sub_error(&answer, action);
+                if err.api().code.as_deref() == Some("INVALID_QUERY_LOCATOR") {
+                    // The remembered nextRecordsUrl expired (Salesforce drops idle cursors
+                    // after about 15 minutes): forget it, and go on by keyset instead.
+                    self.pages().clear();
+                    return Ok(None);
+                }
+                return Err(err);
             }
             let page: QueryResult = serde_json::from_value(answer.body).map_err(|e| {
                 Error::new(
@@ -671,7 +649,57 @@ impl Connector for SalesforceConnector {
         for (stream, pending) in remember {
             pages.insert(stream, pending);
         }
-        Ok(out)
+        Ok(Some(out))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Create(ObjectType),
+    Upsert(ObjectType, String),
+    Update(ObjectType),
+    Delete,
+}
+
+impl Kind {
+    fn verb(&self) -> &'static str {
+        match self {
+            Kind::Create(_) => "create",
+            Kind::Upsert(..) => "upsert",
+            Kind::Update(_) => "update",
+            Kind::Delete => "delete",
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for SalesforceConnector {
+    fn system(&self) -> System {
+        System::Salesforce
+    }
+
+    fn objects(&self) -> &[ObjectType] {
+        &STREAMS
+    }
+
+    async fn pull(
+        &self,
+        since: &Cursors,
+        position: Option<&Cursors>,
+        lookback: Duration,
+    ) -> Result<PullPage, Error> {
+        // A second try only happens after an expired query locator, and goes by keyset.
+        if let Some(page) = self.pull_once(since, position, lookback).await? {
+            return Ok(page);
+        }
+        match self.pull_once(since, position, lookback).await? {
+            Some(page) => Ok(page),
+            None => Err(Error::new(
+                ErrorClass::Transient,
+                "Salesforce pull of Lead and Contact changes",
+                ApiError::message("query locator expired twice in a row"),
+            )),
+        }
     }
 
     async fn scan(&self, object: ObjectType, resume: Option<&str>) -> Result<ScanPage, Error> {

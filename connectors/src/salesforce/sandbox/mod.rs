@@ -377,6 +377,27 @@ impl SalesforceSandbox {
         lock(&self.shared.tokens).clear();
     }
 
+    /// Forgets every open query cursor, as Salesforce does with idle ones after about 15
+    /// minutes: their `nextRecordsUrl` then answers `INVALID_QUERY_LOCATOR`.
+    pub fn expire_query_locators(&self) {
+        lock(&self.shared.cursors).clear();
+    }
+
+    /// A few lines for `truce sandbox` to print: where to log in and what it accepts.
+    pub fn banner(&self, login_url: &str) -> String {
+        let o = &self.shared.opts;
+        format!(
+            "Salesforce sandbox\n  login_url     = \"{login_url}\"\n  grant         = \"client_credentials\" (or \"refresh_token\")\n  client_id     = {}\n  client_secret = {}\n  refresh_token = {}\n  external_id_field = {}\n  daily API allocation = {}",
+            o.client_id,
+            o.client_secret,
+            o.refresh_token
+                .as_deref()
+                .unwrap_or("(refresh_token grant disabled)"),
+            o.external_id_field.as_deref().unwrap_or("(none)"),
+            self.shared.limit.load(Ordering::SeqCst),
+        )
+    }
+
     /// Pins the org's clock (`None` follows the wall clock again), so many edits share one
     /// `SystemModstamp`, or time moves exactly as a test says.
     pub fn pin_clock(&self, at: Option<DateTime<Utc>>) {
