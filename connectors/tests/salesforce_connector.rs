@@ -683,3 +683,45 @@ async fn the_sandbox_banner_names_the_login_url_and_credentials() {
             && banner.contains("truce-sandbox-secret")
     );
 }
+
+#[tokio::test]
+async fn describe_still_answers_while_pulls_and_writes_are_paused() {
+    let (sandbox, _served, mut config) = start(SandboxOptions {
+        daily_limit: 100,
+        ..SandboxOptions::default()
+    })
+    .await;
+    config.pause_recheck = Duration::from_secs(3600);
+    let conn = connector(&config);
+    sandbox.set_api_usage(90);
+    conn.scan(ObjectType::SalesforceLead, None).await.unwrap();
+    assert!(conn.paused().is_some());
+    let fields = tokio::time::timeout(
+        Duration::from_secs(10),
+        conn.describe(ObjectType::SalesforceContact),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(fields.iter().any(|f| f.name == "MailingCity"));
+}
+
+#[tokio::test]
+async fn five_thousand_writes_cost_five_calls_sent_concurrently() {
+    let (sandbox, _served, mut config) = start(SandboxOptions::default()).await;
+    config.max_concurrency = 3;
+    let conn = connector(&config);
+    let writes: Vec<Write> = (0..5000)
+        .map(|i| lead_write(i, &format!("W{i}"), &format!("w{i}@example.com")))
+        .collect();
+    let used = sandbox.api_usage().0;
+    let out = conn.apply(writes).await.unwrap();
+    assert_eq!(out.len(), 5000);
+    assert!(out.iter().all(|o| o.result.is_ok()));
+    assert_eq!(
+        out.iter().map(|o| o.key).collect::<Vec<_>>(),
+        (0..5000).collect::<Vec<_>>(),
+        "outcomes keep input order"
+    );
+    assert_eq!(sandbox.api_usage().0 - used, 5);
+}

@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::DateTime;
+use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
@@ -303,14 +304,31 @@ impl SalesforceConnector {
         body: Option<&Value>,
         action: &str,
     ) -> Result<Response, Error> {
+        self.send_with(true, method, path, body, action).await
+    }
+
+    /// Like [`SalesforceConnector::send`]; `gated == false` skips the `daily_share` pause,
+    /// for metadata calls (`describe`) that `truce check` must answer even when paused.
+    async fn send_with(
+        &self,
+        gated: bool,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        action: &str,
+    ) -> Result<Response, Error> {
         loop {
-            self.wait_until_open().await;
+            if gated {
+                self.wait_until_open().await;
+            }
             let result = retry(&self.inner.config.retry, |_| {
                 self.attempt(&method, path, body, action)
             })
             .await;
             match result {
-                Err(err) if is_daily_limit(&err) => self.inner.limits.exhausted(&err.api().message),
+                Err(err) if gated && is_daily_limit(&err) => {
+                    self.inner.limits.exhausted(&err.api().message)
+                }
                 other => return other,
             }
         }
@@ -519,7 +537,7 @@ impl SalesforceConnector {
     pub async fn describe_object(&self, object: ObjectType) -> Result<DescribeSObject, Error> {
         let action = format!("Salesforce describe of {object}");
         let path = self.data_path(&format!("sobjects/{}/describe", object.as_str()));
-        self.send(Method::GET, &path, None, &action)
+        self.send_with(false, Method::GET, &path, None, &action)
             .await?
             .json(&action)
     }
@@ -544,6 +562,157 @@ impl SalesforceConnector {
             _ => {}
         }
         Value::Object(record)
+    }
+
+    /// Groups writes by what their collection call does and cuts them into collections
+    /// of at most 200; writes that cannot be sent get their outcome at once.
+    fn plan_batches(
+        &self,
+        writes: Vec<Write>,
+        outcomes: &mut BTreeMap<i64, Result<Written, Error>>,
+    ) -> Vec<(Kind, Vec<Write>)> {
+        let mut groups: BTreeMap<Kind, Vec<Write>> = BTreeMap::new();
+        for write in writes {
+            let kind = match &write.op {
+                WriteOp::Create {
+                    upsert_on: Some(key),
+                } => match FieldName::new(&key.field) {
+                    Ok(f) => Kind::Upsert(write.object, f.as_str().to_string()),
+                    Err(m) => {
+                        let action = format!("Salesforce upsert of {}", write.object);
+                        outcomes.insert(
+                            write.key,
+                            Err(Error::new(
+                                ErrorClass::Permanent,
+                                action,
+                                ApiError::message(m),
+                            )),
+                        );
+                        continue;
+                    }
+                },
+                WriteOp::Create { upsert_on: None } => Kind::Create(write.object),
+                WriteOp::Update { id } | WriteOp::Delete { id } if RecordId::new(id).is_err() => {
+                    let action = format!("Salesforce write of {} {id}", write.object);
+                    let api = ApiError::message(format!("{id:?} is not a Salesforce record id"));
+                    outcomes.insert(
+                        write.key,
+                        Err(Error::new(ErrorClass::Permanent, action, api)),
+                    );
+                    continue;
+                }
+                WriteOp::Update { .. } => Kind::Update(write.object),
+                WriteOp::Delete { .. } => Kind::Delete,
+            };
+            groups.entry(kind).or_default().push(write);
+        }
+        let mut batches = Vec::new();
+        for (kind, list) in groups {
+            for chunk in list.chunks(COLLECTION_SIZE) {
+                batches.push((kind.clone(), chunk.to_vec()));
+            }
+        }
+        batches
+    }
+
+    /// The sObject Collections subrequests of one composite call.
+    fn collection_requests(&self, call: &[(Kind, Vec<Write>)]) -> Vec<SubRequest> {
+        let collections = self.data_path("composite/sobjects");
+        call.iter()
+            .enumerate()
+            .map(|(i, (kind, list))| {
+                let reference_id = format!("c{i}");
+                let records = |field: Option<&str>| {
+                    json!({"allOrNone": false, "records": list.iter().map(|w| Self::write_body(w, field)).collect::<Vec<_>>()})
+                };
+                match kind {
+                    Kind::Delete => {
+                        let ids: Vec<&str> = list
+                            .iter()
+                            .filter_map(|w| match &w.op {
+                                WriteOp::Delete { id } => Some(id.as_str()),
+                                _ => None,
+                            })
+                            .collect();
+                        SubRequest {
+                            method: "DELETE",
+                            url: format!("{collections}?ids={}&allOrNone=false", ids.join(",")),
+                            reference_id,
+                            body: None,
+                        }
+                    }
+                    Kind::Upsert(object, f) => SubRequest {
+                        method: "PATCH",
+                        url: format!("{collections}/{}/{f}", object.as_str()),
+                        reference_id,
+                        body: Some(records(Some(f))),
+                    },
+                    Kind::Create(_) => SubRequest { method: "POST", url: collections.clone(), reference_id, body: Some(records(None)) },
+                    Kind::Update(_) => SubRequest { method: "PATCH", url: collections.clone(), reference_id, body: Some(records(None)) },
+                }
+            })
+            .collect()
+    }
+
+    /// Turns one collection's answer into outcomes; transient refusals go back to
+    /// `pending` while rounds remain.
+    fn collect_results(
+        &self,
+        kind: &Kind,
+        list: &[Write],
+        answer: &SubResponse,
+        round: usize,
+        pending: &mut Vec<Write>,
+        outcomes: &mut BTreeMap<i64, Result<Written, Error>>,
+    ) {
+        let verb = kind.verb();
+        let may_retry = round + 1 < WRITE_ROUNDS;
+        let results: Option<Vec<SaveResult>> = (answer.http_status_code < 300)
+            .then(|| serde_json::from_value(answer.body.clone()).ok())
+            .flatten()
+            .filter(|r: &Vec<SaveResult>| r.len() == list.len());
+        let Some(results) = results else {
+            let err = sub_error(
+                answer,
+                &format!("Salesforce {verb} of {} records", list.len()),
+            );
+            for w in list {
+                if err.class() == ErrorClass::Transient && may_retry {
+                    pending.push(w.clone());
+                } else {
+                    outcomes.insert(w.key, Err(err.clone()));
+                }
+            }
+            return;
+        };
+        for (w, result) in list.iter().zip(results) {
+            if result.success {
+                let id = result.id.clone().unwrap_or_else(|| match &w.op {
+                    WriteOp::Update { id } | WriteOp::Delete { id } => id.clone(),
+                    WriteOp::Create { .. } => String::new(),
+                });
+                let created = match kind {
+                    Kind::Create(_) => true,
+                    Kind::Upsert(..) => result.created.unwrap_or(false),
+                    _ => false,
+                };
+                outcomes.insert(w.key, Ok(Written { id, created }));
+                continue;
+            }
+            let target = match &w.op {
+                WriteOp::Update { id } | WriteOp::Delete { id } => format!("{} {id}", w.object),
+                WriteOp::Create { upsert_on: Some(k) } => {
+                    format!("{} {}={}", w.object, k.field, k.value)
+                }
+                WriteOp::Create { upsert_on: None } => w.object.to_string(),
+            };
+            let err = record_error(&result.errors, &format!("Salesforce {verb} of {target}"));
+            if err.class() == ErrorClass::Transient && may_retry {
+                pending.push(w.clone());
+            } else {
+                outcomes.insert(w.key, Err(err));
+            }
+        }
     }
 
     /// One pull page; `None` when a remembered `nextRecordsUrl` had expired.
@@ -783,162 +952,58 @@ impl Connector for SalesforceConnector {
         let mut outcomes: BTreeMap<i64, Result<Written, Error>> = BTreeMap::new();
         let order: Vec<i64> = writes.iter().map(|w| w.key).collect();
         let mut pending = writes;
+        let mut first_failure: Option<Error> = None;
         let mut any_call_succeeded = false;
         for round in 0..WRITE_ROUNDS {
             if pending.is_empty() {
                 break;
             }
-            // Group by what the collection call does, keeping input order inside a group.
-            let mut groups: BTreeMap<Kind, Vec<Write>> = BTreeMap::new();
-            for write in pending.drain(..) {
-                let kind = match &write.op {
-                    WriteOp::Create {
-                        upsert_on: Some(key),
-                    } => match FieldName::new(&key.field) {
-                        Ok(f) => Kind::Upsert(write.object, f.as_str().to_string()),
-                        Err(m) => {
-                            let err = Error::new(
-                                ErrorClass::Permanent,
-                                format!("Salesforce upsert of {}", write.object),
-                                ApiError::message(m),
-                            );
-                            outcomes.insert(write.key, Err(err));
-                            continue;
-                        }
-                    },
-                    WriteOp::Create { upsert_on: None } => Kind::Create(write.object),
-                    WriteOp::Update { .. } => Kind::Update(write.object),
-                    WriteOp::Delete { id } => {
-                        if let Err(m) = RecordId::new(id) {
-                            let err = Error::new(
-                                ErrorClass::Permanent,
-                                format!("Salesforce delete of {}", write.object),
-                                ApiError::message(m),
-                            );
-                            outcomes.insert(write.key, Err(err));
-                            continue;
-                        }
-                        Kind::Delete
-                    }
-                };
-                groups.entry(kind).or_default().push(write);
+            if round > 0 {
+                // Records refused with UNABLE_TO_LOCK_ROW: give the lock holder a moment.
+                tokio::time::sleep(self.inner.config.retry.initial_interval * (1 << round)).await;
             }
-            let mut batches: Vec<(Kind, Vec<Write>)> = Vec::new();
-            for (kind, list) in groups {
-                for chunk in list.chunks(COLLECTION_SIZE) {
-                    batches.push((kind.clone(), chunk.to_vec()));
-                }
-            }
-            for call in batches.chunks(HEAVY_PER_COMPOSITE) {
-                let subs: Vec<SubRequest> = call
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (kind, list))| {
-                        let reference_id = format!("c{i}");
-                        let collections = self.data_path("composite/sobjects");
-                        match kind {
-                            Kind::Delete => {
-                                let ids: Vec<&str> = list
-                                    .iter()
-                                    .filter_map(|w| match &w.op {
-                                        WriteOp::Delete { id } => Some(id.as_str()),
-                                        _ => None,
-                                    })
-                                    .collect();
-                                SubRequest {
-                                    method: "DELETE",
-                                    url: format!("{collections}?ids={}&allOrNone=false", ids.join(",")),
-                                    reference_id,
-                                    body: None,
-                                }
-                            }
-                            Kind::Upsert(object, f) => SubRequest {
-                                method: "PATCH",
-                                url: format!("{collections}/{}/{f}", object.as_str()),
-                                reference_id,
-                                body: Some(json!({"allOrNone": false, "records": list.iter().map(|w| Self::write_body(w, Some(f))).collect::<Vec<_>>()})),
-                            },
-                            Kind::Create(_) | Kind::Update(_) => SubRequest {
-                                method: if matches!(kind, Kind::Create(_)) { "POST" } else { "PATCH" },
-                                url: collections,
-                                reference_id,
-                                body: Some(json!({"allOrNone": false, "records": list.iter().map(|w| Self::write_body(w, None)).collect::<Vec<_>>()})),
-                            },
-                        }
-                    })
-                    .collect();
-                let records: usize = call.iter().map(|(_, l)| l.len()).sum();
-                let action = format!("Salesforce write of {records} records");
-                let answers = match self.composite(subs, &action).await {
+            let batches = self.plan_batches(std::mem::take(&mut pending), &mut outcomes);
+            let calls: Vec<Vec<(Kind, Vec<Write>)>> = batches
+                .chunks(HEAVY_PER_COMPOSITE)
+                .map(<[(Kind, Vec<Write>)]>::to_vec)
+                .collect();
+            // Composite calls go out concurrently, bounded by `max_concurrency` (the
+            // semaphore in `Limits` bounds them again, with everything else in flight).
+            let answered: Vec<(Vec<(Kind, Vec<Write>)>, Result<Vec<SubResponse>, Error>)> =
+                futures::stream::iter(calls.into_iter().map(|call| async move {
+                    let subs = self.collection_requests(&call);
+                    let records: usize = call.iter().map(|(_, l)| l.len()).sum();
+                    let action = format!("Salesforce write of {records} records");
+                    let result = self.composite(subs, &action).await;
+                    (call, result)
+                }))
+                .buffered(self.inner.config.max_concurrency.max(1))
+                .collect()
+                .await;
+            for (call, result) in answered {
+                let answers = match result {
                     Ok(a) => {
                         any_call_succeeded = true;
                         a
                     }
-                    Err(err) if !any_call_succeeded && outcomes.is_empty() => return Err(err),
                     Err(err) => {
-                        for (_, list) in call {
+                        for (_, list) in &call {
                             for w in list {
                                 outcomes.insert(w.key, Err(err.clone()));
                             }
                         }
+                        first_failure.get_or_insert(err);
                         continue;
                     }
                 };
                 for ((kind, list), answer) in call.iter().zip(answers) {
-                    let verb = kind.verb();
-                    let results: Option<Vec<SaveResult>> = (answer.http_status_code < 300)
-                        .then(|| serde_json::from_value(answer.body.clone()).ok())
-                        .flatten()
-                        .filter(|r: &Vec<SaveResult>| r.len() == list.len());
-                    let Some(results) = results else {
-                        let err = sub_error(
-                            &answer,
-                            &format!("Salesforce {verb} of {} records", list.len()),
-                        );
-                        for w in list {
-                            if err.class() == ErrorClass::Transient && round + 1 < WRITE_ROUNDS {
-                                pending.push(w.clone());
-                            } else {
-                                outcomes.insert(w.key, Err(err.clone()));
-                            }
-                        }
-                        continue;
-                    };
-                    for (w, result) in list.iter().zip(results) {
-                        let target = match &w.op {
-                            WriteOp::Update { id } | WriteOp::Delete { id } => {
-                                format!("{} {id}", w.object)
-                            }
-                            WriteOp::Create { upsert_on: Some(k) } => {
-                                format!("{} {}={}", w.object, k.field, k.value)
-                            }
-                            WriteOp::Create { upsert_on: None } => w.object.to_string(),
-                        };
-                        if result.success {
-                            let id = result.id.clone().unwrap_or_else(|| match &w.op {
-                                WriteOp::Update { id } | WriteOp::Delete { id } => id.clone(),
-                                WriteOp::Create { .. } => String::new(),
-                            });
-                            let created = match kind {
-                                Kind::Create(_) => true,
-                                Kind::Upsert(..) => result.created.unwrap_or(false),
-                                _ => false,
-                            };
-                            outcomes.insert(w.key, Ok(Written { id, created }));
-                        } else {
-                            let err = record_error(
-                                &result.errors,
-                                &format!("Salesforce {verb} of {target}"),
-                            );
-                            if err.class() == ErrorClass::Transient && round + 1 < WRITE_ROUNDS {
-                                pending.push(w.clone());
-                            } else {
-                                outcomes.insert(w.key, Err(err));
-                            }
-                        }
-                    }
+                    self.collect_results(kind, list, &answer, round, &mut pending, &mut outcomes);
                 }
             }
+        }
+        // Nothing reached Salesforce at all: that is a failure of the whole call.
+        if let (false, Some(err)) = (any_call_succeeded, first_failure) {
+            return Err(err);
         }
         Ok(order
             .into_iter()
