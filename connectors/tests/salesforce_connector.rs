@@ -725,3 +725,47 @@ async fn five_thousand_writes_cost_five_calls_sent_concurrently() {
     );
     assert_eq!(sandbox.api_usage().0 - used, 5);
 }
+
+#[tokio::test]
+async fn custom_validation_rules_are_permanent_failures_with_the_admins_message() {
+    let (sandbox, _served, config) = start(SandboxOptions::default()).await;
+    sandbox.add_validation_rule(truce_connectors::salesforce::sandbox::ValidationRule {
+        object: "Lead".into(),
+        field: "Company".into(),
+        forbidden: "test".into(),
+        message: "Company must be a real company, not a test".into(),
+    });
+    let conn = connector(&config);
+    let mut bad = lead_write(1, "V", "v@example.com");
+    bad.fields.insert("Company".into(), json!("Test Co"));
+    let out = conn
+        .apply(vec![bad, lead_write(2, "W", "w@example.com")])
+        .await
+        .unwrap();
+    let err = out[0].result.as_ref().err().unwrap();
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    assert_eq!(
+        err.api().code.as_deref(),
+        Some("FIELD_CUSTOM_VALIDATION_EXCEPTION")
+    );
+    assert_eq!(
+        err.api().message,
+        "Company must be a real company, not a test"
+    );
+    assert_eq!(err.api().fields, vec!["Company"]);
+    assert!(out[1].result.is_ok());
+}
+
+#[tokio::test]
+async fn check_fields_names_unknown_mapped_fields_and_a_missing_external_id() {
+    let (_sandbox, _served, mut config) = start(SandboxOptions::default()).await;
+    assert!(connector(&config).check_fields().await.unwrap().is_empty());
+    config.lead_fields.push("Favourite_Colour__c".into());
+    config.external_id_field = Some("Email".into());
+    let problems = connector(&config).check_fields().await.unwrap();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(
+        problems[0].contains("Lead has no field \"Favourite_Colour__c\" (listed in lead_fields)")
+    );
+    assert!(problems[1].contains("not flagged External ID"));
+}

@@ -150,6 +150,14 @@ def _():
     assert sf.Contact.describe()["keyPrefix"] == "003"
 
 
+@check("describe global and object metadata list Lead and Contact")
+def _():
+    names = {o["name"] for o in sf.describe()["sobjects"]}
+    assert {"Lead", "Contact", "Account"} <= names, names
+    meta = sf.Lead.metadata()
+    assert meta["objectDescribe"]["keyPrefix"] == "00Q"
+
+
 @check("a malformed query raises SalesforceMalformedRequest with MALFORMED_QUERY")
 def _():
     try:

@@ -542,6 +542,55 @@ impl SalesforceConnector {
             .json(&action)
     }
 
+    /// Checks the configured fields against describe, for `truce check`: every mapped Lead
+    /// and Contact field exists, and the external-id field exists on both and is flagged
+    /// External ID. Returns one sentence per problem; empty means all is well.
+    pub async fn check_fields(&self) -> Result<Vec<String>, Error> {
+        let mut problems = Vec::new();
+        for (object, configured, key) in [
+            (
+                ObjectType::SalesforceLead,
+                &self.inner.lead_fields,
+                "lead_fields",
+            ),
+            (
+                ObjectType::SalesforceContact,
+                &self.inner.contact_fields,
+                "contact_fields",
+            ),
+        ] {
+            let described = self.describe_object(object).await?;
+            let find = |name: &str| {
+                described
+                    .fields
+                    .iter()
+                    .find(|f| f.name.eq_ignore_ascii_case(name))
+            };
+            for f in configured {
+                if find(f.as_str()).is_none() {
+                    problems.push(format!(
+                        "{object} has no field {:?} (listed in {key})",
+                        f.as_str()
+                    ));
+                }
+            }
+            if let Some(ext) = &self.inner.external_id {
+                match find(ext.as_str()) {
+                    None => problems.push(format!(
+                        "{object} has no field {:?} (external_id_field)",
+                        ext.as_str()
+                    )),
+                    Some(f) if !f.external_id => problems.push(format!(
+                        "{object}.{} is not flagged External ID, so creates cannot upsert on it (external_id_field)",
+                        f.name
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(problems)
+    }
+
     fn write_body(write: &Write, upsert_field: Option<&str>) -> Value {
         let mut record = Map::new();
         record.insert("attributes".into(), json!({"type": write.object.as_str()}));

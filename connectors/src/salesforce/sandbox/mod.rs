@@ -43,7 +43,7 @@ use serde_json::{Map, Value, json};
 use crate::sandbox::{Counters, FaultInjector, Faults, Served};
 
 pub use errors::SfError;
-pub use store::Upserted;
+pub use store::{Upserted, ValidationRule};
 
 /// How a sandbox org is set up.
 #[derive(Debug, Clone)]
@@ -375,6 +375,11 @@ impl SalesforceSandbox {
     /// `INVALID_SESSION_ID`), as a session timeout would.
     pub fn expire_tokens(&self) {
         lock(&self.shared.tokens).clear();
+    }
+
+    /// Adds a custom validation rule, as an admin would in Setup.
+    pub fn add_validation_rule(&self, rule: ValidationRule) {
+        self.org().rules.push(rule);
     }
 
     /// Forgets every open query cursor, as Salesforce does with idle ones after about 15

@@ -31,6 +31,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         "/services/data/{v}/query/{locator}",
         "/services/data/{v}/queryAll",
         "/services/data/{v}/queryAll/{locator}",
+        "/services/data/{v}/sobjects",
         "/services/data/{v}/sobjects/{object}",
         "/services/data/{v}/sobjects/{object}/describe",
         "/services/data/{v}/sobjects/{object}/updated",
@@ -302,6 +303,29 @@ pub(crate) fn dispatch(
             run_query(shared, org, &version, q, *kind == "queryAll")
         }
         ("GET", ["query" | "queryAll", locator]) => query_more(shared, &version, locator),
+        ("GET", ["sobjects"]) => {
+            let sobjects: Vec<Value> = ["Account", "Contact", "Lead"]
+                .iter()
+                .filter_map(|name| org.def(name))
+                .map(|d| {
+                    json!({"name": d.name, "label": d.label, "keyPrefix": d.prefix, "queryable": true,
+                           "createable": true, "updateable": true, "deletable": true,
+                           "urls": {"sobject": format!("/services/data/v{version}/sobjects/{}", d.name),
+                                    "describe": format!("/services/data/v{version}/sobjects/{}/describe", d.name)}})
+                })
+                .collect();
+            Answer::ok(json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects}))
+        }
+        ("GET", ["sobjects", object]) => match org.def(object) {
+            Some(def) => {
+                let mut described = def.describe(&version);
+                if let Some(o) = described.as_object_mut() {
+                    o.remove("fields");
+                }
+                Answer::ok(json!({"objectDescribe": described, "recentItems": []}))
+            }
+            None => unsupported(object),
+        },
         ("GET", ["sobjects", object, "describe"]) => match org.def(object) {
             Some(def) => Answer::ok(def.describe(&version)),
             None => unsupported(object),

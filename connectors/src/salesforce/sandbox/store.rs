@@ -385,6 +385,22 @@ pub struct Org {
     pub duplicate_rule_on_email: bool,
     /// The configured external-id field, if any.
     pub external_id: Option<String>,
+    /// Validation rules an admin added (see [`ValidationRule`]).
+    pub rules: Vec<ValidationRule>,
+}
+
+/// A custom validation rule: writes that leave `field` containing `forbidden`
+/// (case-insensitively) fail with `FIELD_CUSTOM_VALIDATION_EXCEPTION` and `message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationRule {
+    /// The object the rule belongs to.
+    pub object: String,
+    /// The field the rule looks at (and names in its error).
+    pub field: String,
+    /// The text that makes a value invalid.
+    pub forbidden: String,
+    /// The error message shown to users.
+    pub message: String,
 }
 
 /// What an upsert did.
@@ -410,6 +426,7 @@ impl Org {
             pinned_now: None,
             duplicate_rule_on_email,
             external_id,
+            rules: Vec::new(),
         }
     }
 
@@ -492,6 +509,7 @@ impl Org {
             .ok_or_else(|| vec![SfError::not_found()])?
             .clone();
         let clean = validate::check_write(&def, fields, None)?;
+        self.check_rules(def.name, &clean)?;
         self.check_duplicates(&def, &clean, None)?;
         Ok(self.insert(&def, clean))
     }
@@ -577,6 +595,7 @@ impl Org {
             )]);
         }
         let clean = validate::check_write(&def, fields, Some(&row))?;
+        self.check_rules(def.name, &clean)?;
         let rid = row
             .get("Id")
             .and_then(Value::as_str)
@@ -783,6 +802,26 @@ impl Org {
         gone.insert("MasterRecordId".into(), Value::String(mid));
         self.touch(object, &lid, gone);
         Ok(())
+    }
+
+    fn check_rules(&self, object: &str, fields: &Map<String, Value>) -> Result<(), Vec<SfError>> {
+        let broken: Vec<SfError> = self
+            .rules
+            .iter()
+            .filter(|r| r.object == object)
+            .filter(|r| {
+                fields
+                    .get(&r.field)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.to_lowercase().contains(&r.forbidden.to_lowercase()))
+            })
+            .map(|r| SfError::new("FIELD_CUSTOM_VALIDATION_EXCEPTION", &r.message, &[&r.field]))
+            .collect();
+        if broken.is_empty() {
+            Ok(())
+        } else {
+            Err(broken)
+        }
     }
 
     /// Ids of rows changed in `[start, end)` (the `updated` resource).
