@@ -769,3 +769,51 @@ async fn check_fields_names_unknown_mapped_fields_and_a_missing_external_id() {
     );
     assert!(problems[1].contains("not flagged External ID"));
 }
+
+#[tokio::test]
+async fn plain_creates_are_not_repeated_when_the_connection_drops_after_sending() {
+    let (sandbox, _served, config) = start(SandboxOptions::default()).await;
+    let conn = connector(&config);
+    conn.scan(ObjectType::SalesforceLead, None).await.unwrap(); // logged in before the faults
+    sandbox.set_faults(SalesforceFaults {
+        faults: Faults {
+            drop_connection: 1.0,
+            ..Faults::default()
+        },
+        lock_row: 0.0,
+    });
+    let writes: Vec<Write> = (0..10)
+        .map(|i| lead_write(i, &format!("D{i}"), &format!("d{i}@example.com")))
+        .collect();
+    let err = conn.apply(writes).await.err().unwrap();
+    assert_eq!(err.class(), ErrorClass::Transient);
+    assert!(
+        err.api()
+            .message
+            .contains("may or may not have been applied"),
+        "{err}"
+    );
+    assert_eq!(sandbox.counters().get(COMPOSITE), 1, "not repeated");
+    assert_eq!(sandbox.count("Lead"), 10, "applied once, no duplicates");
+    // Updates are idempotent and are retried through the same fault.
+    sandbox.set_faults(SalesforceFaults {
+        faults: Faults {
+            drop_connection: 0.5,
+            ..Faults::default()
+        },
+        lock_row: 0.0,
+    });
+    let ids = sandbox.ids("Lead");
+    let updates: Vec<Write> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| Write {
+            key: i as i64,
+            object: ObjectType::SalesforceLead,
+            op: WriteOp::Update { id: id.clone() },
+            fields: BTreeMap::from([("City".into(), json!("Dublin"))]),
+        })
+        .collect();
+    let out = conn.apply(updates).await.unwrap();
+    assert!(out.iter().all(|o| o.result.is_ok()));
+}

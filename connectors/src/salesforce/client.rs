@@ -304,27 +304,46 @@ impl SalesforceConnector {
         body: Option<&Value>,
         action: &str,
     ) -> Result<Response, Error> {
-        self.send_with(true, method, path, body, action).await
+        self.send_with(Send::Gated, method, path, body, action)
+            .await
     }
 
-    /// Like [`SalesforceConnector::send`]; `gated == false` skips the `daily_share` pause,
-    /// for metadata calls (`describe`) that `truce check` must answer even when paused.
+    /// Like [`SalesforceConnector::send`], with a choice of gate and of what to retry.
     async fn send_with(
         &self,
-        gated: bool,
+        how: Send,
         method: Method,
         path: &str,
         body: Option<&Value>,
         action: &str,
     ) -> Result<Response, Error> {
+        let gated = how != Send::Ungated;
         loop {
             if gated {
                 self.wait_until_open().await;
             }
-            let result = retry(&self.inner.config.retry, |_| {
-                self.attempt(&method, path, body, action)
+            // The inner `Err` is final: `retry` sees it as a success and stops.
+            let result = retry(&self.inner.config.retry, |_| async {
+                match self.attempt(&method, path, body, action).await {
+                    Ok(response) => Ok(Ok(response)),
+                    // No answer at all: Salesforce may have applied the request. Repeating
+                    // a plain create could duplicate records, so the caller decides.
+                    Err(err) if how == Send::AtMostOnce && err.api().status.is_none() => {
+                        let api = ApiError {
+                            message: format!(
+                                "{}; the request may or may not have been applied, so it was not repeated \
+                                 (look the records up before creating them again)",
+                                err.api().message
+                            ),
+                            ..err.api().clone()
+                        };
+                        Ok(Err(Error::new(ErrorClass::Transient, action, api)))
+                    }
+                    Err(err) => Err(err),
+                }
             })
-            .await;
+            .await
+            .and_then(|inner| inner);
             match result {
                 Err(err) if gated && is_daily_limit(&err) => {
                     self.inner.limits.exhausted(&err.api().message)
@@ -363,6 +382,15 @@ impl SalesforceConnector {
         subs: Vec<SubRequest>,
         action: &str,
     ) -> Result<Vec<SubResponse>, Error> {
+        self.composite_with(Send::Gated, subs, action).await
+    }
+
+    async fn composite_with(
+        &self,
+        how: Send,
+        subs: Vec<SubRequest>,
+        action: &str,
+    ) -> Result<Vec<SubResponse>, Error> {
         let count = subs.len();
         let body = serde_json::to_value(CompositeRequest {
             all_or_none: false,
@@ -370,7 +398,9 @@ impl SalesforceConnector {
         })
         .map_err(|e| Error::new(ErrorClass::Fatal, action, ApiError::message(e.to_string())))?;
         let path = self.data_path("composite");
-        let response = self.send(Method::POST, &path, Some(&body), action).await?;
+        let response = self
+            .send_with(how, Method::POST, &path, Some(&body), action)
+            .await?;
         let parsed: CompositeResponse = response.json(action)?;
         if parsed.composite_response.len() != count {
             return Err(Error::new(
@@ -537,7 +567,7 @@ impl SalesforceConnector {
     pub async fn describe_object(&self, object: ObjectType) -> Result<DescribeSObject, Error> {
         let action = format!("Salesforce describe of {object}");
         let path = self.data_path(&format!("sobjects/{}/describe", object.as_str()));
-        self.send_with(false, Method::GET, &path, None, &action)
+        self.send_with(Send::Ungated, Method::GET, &path, None, &action)
             .await?
             .json(&action)
     }
@@ -871,6 +901,17 @@ impl SalesforceConnector {
     }
 }
 
+/// How [`SalesforceConnector::send_with`] treats a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Send {
+    /// Waits at the `daily_share` gate; retries every transient failure.
+    Gated,
+    /// Skips the gate (metadata that `truce check` needs while paused).
+    Ungated,
+    /// Waits at the gate, but does not repeat a request that got no answer at all.
+    AtMostOnce,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Create(ObjectType),
@@ -1023,7 +1064,13 @@ impl Connector for SalesforceConnector {
                     let subs = self.collection_requests(&call);
                     let records: usize = call.iter().map(|(_, l)| l.len()).sum();
                     let action = format!("Salesforce write of {records} records");
-                    let result = self.composite(subs, &action).await;
+                    // Plain creates are not idempotent: never repeat them blindly.
+                    let how = if call.iter().any(|(k, _)| matches!(k, Kind::Create(_))) {
+                        Send::AtMostOnce
+                    } else {
+                        Send::Gated
+                    };
+                    let result = self.composite_with(how, subs, &action).await;
                     (call, result)
                 }))
                 .buffered(self.inner.config.max_concurrency.max(1))
