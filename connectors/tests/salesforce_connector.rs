@@ -577,15 +577,27 @@ async fn pulls_survive_dropped_connections_and_garbled_bodies() {
     sandbox.seed_leads(50, 2);
     sandbox.set_faults(SalesforceFaults {
         faults: Faults {
-            drop_connection: 0.2,
-            malformed_body: 0.2,
+            drop_connection: 0.25,
+            malformed_body: 0.25,
+            truncated_body: 0.1,
             ..Faults::default()
         },
         lock_row: 0.0,
     });
     let conn = connector(&config);
-    let (records, _) = pull_all(&conn, &Cursors::new()).await;
-    assert_eq!(records.len(), 50);
+    for _ in 0..5 {
+        let (records, _) = pull_all(&conn, &Cursors::new()).await;
+        assert_eq!(records.len(), 50);
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(
+            conn.fetch(ObjectType::SalesforceLead, &ids)
+                .await
+                .unwrap()
+                .len(),
+            50
+        );
+    }
+    assert!(sandbox.counters().total() > 10);
 }
 
 #[tokio::test]

@@ -35,6 +35,7 @@ use async_trait::async_trait;
 use chrono::DateTime;
 use futures::StreamExt;
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::contract::{
@@ -296,28 +297,43 @@ impl SalesforceConnector {
         }
     }
 
-    /// A call through the gate, the concurrency bound, auth renewal and retries.
-    async fn send(
+    /// A call through the gate, the concurrency bound, auth renewal and retries, whose
+    /// answer is parsed as `T` (a garbled answer is retried like any transient failure).
+    async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
         action: &str,
-    ) -> Result<Response, Error> {
+    ) -> Result<T, Error> {
         self.send_with(Send::Gated, method, path, body, action)
             .await
     }
 
     /// Like [`SalesforceConnector::send`], with a choice of gate and of what to retry.
-    async fn send_with(
+    async fn send_with<T: DeserializeOwned>(
         &self,
         how: Send,
         method: Method,
         path: &str,
         body: Option<&Value>,
         action: &str,
-    ) -> Result<Response, Error> {
+    ) -> Result<T, Error> {
         let gated = how != Send::Ungated;
+        // Salesforce may have applied a request whose answer never arrived, or arrived
+        // garbled. Repeating a plain create could duplicate records, so such a call ends
+        // with a transient error that says so, and the caller decides.
+        let ambiguous = |err: Error| {
+            let api = ApiError {
+                message: format!(
+                    "{}; the request may or may not have been applied, so it was not repeated \
+                     (look the records up before creating them again)",
+                    err.api().message
+                ),
+                ..err.api().clone()
+            };
+            Error::new(ErrorClass::Transient, action, api)
+        };
         loop {
             if gated {
                 self.wait_until_open().await;
@@ -325,19 +341,13 @@ impl SalesforceConnector {
             // The inner `Err` is final: `retry` sees it as a success and stops.
             let result = retry(&self.inner.config.retry, |_| async {
                 match self.attempt(&method, path, body, action).await {
-                    Ok(response) => Ok(Ok(response)),
-                    // No answer at all: Salesforce may have applied the request. Repeating
-                    // a plain create could duplicate records, so the caller decides.
+                    Ok(response) => match response.json::<T>(action) {
+                        Ok(value) => Ok(Ok(value)),
+                        Err(err) if how == Send::AtMostOnce => Ok(Err(ambiguous(err))),
+                        Err(err) => Err(err),
+                    },
                     Err(err) if how == Send::AtMostOnce && err.api().status.is_none() => {
-                        let api = ApiError {
-                            message: format!(
-                                "{}; the request may or may not have been applied, so it was not repeated \
-                                 (look the records up before creating them again)",
-                                err.api().message
-                            ),
-                            ..err.api().clone()
-                        };
-                        Ok(Err(Error::new(ErrorClass::Transient, action, api)))
+                        Ok(Err(ambiguous(err)))
                     }
                     Err(err) => Err(err),
                 }
@@ -398,10 +408,9 @@ impl SalesforceConnector {
         })
         .map_err(|e| Error::new(ErrorClass::Fatal, action, ApiError::message(e.to_string())))?;
         let path = self.data_path("composite");
-        let response = self
+        let parsed: CompositeResponse = self
             .send_with(how, Method::POST, &path, Some(&body), action)
             .await?;
-        let parsed: CompositeResponse = response.json(action)?;
         if parsed.composite_response.len() != count {
             return Err(Error::new(
                 ErrorClass::Transient,
@@ -550,10 +559,7 @@ impl SalesforceConnector {
                     records.extend(page.records.drain(..).map(|r| Self::to_record(*object, r)));
                     match page.next_records_url.take().filter(|_| !page.done) {
                         Some(next) => {
-                            page = self
-                                .send(Method::GET, &next, None, action)
-                                .await?
-                                .json(action)?;
+                            page = self.send(Method::GET, &next, None, action).await?;
                         }
                         None => break,
                     }
@@ -568,8 +574,7 @@ impl SalesforceConnector {
         let action = format!("Salesforce describe of {object}");
         let path = self.data_path(&format!("sobjects/{}/describe", object.as_str()));
         self.send_with(Send::Ungated, Method::GET, &path, None, &action)
-            .await?
-            .json(&action)
+            .await
     }
 
     /// Checks the configured fields against describe, for `truce check`: every mapped Lead
@@ -973,10 +978,7 @@ impl Connector for SalesforceConnector {
             select = select.filter(Cond::cmp(&id, Op::Gt, Literal::Id(after)));
         }
         let path = self.query_path(false, &select.to_soql());
-        let page: QueryResult = self
-            .send(Method::GET, &path, None, &action)
-            .await?
-            .json(&action)?;
+        let page: QueryResult = self.send(Method::GET, &path, None, &action).await?;
         let full = page.records.len() >= 2000;
         let records: Vec<Record> = page
             .records
