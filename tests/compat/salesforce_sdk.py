@@ -219,6 +219,8 @@ def _():
     out = sf.restful("composite", method="POST", json=body)
     codes = [r["httpStatusCode"] for r in out["compositeResponse"]]
     assert codes == [201, 200], out
+    location = out["compositeResponse"][0]["httpHeaders"]["Location"]
+    assert location.endswith("/sobjects/Lead/" + out["compositeResponse"][0]["body"]["id"]), location
     assert out["compositeResponse"][1]["body"]["LastName"] == "Comp"
     sf.query("SELECT Id FROM Lead LIMIT 1")
     assert sf.api_usage["api-usage"].used == before + 2

@@ -351,7 +351,7 @@ fn halted() -> Value {
 pub(crate) fn composite(
     shared: &Shared,
     org: &mut Org,
-    _version: &str,
+    version: &str,
     body: Option<Value>,
 ) -> Answer {
     let Some(Value::Object(req)) = body else {
@@ -450,9 +450,21 @@ pub(crate) fn composite(
         {
             done.insert(reference.clone(), body.clone());
         }
+        // A created record's subresponse carries its Location, as Salesforce's does.
+        let location = match (&answer.body, answer.status) {
+            (Some(body), 201) => body.get("id").and_then(Value::as_str).and_then(|id| {
+                let object = url.split("/sobjects/").nth(1)?.split(['/', '?']).next()?;
+                Some(format!("/services/data/v{version}/sobjects/{object}/{id}"))
+            }),
+            _ => None,
+        };
+        let headers = match location {
+            Some(l) => json!({"Location": l}),
+            None => json!({}),
+        };
         out.push(json!({
             "body": answer.body.unwrap_or(Value::Null),
-            "httpHeaders": {},
+            "httpHeaders": headers,
             "httpStatusCode": answer.status,
             "referenceId": reference,
         }));
