@@ -13,8 +13,8 @@
 //!
 //! ## One call, start to end
 //!
-//! [`SalesforceConnector::send`] waits at the `daily_share` gate ([`Limits`]), takes a slot
-//! among the requests in flight, and runs the call inside [`retry`]: a 401
+//! Every call waits at the `daily_share` gate ([`Limits`]), takes a slot
+//! among the requests in flight, and runs inside [`crate::http::retry()`]: a 401
 //! `INVALID_SESSION_ID` renews the token once and repeats; `UNABLE_TO_LOCK_ROW` and 5xx are
 //! transient; a daily `REQUEST_LIMIT_EXCEEDED` closes the gate and waits like the share does.
 //!

@@ -37,7 +37,7 @@ pub fn quote(value: &str) -> String {
 }
 
 /// Escapes a string for a `LIKE` pattern literal (quotes added), so `%` and `_` in the value
-/// match themselves. Add wildcards around the result with [`Cond::like`]'s arguments.
+/// match themselves. [`Cond::Like`] adds the wildcards around it.
 pub fn like_pattern(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     escape_into(&mut out, value, true);
