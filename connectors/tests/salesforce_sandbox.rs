@@ -425,3 +425,30 @@ async fn counters_name_each_endpoint() {
     assert_eq!(counters.get("GET /services/data/{v}/query"), 2);
     assert_eq!(counters.get("POST /services/oauth2/token"), 1);
 }
+
+#[tokio::test]
+async fn seeding_and_simulated_edits_are_deterministic_and_bump_the_modstamp() {
+    let run = || {
+        let sandbox = SalesforceSandbox::new(SandboxOptions::default());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap();
+        sandbox.pin_clock(Some(t0));
+        let leads = sandbox.seed_leads(40, 5);
+        sandbox.seed_contacts(20, 6);
+        sandbox.pin_clock(Some(t0 + chrono::Duration::minutes(1)));
+        let edited = sandbox.simulate_user_edits(15, 9);
+        let first = sandbox.get("Lead", &leads[0]).unwrap();
+        (edited, first, sandbox)
+    };
+    let (edited, first, sandbox) = run();
+    let (again, first_again, _) = run();
+    assert_eq!(edited, again);
+    assert_eq!(first["Email"], first_again["Email"]);
+    assert!(first["Email"].as_str().unwrap().ends_with(".example.com"));
+    assert_eq!(edited.len(), 15);
+    for (object, id) in &edited {
+        let row = sandbox.get(object, id).unwrap();
+        assert_eq!(row["SystemModstamp"], json!("2026-11-01T08:01:00.000+0000"));
+        assert_eq!(row["LastModifiedDate"], row["SystemModstamp"]);
+        assert_eq!(row["CreatedDate"], json!("2026-11-01T08:00:00.000+0000"));
+    }
+}

@@ -163,6 +163,7 @@ const COMPANIES: [&str; 12] = [
     "Cyberdyne",
     "Wonka",
 ];
+const TITLES: [&str; 4] = ["Head of Ops", "CFO", "Analyst", "Director"];
 const CITIES: [&str; 10] = [
     "Berlin", "Lisbon", "Toronto", "Austin", "Osaka", "Nairobi", "Lyon", "Denver", "Porto",
     "Dublin",
@@ -282,6 +283,51 @@ impl SalesforceSandbox {
     /// `SystemModstamp` move to now.
     pub fn edit(&self, object: &str, id: &str, fields: Value) -> Result<(), Vec<SfError>> {
         self.org().update(object, id, &obj(fields))
+    }
+
+    /// Makes `n` edits as sales people would, deterministically from `seed`: a lead's status
+    /// moves on, a title or phone number changes, a contact moves city. Converted and
+    /// deleted records are left alone. Returns `(object, id)` of each edited record.
+    pub fn simulate_user_edits(&self, n: usize, seed: u64) -> Vec<(String, String)> {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0xed17);
+        let mut org = self.org();
+        let live = |org: &Org, object: &str| -> Vec<String> {
+            org.rows(object)
+                .filter(|r| r.get("IsDeleted") != Some(&Value::Bool(true)))
+                .filter(|r| r.get("IsConverted") != Some(&Value::Bool(true)))
+                .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        };
+        let leads = live(&org, "Lead");
+        let contacts = live(&org, "Contact");
+        let mut edited = Vec::new();
+        for _ in 0..n {
+            let lead_turn =
+                contacts.is_empty() || (!leads.is_empty() && rng.random_range(0..3u32) < 2);
+            let (object, pool) = if lead_turn {
+                ("Lead", &leads)
+            } else {
+                ("Contact", &contacts)
+            };
+            if pool.is_empty() {
+                break;
+            }
+            let id = pool[rng.random_range(0..pool.len())].clone();
+            let body = match (object, rng.random_range(0..3u32)) {
+                ("Lead", 0) => {
+                    json!({"Status": store::LEAD_STATUSES[if rng.random_range(0..2u32) == 0 { 1 } else { 3 }]})
+                }
+                ("Lead", 1) => json!({"Title": TITLES[rng.random_range(0..TITLES.len())]}),
+                ("Lead", _) => json!({"City": CITIES[rng.random_range(0..CITIES.len())]}),
+                (_, 0) => json!({"MailingCity": CITIES[rng.random_range(0..CITIES.len())]}),
+                (_, 1) => json!({"Title": TITLES[rng.random_range(0..TITLES.len())]}),
+                _ => json!({"Phone": format!("+1 555 {:04}", rng.random_range(0..10_000u32))}),
+            };
+            if org.update(object, &id, &obj(body)).is_ok() {
+                edited.push((object.to_string(), id));
+            }
+        }
+        edited
     }
 
     /// Converts a lead: creates its Account and Contact, marks it converted (read-only).
