@@ -1,0 +1,76 @@
+//! How truce reaches one Salesforce org: where to log in, with which grant and app, how much
+//! of the daily API allocation it may spend, and which fields it reads.
+//!
+//! The CLI builds this from `[salesforce]` in `truce.toml`; tests and the demo build it
+//! directly. Secrets are [`Secret`]s, so a `{:?}` of the config shows `***`.
+
+use std::time::Duration;
+
+use crate::http::RetryPolicy;
+use crate::secret::Secret;
+
+/// The OAuth 2.0 grant truce logs in with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// `client_credentials`: the connected app runs as its configured user. Needs the org's
+    /// My Domain host as `login_url`.
+    ClientCredentials,
+    /// `refresh_token`, with the refresh token an admin obtained once.
+    RefreshToken(Secret),
+}
+
+/// Settings of the Salesforce connector.
+#[derive(Debug, Clone)]
+pub struct SalesforceConfig {
+    /// Where `/services/oauth2/token` lives (`https://login.salesforce.com`, a My Domain, or
+    /// the sandbox), without a trailing slash.
+    pub login_url: String,
+    /// REST API version, `62.0`.
+    pub api_version: String,
+    /// The OAuth grant.
+    pub grant: Grant,
+    /// The connected app's consumer key.
+    pub client_id: Secret,
+    /// The connected app's consumer secret.
+    pub client_secret: Secret,
+    /// The share of the org's daily API allocation truce may use (0.0–1.0); at it, pulls
+    /// and writes pause until usage falls.
+    pub daily_share: f64,
+    /// An External ID field on Lead and Contact to upsert creates on.
+    pub external_id_field: Option<String>,
+    /// Mapped Lead fields to pull besides the always-pulled ones.
+    pub lead_fields: Vec<String>,
+    /// Mapped Contact fields to pull besides the always-pulled ones.
+    pub contact_fields: Vec<String>,
+    /// Requests in flight at once.
+    pub max_concurrency: usize,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+    /// While paused at `daily_share`, how often to look at usage again (`GET /limits`).
+    pub pause_recheck: Duration,
+}
+
+impl SalesforceConfig {
+    /// A config with the defaults (`62.0`, client credentials, half the daily allocation,
+    /// four requests in flight, re-check usage every minute while paused).
+    pub fn new(
+        login_url: impl Into<String>,
+        client_id: Secret,
+        client_secret: Secret,
+    ) -> SalesforceConfig {
+        SalesforceConfig {
+            login_url: login_url.into().trim_end_matches('/').to_string(),
+            api_version: "62.0".into(),
+            grant: Grant::ClientCredentials,
+            client_id,
+            client_secret,
+            daily_share: 0.5,
+            external_id_field: None,
+            lead_fields: Vec::new(),
+            contact_fields: Vec::new(),
+            max_concurrency: 4,
+            retry: RetryPolicy::default(),
+            pause_recheck: Duration::from_secs(60),
+        }
+    }
+}
