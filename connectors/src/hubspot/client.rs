@@ -504,7 +504,7 @@ impl HubSpotConnector {
         since: Option<&Cursor>,
         lookback_ms: i64,
     ) -> Result<(Vec<Record>, Option<Cursor>), Error> {
-        let threshold = since.map(|c| c.modified_at - lookback_ms);
+        let threshold = since.map(|c| (c.modified_at - lookback_ms, id_number(&c.id)));
         let mut after: Option<String> = None;
         let mut found = Vec::new();
         let mut newest: Option<Cursor> = since.cloned();
@@ -521,7 +521,12 @@ impl HubSpotConnector {
                 if newest.as_ref().is_none_or(|n| key(&cursor) > key(n)) {
                     newest = Some(cursor);
                 }
-                if threshold.is_none_or(|t| r.modified_at >= t) {
+                let fresh = match threshold {
+                    None => true,
+                    Some((t, id)) if lookback_ms == 0 => key(&r.cursor()) > (t, id),
+                    Some((t, _)) => r.modified_at >= t,
+                };
+                if fresh {
                     found.push(r);
                 }
             }
@@ -876,7 +881,11 @@ impl Connector for HubSpotConnector {
         lookback: Duration,
     ) -> Result<PullPage, Error> {
         let lookback_ms = lookback.as_millis().min(i64::MAX as u128) as i64;
-        let after = position.and_then(|p| p.get(STREAM));
+        // Without a look-back the poll continues strictly after the cursor; with one it
+        // re-reads the window from `since - lookback` on.
+        let after = position
+            .and_then(|p| p.get(STREAM))
+            .or_else(|| since.get(STREAM).filter(|_| lookback_ms == 0));
         let from_ms = since
             .get(STREAM)
             .map(|c| (c.modified_at - lookback_ms).max(0))
