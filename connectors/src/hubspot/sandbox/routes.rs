@@ -137,7 +137,9 @@ impl Params {
     }
 
     fn flag(&self, key: &str) -> bool {
-        self.one(key) == Some("true")
+        // Some clients (the Python SDK) send `True`.
+        self.one(key)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 
     fn list(&self, key: &str) -> Option<Vec<String>> {
