@@ -624,3 +624,37 @@ async fn rate_limit_headers_report_the_daily_quota() {
     let quota = conn.quota().unwrap();
     assert_eq!((quota.used, quota.limit), (2, 1_000));
 }
+
+#[tokio::test]
+async fn a_write_hidden_by_search_index_lag_is_pulled_once_the_index_catches_up() {
+    let (sandbox, served) = start(SandboxOptions {
+        search_index_lag: Duration::from_millis(300),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ids = sandbox.seed_contacts(5, 1);
+    let conn = connector(&served, &sandbox, |_| {});
+    let mut since = Cursors::new();
+    // Seeded contacts are indexed after the lag too.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        poll(&conn, &mut since, Duration::from_secs(60)).await.len(),
+        5
+    );
+
+    sandbox.edit(&ids[2], &[("city", "Lagging")]).unwrap();
+    let early = poll(&conn, &mut since, Duration::from_secs(60)).await;
+    assert!(
+        early
+            .iter()
+            .all(|r| r.fields.get("city") != Some(&Value::String("Lagging".into())))
+    );
+
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let late = poll(&conn, &mut since, Duration::from_secs(60)).await;
+    let found = late
+        .iter()
+        .find(|r| r.id == ids[2])
+        .expect("pulled after the lag");
+    assert_eq!(found.fields["city"], Value::String("Lagging".into()));
+}

@@ -17,7 +17,10 @@ struct Portal {
 impl Portal {
     async fn start(options: SandboxOptions) -> Portal {
         let sandbox = HubSpotSandbox::new(options);
-        let served = sandbox.serve(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let served = sandbox
+            .serve(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
         Portal {
             sandbox,
             served,
@@ -25,7 +28,12 @@ impl Portal {
         }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, reqwest::header::HeaderMap, Value) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.served.url()))
@@ -37,13 +45,21 @@ impl Portal {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
         (status, headers, value)
     }
 
     async fn search(&self, body: Value) -> (u16, Value) {
         let (status, _, value) = self
-            .send(reqwest::Method::POST, "/crm/v3/objects/contacts/search", Some(body))
+            .send(
+                reqwest::Method::POST,
+                "/crm/v3/objects/contacts/search",
+                Some(body),
+            )
             .await;
         (status, value)
     }
@@ -82,7 +98,9 @@ async fn search_supports_every_operator_the_connector_and_sdk_use() {
     let (a, b, c) = (pick(5), pick(10), pick(20));
     let filter = |op: &str, extra: Value| {
         let mut f = json!({"propertyName": "hs_object_id", "operator": op});
-        f.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        f.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         json!({"filterGroups": [{"filters": [f]}], "limit": 200})
     };
     let (_, eq) = portal.search(filter("EQ", json!({"value": a.id}))).await;
@@ -106,12 +124,21 @@ async fn search_supports_every_operator_the_connector_and_sdk_use() {
         .await;
     assert_eq!(within["total"], 2);
 
-    portal.sandbox.edit(&a.id, &[("hs_lead_status", "")]).unwrap();
-    portal.sandbox.edit(&b.id, &[("hs_lead_status", "")]).unwrap();
+    portal
+        .sandbox
+        .edit(&a.id, &[("hs_lead_status", "")])
+        .unwrap();
+    portal
+        .sandbox
+        .edit(&b.id, &[("hs_lead_status", "")])
+        .unwrap();
     let has = |op: &str| json!({"filterGroups": [{"filters": [{"propertyName": "hs_lead_status", "operator": op}]}], "limit": 200});
     let (_, with) = portal.search(has("HAS_PROPERTY")).await;
     let (_, without) = portal.search(has("NOT_HAS_PROPERTY")).await;
-    assert_eq!(with["total"].as_u64().unwrap() + without["total"].as_u64().unwrap(), 40);
+    assert_eq!(
+        with["total"].as_u64().unwrap() + without["total"].as_u64().unwrap(),
+        40
+    );
     assert!(ids(&without).contains(&a.id) && ids(&without).contains(&b.id));
 
     // Dates compare as instants, given as epoch ms or ISO; groups are ORed.
@@ -150,7 +177,10 @@ async fn search_pages_by_offset_and_refuses_to_go_past_10000_results() {
     too_big["limit"] = json!(201);
     assert_eq!(portal.search(too_big).await.0, 400);
     let six_groups: Vec<Value> = (0..6).map(|_| json!({"filters": []})).collect();
-    assert_eq!(portal.search(json!({"filterGroups": six_groups})).await.0, 400);
+    assert_eq!(
+        portal.search(json!({"filterGroups": six_groups})).await.0,
+        400
+    );
 }
 
 #[tokio::test]
@@ -158,7 +188,11 @@ async fn batches_over_100_inputs_are_refused() {
     let portal = Portal::start(SandboxOptions::default()).await;
     let inputs: Vec<Value> = (0..101).map(|i| json!({"id": i.to_string()})).collect();
     let (status, _, body) = portal
-        .send(reqwest::Method::POST, "/crm/v3/objects/contacts/batch/read", Some(json!({"inputs": inputs, "properties": []})))
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/contacts/batch/read",
+            Some(json!({"inputs": inputs, "properties": []})),
+        )
         .await;
     assert_eq!(status, 400);
     assert_eq!(body["category"], "VALIDATION_ERROR");
@@ -178,7 +212,10 @@ async fn the_three_rate_limits_answer_429_with_their_policy() {
     assert_eq!(status, 200);
     assert_eq!(headers["x-hubspot-ratelimit-max"], "2");
     assert_eq!(headers["x-hubspot-ratelimit-remaining"], "1");
-    assert_eq!(headers["x-hubspot-ratelimit-interval-milliseconds"], "10000");
+    assert_eq!(
+        headers["x-hubspot-ratelimit-interval-milliseconds"],
+        "10000"
+    );
     assert_eq!(headers["x-hubspot-ratelimit-daily"], "4");
     portal.send(reqwest::Method::GET, list, None).await;
     let (status, headers, body) = portal.send(reqwest::Method::GET, list, None).await;
@@ -191,7 +228,10 @@ async fn the_three_rate_limits_answer_429_with_their_policy() {
     let (status, _) = portal.search(json!({})).await;
     assert_eq!(status, 200);
     let (status, body) = portal.search(json!({})).await;
-    assert_eq!((status, body["policyName"].as_str()), (429, Some("SECONDLY")));
+    assert_eq!(
+        (status, body["policyName"].as_str()),
+        (429, Some("SECONDLY"))
+    );
     assert_eq!(body["message"], "You have reached your secondly limit.");
 
     tokio::time::sleep(Duration::from_millis(1_050)).await;
@@ -206,8 +246,14 @@ async fn the_three_rate_limits_answer_429_with_their_policy() {
 #[tokio::test]
 async fn updates_keep_hubspots_rules_for_lifecycle_emails_and_read_only_properties() {
     let portal = Portal::start(SandboxOptions::default()).await;
-    let a = portal.sandbox.create_contact(&[("email", "a@example.com"), ("lifecyclestage", "customer")]).unwrap();
-    portal.sandbox.create_contact(&[("email", "b@example.com")]).unwrap();
+    let a = portal
+        .sandbox
+        .create_contact(&[("email", "a@example.com"), ("lifecyclestage", "customer")])
+        .unwrap();
+    portal
+        .sandbox
+        .create_contact(&[("email", "b@example.com")])
+        .unwrap();
     let path = format!("/crm/v3/objects/contacts/{a}");
     let patch = |body: Value| portal.send(reqwest::Method::PATCH, &path, Some(body));
     // Backward lifecycle writes are silently ignored.
@@ -216,13 +262,22 @@ async fn updates_keep_hubspots_rules_for_lifecycle_emails_and_read_only_properti
     assert_eq!(body["properties"]["lifecyclestage"], "customer");
     let (status, _, body) = patch(json!({"properties": {"email": "B@example.com"}})).await;
     assert_eq!(status, 409);
-    assert!(body["message"].as_str().unwrap().starts_with("Contact already exists. Existing ID: "));
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Contact already exists. Existing ID: ")
+    );
     let (status, _, body) = patch(json!({"properties": {"lastmodifieddate": "0"}})).await;
     assert_eq!(status, 400);
     assert_eq!(body["errors"][0]["code"], "READ_ONLY_VALUE");
     // By email, case-insensitively.
     let (status, _, body) = portal
-        .send(reqwest::Method::GET, "/crm/v3/objects/contacts/A%40EXAMPLE.COM?idProperty=email", None)
+        .send(
+            reqwest::Method::GET,
+            "/crm/v3/objects/contacts/A%40EXAMPLE.COM?idProperty=email",
+            None,
+        )
         .await;
     assert_eq!((status, body["id"].as_str()), (200, Some(a.as_str())));
 }

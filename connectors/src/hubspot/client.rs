@@ -874,6 +874,7 @@ impl Connector for HubSpotConnector {
         &OBJECTS
     }
 
+    #[tracing::instrument(skip_all, fields(system = "hubspot"))]
     async fn pull(
         &self,
         since: &Cursors,
@@ -919,6 +920,7 @@ impl Connector for HubSpotConnector {
         } else if let Some(c) = archived_since {
             cursors.insert(ARCHIVED_STREAM.to_string(), c.clone());
         }
+        tracing::debug!(pulled = records.len(), done, "HubSpot pull page");
         Ok(PullPage {
             records,
             position: cursors,
@@ -926,6 +928,7 @@ impl Connector for HubSpotConnector {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(system = "hubspot"))]
     async fn scan(&self, object: ObjectType, resume: Option<&str>) -> Result<ScanPage, Error> {
         if object != ObjectType::HubSpotContact {
             return Err(Error::new(
@@ -941,6 +944,7 @@ impl Connector for HubSpotConnector {
         })
     }
 
+    #[tracing::instrument(skip_all, fields(system = "hubspot"))]
     async fn fetch(&self, object: ObjectType, ids: &[String]) -> Result<Vec<Record>, Error> {
         if object != ObjectType::HubSpotContact {
             return Ok(Vec::new());
@@ -948,10 +952,12 @@ impl Connector for HubSpotConnector {
         self.batch_read(ids, false).await
     }
 
+    #[tracing::instrument(skip_all, fields(system = "hubspot"))]
     async fn find_by_email(&self, emails: &[String]) -> Result<Vec<Record>, Error> {
         self.batch_read(emails, true).await
     }
 
+    #[tracing::instrument(skip_all, fields(system = "hubspot"))]
     async fn apply(&self, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, Error> {
         let mut groups: BTreeMap<u8, (Kind, Vec<Write>)> = BTreeMap::new();
         let mut order = Vec::with_capacity(writes.len());

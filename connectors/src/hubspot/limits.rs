@@ -9,9 +9,9 @@
 //!
 //! Headers: `X-HubSpot-RateLimit-Remaining: 0` pauses the burst limiter briefly (another
 //! client of the same app is spending too); the daily headers feed [`Limits::quota`], and a
-//! `Daily-Remaining` of 0 stops calls until the next UTC midnight (HubSpot resets at
-//! midnight in the portal's time zone, which truce does not know: see the report in
-//! `DESIGN.md`'s open points).
+//! `Daily-Remaining` of 0 stops calls until the next UTC midnight. HubSpot resets at
+//! midnight in the portal's time zone, which truce does not know; a `Retry-After` on the
+//! DAILY 429, when HubSpot sends one, wins over the UTC guess.
 //!
 //! A 429 names its policy: `TEN_SECONDLY_ROLLING` pauses the burst limiter for `Retry-After`
 //! or 10 s, `SECONDLY` the search limiter for `Retry-After` or 1 s, and `DAILY` stops calls

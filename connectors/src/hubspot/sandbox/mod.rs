@@ -574,7 +574,8 @@ impl HubSpotSandbox {
     }
 
     /// Edits a contact with an explicit `lastmodifieddate` (possibly in the past: a record
-    /// that becomes visible late, as after a long transaction).
+    /// that becomes visible late, as after a long transaction). Values are checked as
+    /// HubSpot's UI checks them.
     pub fn edit_at(
         &self,
         id: &str,
@@ -585,7 +586,7 @@ impl HubSpotSandbox {
         let c = self
             .inner
             .store()
-            .update_clean(id, string_props(props), modified_ms)?;
+            .update(id, &string_props(props), modified_ms)?;
         Ok(SandboxContact::of(&c))
     }
 
@@ -599,7 +600,7 @@ impl HubSpotSandbox {
         let mut store = self.inner.store();
         for id in ids {
             let props: BTreeMap<String, String> = edit(id).into_iter().collect();
-            store.update_clean(parse_id(id)?, props, now)?;
+            store.update(parse_id(id)?, &props, now)?;
         }
         Ok(now)
     }

@@ -236,9 +236,8 @@ impl Store {
         self.update_clean(id, clean, now_ms)
     }
 
-    /// Like [`Store::update`] but without validation or the lifecycle rule's refusal of
-    /// read-only fields: used by the control API to edit "as a user" at a chosen time.
-    pub fn update_clean(
+    /// Applies already-checked values (see [`Store::update`]).
+    fn update_clean(
         &mut self,
         id: u64,
         clean: BTreeMap<String, String>,
