@@ -11,6 +11,12 @@
 //! first page of a poll starts at `since - lookback`, re-reading the window in which records
 //! can become visible late (search index lag).
 //!
+//! HubSpot documents a single sort rule per search, so the connector does not rely on the
+//! id tie-break being honoured: a page ends on a complete millisecond, and a millisecond
+//! bigger than a page is read with a search sorted on `hs_object_id` alone (see
+//! `contacts_page`). If the tie-break is honoured, that costs nothing but re-reading the
+//! last millisecond of each full page; if it is not, one extra search per such page.
+//!
 //! Archived contacts never appear in search, and the archived list cannot be filtered by
 //! time, so they are found by a *sweep*: the list endpoint with `archived=true`, read to the
 //! end at most once per sweep interval (default 5 minutes, see
@@ -331,14 +337,19 @@ impl HubSpotConnector {
                         } else {
                             &response.body
                         };
-                        serde_json::from_slice::<T>(bytes).map(Ok).map_err(|_| {
-                            response.json::<T>(action).err().unwrap_or_else(|| {
-                                Error::new(
-                                    ErrorClass::Transient,
-                                    action,
-                                    ApiError::message("unreadable body"),
-                                )
-                            })
+                        // A cut-off or garbled body is transient: the call is safe to repeat.
+                        serde_json::from_slice::<T>(bytes).map(Ok).map_err(|err| {
+                            Error::new(
+                                ErrorClass::Transient,
+                                action,
+                                ApiError {
+                                    status: Some(response.status),
+                                    message: format!(
+                                        "response body is not the JSON expected: {err}"
+                                    ),
+                                    ..ApiError::default()
+                                },
+                            )
                         })
                     }
                 }
@@ -441,12 +452,48 @@ impl HubSpotConnector {
         Error::new(class, action, api)
     }
 
-    /// One search page strictly after `after`, or from `from_ms` on.
-    async fn search_page(
+    /// One search call; the records in the order HubSpot sent them.
+    async fn search(
+        &self,
+        filter_groups: Vec<FilterGroup>,
+        sorts: Vec<SortSpec>,
+    ) -> Result<Vec<Record>, Error> {
+        let request = SearchRequest {
+            filter_groups,
+            sorts,
+            properties: self.pulled.clone(),
+            limit: Some(SEARCH_PAGE as u32),
+            after: None,
+            query: None,
+        };
+        let answer: SearchResponse = self
+            .call(
+                CallKind::Search,
+                Method::POST,
+                "/crm/v3/objects/contacts/search",
+                &[],
+                Some(&request),
+                "HubSpot search of modified contacts",
+            )
+            .await?;
+        Ok(answer.results.into_iter().map(record).collect())
+    }
+
+    /// One page of the `contacts` stream strictly after `after` (or from `from_ms` on), in
+    /// keyset order, and whether the stream is read to the end.
+    ///
+    /// HubSpot documents one sort rule per search, so the page is not trusted to be ordered
+    /// by id within a millisecond. The last millisecond of a full page may therefore be cut
+    /// anywhere: it is left for the next page, which starts after the last *complete*
+    /// millisecond. When one millisecond fills a whole page (a bulk import), the page is
+    /// kept only if it came back in id order (the secondary sort was honoured: 200 ties in
+    /// ascending id order by chance are out of the question); otherwise that millisecond is
+    /// read with a search sorted on `hs_object_id` alone, an exact keyset.
+    async fn contacts_page(
         &self,
         after: Option<&Cursor>,
         from_ms: i64,
-    ) -> Result<Vec<Record>, Error> {
+    ) -> Result<(Vec<Record>, bool), Error> {
         let filter_groups = match after {
             Some(c) => vec![
                 FilterGroup {
@@ -467,34 +514,45 @@ impl HubSpotConnector {
                 filters: vec![Filter::new("lastmodifieddate", "GTE", from_ms.to_string())],
             }],
         };
-        let request = SearchRequest {
-            filter_groups,
-            sorts: vec![
-                SortSpec::ascending("lastmodifieddate"),
-                SortSpec::ascending("hs_object_id"),
-            ],
-            properties: self.pulled.clone(),
-            limit: Some(SEARCH_PAGE as u32),
-            after: None,
-            query: None,
+        let sorts = vec![
+            SortSpec::ascending("lastmodifieddate"),
+            SortSpec::ascending("hs_object_id"),
+        ];
+        let mut page = self.search(filter_groups, sorts).await?;
+        let strictly_after = |r: &Record| after.is_none_or(|c| key(&r.cursor()) > key(c));
+        let full = page.len() >= SEARCH_PAGE;
+        let in_order = page
+            .windows(2)
+            .all(|w| key(&w[0].cursor()) < key(&w[1].cursor()));
+        page.sort_by_key(|r| key(&r.cursor()));
+        page.retain(strictly_after);
+        if !full {
+            return Ok((page, true));
+        }
+        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+            return Ok((page, false));
         };
-        let answer: SearchResponse = self
-            .call(
-                CallKind::Search,
-                Method::POST,
-                "/crm/v3/objects/contacts/search",
-                &[],
-                Some(&request),
-                "HubSpot search of modified contacts",
+        let last_ms = last.modified_at;
+        if first.modified_at != last_ms {
+            page.retain(|r| r.modified_at < last_ms);
+            return Ok((page, false));
+        }
+        if in_order {
+            return Ok((page, false));
+        }
+        let mut filters = vec![Filter::new("lastmodifieddate", "EQ", last_ms.to_string())];
+        if let Some(c) = after.filter(|c| c.modified_at == last_ms) {
+            filters.push(Filter::new("hs_object_id", "GT", c.id.clone()));
+        }
+        let mut tie = self
+            .search(
+                vec![FilterGroup { filters }],
+                vec![SortSpec::ascending("hs_object_id")],
             )
             .await?;
-        let mut records: Vec<Record> = answer.results.into_iter().map(record).collect();
-        // Keyset order is ours to keep, whatever order the page came in.
-        records.sort_by_key(|r| (r.modified_at, id_number(&r.id)));
-        if let Some(c) = after {
-            records.retain(|r| (r.modified_at, id_number(&r.id)) > key(c));
-        }
-        Ok(records)
+        tie.sort_by_key(|r| key(&r.cursor()));
+        tie.retain(strictly_after);
+        Ok((tie, false))
     }
 
     /// Reads every archived contact; reports those archived since `since` (minus the
@@ -891,8 +949,7 @@ impl Connector for HubSpotConnector {
             .get(STREAM)
             .map(|c| (c.modified_at - lookback_ms).max(0))
             .unwrap_or(0);
-        let mut records = self.search_page(after, from_ms).await?;
-        let done = records.len() < SEARCH_PAGE;
+        let (mut records, done) = self.contacts_page(after, from_ms).await?;
         let mut cursors = Cursors::new();
         match records
             .last()

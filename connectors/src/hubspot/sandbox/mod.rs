@@ -77,6 +77,9 @@ pub struct SandboxOptions {
     pub search_index_lag: Duration,
     /// The OAuth app, when the token endpoint should work.
     pub oauth: Option<SandboxOAuth>,
+    /// Apply only the first sort rule of a search and return ties in a scrambled (but
+    /// deterministic) order: HubSpot documents one sort rule per search.
+    pub single_sort: bool,
 }
 
 impl Default for SandboxOptions {
@@ -89,6 +92,7 @@ impl Default for SandboxOptions {
             daily_limit: None,
             search_index_lag: Duration::ZERO,
             oauth: None,
+            single_sort: false,
         }
     }
 }

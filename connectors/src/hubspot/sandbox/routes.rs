@@ -337,7 +337,7 @@ async fn search_contacts(State(inner): Shared, bytes: Bytes) -> Response {
     };
     let mut store = inner.store();
     store.catch_up_index(std::time::Instant::now());
-    match search::search(&store, &request) {
+    match search::search(&store, &request, inner.options.single_sort) {
         Ok(found) => {
             let asked = (!request.properties.is_empty()).then_some(request.properties.as_slice());
             let results = found

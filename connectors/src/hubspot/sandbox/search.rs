@@ -200,7 +200,9 @@ fn lower_bound(group: &[Compiled]) -> Option<i64> {
 }
 
 /// Runs a search. `Err` is the message of a 400 `VALIDATION_ERROR`.
-pub fn search(store: &Store, request: &SearchRequest) -> Result<Found, String> {
+///
+/// With `single_sort`, only the first sort rule applies and ties come in a scrambled order.
+pub fn search(store: &Store, request: &SearchRequest, single_sort: bool) -> Result<Found, String> {
     let limit = request.limit.unwrap_or(10) as usize;
     if limit > MAX_LIMIT {
         return Err(format!("limit must be at most {MAX_LIMIT}, was {limit}"));
@@ -268,9 +270,11 @@ pub fn search(store: &Store, request: &SearchRequest) -> Result<Found, String> {
             None => true,
         })
         .collect();
+    let rules = if single_sort { 1 } else { usize::MAX };
     let sorts: Vec<(String, bool)> = request
         .sorts
         .iter()
+        .take(rules)
         .map(|s| {
             let (p, desc) = s.key();
             (p.to_string(), desc)
@@ -280,7 +284,16 @@ pub fn search(store: &Store, request: &SearchRequest) -> Result<Found, String> {
     let index_order = matches!(
         sorts.as_slice(),
         [(p, false)] | [(p, false), (_, false)] if p == "lastmodifieddate"
-    ) && sorts.get(1).is_none_or(|(p, _)| p == "hs_object_id");
+    ) && sorts.get(1).is_none_or(|(p, _)| p == "hs_object_id")
+        && !single_sort;
+    // Without a tie-break, equal keys come in an order that is stable but not by id.
+    let tie = |id: u64| -> u64 {
+        if single_sort {
+            id.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17)
+        } else {
+            id
+        }
+    };
     if !index_order {
         if sorts.is_empty() {
             found.sort_by_key(|c| c.id);
@@ -298,7 +311,7 @@ pub fn search(store: &Store, request: &SearchRequest) -> Result<Found, String> {
                         return ord;
                     }
                 }
-                a.id.cmp(&b.id)
+                tie(a.id).cmp(&tie(b.id))
             });
         }
     }
