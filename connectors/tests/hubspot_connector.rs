@@ -702,3 +702,43 @@ async fn a_write_hidden_by_search_index_lag_is_pulled_once_the_index_catches_up(
         .expect("pulled after the lag");
     assert_eq!(found.fields["city"], Value::String("Lagging".into()));
 }
+
+#[tokio::test]
+async fn a_whole_batch_refused_for_one_bad_record_is_split_until_the_bad_ones_stand_alone() {
+    let (sandbox, served) = start(SandboxOptions {
+        atomic_batches: true,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let conn = connector(&served, &sandbox, |_| {});
+    let bad = [17usize, 42, 88];
+    let writes: Vec<Write> = (0..100)
+        .map(|i| {
+            let email = if bad.contains(&i) {
+                format!("not-an-email-{i}")
+            } else {
+                format!("person{i}@example.com")
+            };
+            upsert(i as i64, &email, &[("firstname", "Pat")])
+        })
+        .collect();
+
+    let outcomes = conn.apply(writes).await.unwrap();
+
+    assert_eq!(outcomes.iter().filter(|o| o.result.is_ok()).count(), 97);
+    for o in outcomes.iter().filter(|o| o.result.is_err()) {
+        let err = o.result.as_ref().unwrap_err();
+        assert!(bad.contains(&(o.key as usize)));
+        assert_eq!(err.class(), ErrorClass::Permanent);
+        assert_eq!(err.api().code.as_deref(), Some("INVALID_EMAIL"));
+        assert_eq!(
+            err.api().message,
+            format!("Email address not-an-email-{} is invalid", o.key)
+        );
+    }
+    assert_eq!(sandbox.count(), 97);
+    let calls = sandbox
+        .counters()
+        .get("POST /crm/v3/objects/contacts/batch/upsert");
+    assert!(calls <= 40, "{calls} calls to isolate 3 bad records");
+}

@@ -424,10 +424,12 @@ impl HubSpotConnector {
                 .find_map(|d| d.code.clone())
                 .or(body.policy_name.clone())
                 .or(body.category.clone()),
-            message: if body.message.is_empty() {
-                response.snippet()
-            } else {
-                body.message.clone()
+            // One detail says it best ("Email address x is invalid"), and matches what a 207
+            // says about the same record.
+            message: match body.errors.as_slice() {
+                [one] if !one.message.is_empty() => one.message.clone(),
+                _ if body.message.is_empty() => response.snippet(),
+                _ => body.message.clone(),
             },
             fields: body
                 .errors

@@ -80,6 +80,9 @@ pub struct SandboxOptions {
     /// Apply only the first sort rule of a search and return ties in a scrambled (but
     /// deterministic) order: HubSpot documents one sort rule per search.
     pub single_sort: bool,
+    /// Refuse a whole batch update or upsert (400/409, nothing written) when one input is
+    /// invalid, instead of answering 207: HubSpot's documents disagree on which it does.
+    pub atomic_batches: bool,
 }
 
 impl Default for SandboxOptions {
@@ -93,6 +96,7 @@ impl Default for SandboxOptions {
             search_index_lag: Duration::ZERO,
             oauth: None,
             single_sort: false,
+            atomic_batches: false,
         }
     }
 }

@@ -466,6 +466,32 @@ async fn batch_create(State(inner): Shared, bytes: Bytes) -> Response {
     batch_answer(StatusCode::CREATED, results, errors, started)
 }
 
+/// In all-or-nothing mode: the first input a batch update or upsert would refuse, as the
+/// answer for the whole batch.
+fn refuse_whole_batch(store: &Store, inputs: &[BatchWriteInput], upsert: bool) -> Option<Response> {
+    for input in inputs {
+        let id = input.id.clone().unwrap_or_default();
+        let id_property =
+            input
+                .id_property
+                .as_deref()
+                .or(if upsert { Some("hs_object_id") } else { None });
+        let check = match find(store, &id, id_property, false) {
+            Some(existing) => store.check_update(existing.id, &input.properties),
+            None if upsert && id_property == Some("email") => {
+                let mut props = input.properties.clone();
+                props.entry("email".into()).or_insert_with(|| id.clone());
+                store.check_create(&props)
+            }
+            None => Ok(()),
+        };
+        if let Err(refusal) = check {
+            return Some(refusal.into_response());
+        }
+    }
+    None
+}
+
 async fn batch_update(State(inner): Shared, bytes: Bytes) -> Response {
     let request: BatchInputs<BatchWriteInput> = match body(&bytes) {
         Ok(v) => v,
@@ -477,6 +503,11 @@ async fn batch_update(State(inner): Shared, bytes: Bytes) -> Response {
     let now = inner.now_ms();
     let started = iso(now);
     let mut store = inner.store();
+    if inner.options.atomic_batches
+        && let Some(refusal) = refuse_whole_batch(&store, &request.inputs, false)
+    {
+        return refusal;
+    }
     let mut results = Vec::new();
     let mut errors = Vec::new();
     for input in &request.inputs {
@@ -510,6 +541,11 @@ async fn batch_upsert(State(inner): Shared, bytes: Bytes) -> Response {
     let now = inner.now_ms();
     let started = iso(now);
     let mut store = inner.store();
+    if inner.options.atomic_batches
+        && let Some(refusal) = refuse_whole_batch(&store, &request.inputs, true)
+    {
+        return refusal;
+    }
     let mut results = Vec::new();
     let mut errors = Vec::new();
     for input in &request.inputs {

@@ -177,6 +177,24 @@ impl Store {
         }
     }
 
+    /// Checks an update without making it.
+    pub fn check_update(
+        &self,
+        id: u64,
+        props: &BTreeMap<String, String>,
+    ) -> Result<(), WriteError> {
+        let id = self.resolve(id);
+        let clean = self.validate(props)?;
+        match clean
+            .get("email")
+            .filter(|e| !e.is_empty())
+            .and_then(|e| self.email_owner(e))
+        {
+            Some(existing) if existing != id => Err(WriteError::Conflict { existing }),
+            _ => Ok(()),
+        }
+    }
+
     /// Creates a contact (HubSpot rules: valid values, unique email).
     pub fn create(
         &mut self,
