@@ -1,0 +1,744 @@
+//! The HubSpot connector against its sandbox, over real HTTP on 127.0.0.1.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use truce_connectors::contract::{Cursors, UpsertKey};
+use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
+use truce_connectors::hubspot::client::{ARCHIVED_STREAM, STREAM};
+use truce_connectors::hubspot::{
+    HubSpotAuth, HubSpotConfig, HubSpotConnector, HubSpotSandbox, SandboxOAuth, SandboxOptions,
+    existing_id,
+};
+use truce_connectors::sandbox::{Faults, Served};
+use truce_connectors::{
+    Connector, ErrorClass, FieldKind, ObjectType, Record, Secret, Write, WriteOp,
+};
+
+const SEARCH: &str = "POST /crm/v3/objects/contacts/search";
+const LIST: &str = "GET /crm/v3/objects/contacts";
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn start(options: SandboxOptions) -> (HubSpotSandbox, Served) {
+    let sandbox = HubSpotSandbox::new(options);
+    let served = sandbox.serve(loopback()).await.unwrap();
+    (sandbox, served)
+}
+
+fn quick_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 30,
+        initial_interval: Duration::from_millis(5),
+        max_interval: Duration::from_millis(50),
+        max_elapsed: Duration::from_secs(120),
+    }
+}
+
+/// A connector with generous local budgets, so only the sandbox's limits matter.
+fn connector(
+    served: &Served,
+    sandbox: &HubSpotSandbox,
+    tweak: impl FnOnce(&mut HubSpotConfig),
+) -> HubSpotConnector {
+    let mut config = HubSpotConfig::new(
+        served.url(),
+        HubSpotAuth::Token(Secret::new(sandbox.token())),
+    );
+    config.requests_per_10s = 10_000;
+    config.search_requests_per_second = 10_000;
+    config.properties = vec![
+        "firstname".into(),
+        "lastname".into(),
+        "lifecyclestage".into(),
+        "city".into(),
+    ];
+    config.retry = quick_retry();
+    tweak(&mut config);
+    let http = HttpClient::new(&HttpOptions {
+        timeout: Duration::from_secs(10),
+        ..HttpOptions::default()
+    })
+    .unwrap();
+    HubSpotConnector::new(config, http)
+        .unwrap()
+        .with_archive_sweep_interval(Duration::ZERO)
+}
+
+/// The engine's poll loop: pages until done, moving `since` with `max`.
+async fn poll(conn: &HubSpotConnector, since: &mut Cursors, lookback: Duration) -> Vec<Record> {
+    let mut position: Option<Cursors> = None;
+    let mut records = Vec::new();
+    loop {
+        let page = conn.pull(since, position.as_ref(), lookback).await.unwrap();
+        records.extend(page.records);
+        for (stream, cursor) in &page.position {
+            let entry = since
+                .entry(stream.clone())
+                .or_insert_with(|| cursor.clone());
+            if (cursor.modified_at, cursor.id.parse::<u64>().unwrap_or(0))
+                > (entry.modified_at, entry.id.parse::<u64>().unwrap_or(0))
+            {
+                *entry = cursor.clone();
+            }
+        }
+        if page.done {
+            return records;
+        }
+        position = Some(page.position);
+    }
+}
+
+fn upsert(key: i64, email: &str, props: &[(&str, &str)]) -> Write {
+    let mut fields: BTreeMap<String, Value> = props
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
+    fields.insert("email".into(), Value::String(email.into()));
+    Write {
+        key,
+        object: ObjectType::HubSpotContact,
+        op: WriteOp::Create {
+            upsert_on: Some(UpsertKey {
+                field: "email".into(),
+                value: email.into(),
+            }),
+        },
+        fields,
+    }
+}
+
+fn update(key: i64, id: &str, props: &[(&str, &str)]) -> Write {
+    Write {
+        key,
+        object: ObjectType::HubSpotContact,
+        op: WriteOp::Update { id: id.into() },
+        fields: props
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_12000_edits_among_25000_contacts_is_pulled_exactly_once_across_the_10000_cap() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let ids = sandbox.seed_contacts(25_000, 7);
+    let conn = connector(&served, &sandbox, |_| {});
+    // The engine has already synced the seeded contacts.
+    let last = sandbox.get(ids.last().unwrap()).unwrap();
+    let mut since = Cursors::from([(
+        STREAM.to_string(),
+        truce_connectors::Cursor {
+            modified_at: last.modified_ms,
+            id: last.id.clone(),
+        },
+    )]);
+    // One burst (a bulk import): 12,000 records, every one stamped with the same millisecond.
+    let edited: Vec<String> = ids.iter().step_by(2).take(12_000).cloned().collect();
+    let burst_ms = sandbox
+        .edit_burst(&edited, |id| {
+            vec![("city".to_string(), format!("Burst {id}"))]
+        })
+        .unwrap();
+    sandbox.counters().reset();
+
+    let records = poll(&conn, &mut since, Duration::from_secs(60)).await;
+
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for r in &records {
+        *seen.entry(r.id.as_str()).or_default() += 1;
+    }
+    assert!(seen.values().all(|n| *n == 1), "a record was pulled twice");
+    for id in &edited {
+        assert_eq!(
+            seen.get(id.as_str()),
+            Some(&1),
+            "contact {id} was not pulled"
+        );
+    }
+    let in_burst: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.modified_at == burst_ms)
+        .collect();
+    assert_eq!(in_burst.len(), 12_000);
+    assert!(
+        in_burst
+            .iter()
+            .all(|r| r.fields["city"] == Value::String(format!("Burst {}", r.id)))
+    );
+    // 12,000 + the look-back's re-reads, ~200 per search, and not one query past the cap.
+    let searches = sandbox.counters().get(SEARCH) as usize;
+    assert!(searches <= records.len() / 200 + 3, "{searches} searches");
+    assert_eq!(sandbox.counters().status(400), 0);
+    assert_eq!(since[STREAM].modified_at, burst_ms);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_is_pulled_exactly_once_even_when_search_honours_only_one_sort_rule() {
+    let (sandbox, served) = start(SandboxOptions {
+        single_sort: true,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ids = sandbox.seed_contacts(3_000, 17);
+    let conn = connector(&served, &sandbox, |_| {});
+    let mut since = Cursors::new();
+    assert_eq!(
+        poll(&conn, &mut since, Duration::from_secs(60)).await.len(),
+        3_000
+    );
+    // 1,000 in one millisecond, then 500 spread over a few milliseconds each of them
+    // straddling page boundaries.
+    let first: Vec<String> = ids.iter().step_by(3).cloned().collect();
+    sandbox
+        .edit_burst(&first, |_| vec![("city".to_string(), "Tie".to_string())])
+        .unwrap();
+    for chunk in ids
+        .iter()
+        .skip(1)
+        .step_by(3)
+        .take(500)
+        .collect::<Vec<_>>()
+        .chunks(130)
+    {
+        let chunk: Vec<String> = chunk.iter().map(|s| s.to_string()).collect();
+        sandbox
+            .edit_burst(&chunk, |_| vec![("city".to_string(), "Spread".to_string())])
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let records = poll(&conn, &mut since, Duration::ZERO).await;
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for r in &records {
+        *seen.entry(r.id.as_str()).or_default() += 1;
+    }
+    assert_eq!(records.len(), 1_500, "each edited record once");
+    assert!(seen.values().all(|n| *n == 1));
+    assert!(first.iter().all(|id| seen.contains_key(id.as_str())));
+}
+
+#[tokio::test]
+async fn a_contact_that_becomes_visible_with_a_timestamp_older_than_the_cursor_is_still_pulled() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let ids = sandbox.seed_contacts(50, 3);
+    let conn = connector(&served, &sandbox, |_| {});
+    let mut since = Cursors::new();
+    assert_eq!(
+        poll(&conn, &mut since, Duration::from_secs(60)).await.len(),
+        50
+    );
+
+    sandbox.edit(&ids[10], &[("city", "Now")]).unwrap();
+    poll(&conn, &mut since, Duration::from_secs(60)).await;
+    let cursor = since[STREAM].modified_at;
+    // A write that committed late: visible now, stamped 5 s before the cursor.
+    sandbox
+        .edit_at(&ids[20], &[("city", "Late")], cursor - 5_000)
+        .unwrap();
+
+    let mut without_lookback = since.clone();
+    let blind = poll(&conn, &mut without_lookback, Duration::ZERO).await;
+    assert!(
+        blind.iter().all(|r| r.id != ids[20]),
+        "the late record needs the look-back"
+    );
+
+    let records = poll(&conn, &mut since, Duration::from_secs(60)).await;
+    let late = records
+        .iter()
+        .find(|r| r.id == ids[20])
+        .expect("late record pulled");
+    assert_eq!(late.fields["city"], Value::String("Late".into()));
+    assert_eq!(late.modified_at, cursor - 5_000);
+}
+
+#[tokio::test]
+async fn pulled_records_carry_the_mapped_properties_and_the_always_pulled_ones() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    sandbox.seed_contacts(3, 1);
+    let conn = connector(&served, &sandbox, |_| {});
+    let records = poll(&conn, &mut Cursors::new(), Duration::from_secs(60)).await;
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        for p in [
+            "email",
+            "hs_object_id",
+            "lastmodifieddate",
+            "createdate",
+            "hs_merged_object_ids",
+            "firstname",
+            "lifecyclestage",
+            "city",
+        ] {
+            assert!(r.fields.contains_key(p), "{p} missing");
+        }
+        assert_eq!(r.fields["hs_merged_object_ids"], Value::Null);
+        assert!(!r.deleted);
+        assert_eq!(r.object, Some(ObjectType::HubSpotContact));
+        assert!(r.email().is_some());
+    }
+}
+
+#[tokio::test]
+async fn archived_and_merged_contacts_are_reported_to_the_engine() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let ids = sandbox.seed_contacts(20, 5);
+    let conn = connector(&served, &sandbox, |_| {});
+    let mut since = Cursors::new();
+    poll(&conn, &mut since, Duration::from_secs(60)).await;
+
+    sandbox.archive(&ids[3]).unwrap();
+    let survivor = sandbox.merge(&ids[5], &ids[6]).unwrap();
+    let records = poll(&conn, &mut since, Duration::from_secs(60)).await;
+
+    let archived = records
+        .iter()
+        .find(|r| r.id == ids[3])
+        .expect("archive reported");
+    assert!(archived.deleted);
+    let merged = records
+        .iter()
+        .find(|r| r.id == survivor)
+        .expect("survivor pulled");
+    assert_eq!(merged.merged_ids, vec![ids[5].clone(), ids[6].clone()]);
+    assert!(since.contains_key(ARCHIVED_STREAM));
+
+    // The next poll does not report the archive again (outside the look-back window).
+    let again = poll(&conn, &mut since, Duration::ZERO).await;
+    assert!(again.iter().all(|r| r.id != ids[3]));
+}
+
+#[tokio::test]
+async fn an_idle_poll_costs_one_search_call_between_archive_sweeps() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    sandbox.seed_contacts(10, 5);
+    let conn =
+        connector(&served, &sandbox, |_| {}).with_archive_sweep_interval(Duration::from_secs(3600));
+    let mut since = Cursors::new();
+    poll(&conn, &mut since, Duration::from_secs(60)).await;
+    assert_eq!(
+        sandbox.counters().get(LIST),
+        1,
+        "the first poll sweeps archives once"
+    );
+    sandbox.counters().reset();
+    poll(&conn, &mut since, Duration::from_secs(60)).await;
+    assert_eq!(sandbox.counters().total(), 1);
+    assert_eq!(sandbox.counters().get(SEARCH), 1);
+}
+
+#[tokio::test]
+async fn a_batch_of_100_creates_with_3_invalid_emails_yields_97_successes_and_3_permanent_failures()
+{
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let conn = connector(&served, &sandbox, |_| {});
+    let bad = [17usize, 42, 88];
+    let writes: Vec<Write> = (0..100)
+        .map(|i| {
+            let email = if bad.contains(&i) {
+                format!("not-an-email-{i}")
+            } else {
+                format!("person{i}@example.com")
+            };
+            upsert(
+                i as i64,
+                &email,
+                &[("firstname", "Pat"), ("lifecyclestage", "lead")],
+            )
+        })
+        .collect();
+
+    let outcomes = conn.apply(writes.clone()).await.unwrap();
+
+    assert_eq!(outcomes.len(), 100);
+    assert_eq!(
+        sandbox
+            .counters()
+            .get("POST /crm/v3/objects/contacts/batch/upsert"),
+        1
+    );
+    let ok = outcomes.iter().filter(|o| o.result.is_ok()).count();
+    assert_eq!(ok, 97);
+    for o in &outcomes {
+        match &o.result {
+            Ok(written) => {
+                assert!(written.created);
+                let stored = sandbox.get(&written.id).unwrap();
+                assert_eq!(
+                    stored.properties["email"],
+                    format!("person{}@example.com", o.key)
+                );
+            }
+            Err(err) => {
+                assert!(bad.contains(&(o.key as usize)));
+                assert_eq!(err.class(), ErrorClass::Permanent);
+                assert_eq!(err.api().code.as_deref(), Some("INVALID_EMAIL"));
+                assert_eq!(
+                    err.api().message,
+                    format!("Email address not-an-email-{} is invalid", o.key)
+                );
+                assert_eq!(err.api().fields, vec!["email".to_string()]);
+            }
+        }
+    }
+    // Creates are upserts: sending the same batch again creates nothing.
+    let again = conn.apply(writes).await.unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .filter(|o| matches!(&o.result, Ok(w) if !w.created))
+            .count(),
+        97
+    );
+    assert_eq!(sandbox.count(), 97);
+}
+
+#[tokio::test]
+async fn an_update_to_an_email_another_contact_has_fails_alone_and_names_the_existing_id() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let ids = sandbox.seed_contacts(5, 9);
+    let taken = sandbox.get(&ids[0]).unwrap().properties["email"].clone();
+    let conn = connector(&served, &sandbox, |_| {});
+    let writes = vec![
+        update(1, &ids[1], &[("city", "Oslo")]),
+        update(2, &ids[2], &[("email", taken.as_str())]),
+        update(3, &ids[3], &[("lifecyclestage", "Not a stage")]),
+        update(4, "999999", &[("city", "Nowhere")]),
+        Write {
+            key: 5,
+            object: ObjectType::HubSpotContact,
+            op: WriteOp::Delete { id: ids[4].clone() },
+            fields: BTreeMap::new(),
+        },
+    ];
+    let outcomes = conn.apply(writes).await.unwrap();
+    let by_key: HashMap<i64, _> = outcomes.iter().map(|o| (o.key, &o.result)).collect();
+    assert!(by_key[&1].is_ok());
+    let conflict = by_key[&2].as_ref().unwrap_err();
+    assert_eq!(conflict.class(), ErrorClass::Permanent);
+    assert_eq!(existing_id(conflict.api()), Some(ids[0].clone()));
+    let option = by_key[&3].as_ref().unwrap_err();
+    assert_eq!(option.api().code.as_deref(), Some("INVALID_OPTION"));
+    let missing = by_key[&4].as_ref().unwrap_err();
+    assert_eq!(missing.api().code.as_deref(), Some("OBJECT_NOT_FOUND"));
+    assert!(by_key[&5].is_ok());
+    assert!(sandbox.get(&ids[4]).is_none());
+    assert_eq!(sandbox.get(&ids[1]).unwrap().properties["city"], "Oslo");
+}
+
+#[tokio::test]
+async fn a_storm_of_429s_with_retry_after_loses_no_page_and_never_exceeds_the_burst() {
+    let (sandbox, served) = start(SandboxOptions {
+        requests_per_10s: Some(60),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ids = sandbox.seed_contacts(600, 11);
+    sandbox.set_faults(Faults {
+        rate_limited: 0.5,
+        retry_after_secs: 1,
+        ..Faults::default()
+    });
+    let conn = connector(&served, &sandbox, |c| c.requests_per_10s = 60);
+    let mut scanned = Vec::new();
+    let mut resume: Option<String> = None;
+    loop {
+        let page = conn
+            .scan(ObjectType::HubSpotContact, resume.as_deref())
+            .await
+            .unwrap();
+        scanned.extend(page.records.into_iter().map(|r| r.id));
+        match page.next {
+            Some(next) => resume = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(scanned, ids, "every page, in order, exactly once");
+    assert!(sandbox.counters().status(429) > 0, "the storm happened");
+    assert_eq!(
+        sandbox.limit_hits().ten_secondly,
+        0,
+        "the real limit was never hit"
+    );
+    assert!(sandbox.max_in_window(Duration::from_secs(10), false) <= 60);
+}
+
+#[tokio::test]
+async fn transient_faults_are_retried_until_every_record_is_pulled_once() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let ids = sandbox.seed_contacts(1_000, 13);
+    sandbox.set_faults(Faults {
+        server_error: 0.3,
+        drop_connection: 0.05,
+        malformed_body: 0.05,
+        truncated_body: 0.05,
+        latency: Duration::from_millis(1),
+        ..Faults::default()
+    });
+    let conn = connector(&served, &sandbox, |_| {});
+    let records = poll(&conn, &mut Cursors::new(), Duration::from_secs(60)).await;
+    let fetched = conn.fetch(ObjectType::HubSpotContact, &ids).await.unwrap();
+    assert_eq!(fetched.len(), 1_000);
+    let pulled: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(records.len(), 1_000);
+    assert!(ids.iter().all(|id| pulled.contains(id.as_str())));
+    assert!(sandbox.counters().status(500) > 0);
+}
+
+#[tokio::test]
+async fn a_full_scan_pages_by_100_and_resumes_from_a_saved_token() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let ids = sandbox.seed_contacts(250, 2);
+    let conn = connector(&served, &sandbox, |_| {});
+    let first = conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
+    assert_eq!(first.records.len(), 100);
+    let token = first.next.clone().unwrap();
+    // A restart: a new connector resumes from the stored token.
+    let conn = connector(&served, &sandbox, |_| {});
+    let second = conn
+        .scan(ObjectType::HubSpotContact, Some(&token))
+        .await
+        .unwrap();
+    let third = conn
+        .scan(ObjectType::HubSpotContact, second.next.as_deref())
+        .await
+        .unwrap();
+    assert_eq!(third.next, None);
+    let all: Vec<String> = [first, second, third]
+        .into_iter()
+        .flat_map(|p| p.records.into_iter().map(|r| r.id))
+        .collect();
+    assert_eq!(all, ids);
+    assert_eq!(sandbox.counters().get(LIST), 3);
+}
+
+#[tokio::test]
+async fn reads_by_id_and_by_email_go_100_per_call_and_leave_out_what_does_not_exist() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let ids = sandbox.seed_contacts(150, 4);
+    let conn = connector(&served, &sandbox, |_| {});
+    let mut wanted = ids.clone();
+    wanted.push("424242".into());
+    let fetched = conn
+        .fetch(ObjectType::HubSpotContact, &wanted)
+        .await
+        .unwrap();
+    assert_eq!(fetched.len(), 150);
+    assert_eq!(
+        sandbox
+            .counters()
+            .get("POST /crm/v3/objects/contacts/batch/read"),
+        2
+    );
+
+    let email = sandbox.get(&ids[7]).unwrap().properties["email"].to_uppercase();
+    let found = conn
+        .find_by_email(&[email, "nobody@example.com".into()])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, ids[7]);
+}
+
+#[tokio::test]
+async fn property_definitions_describe_types_and_enumeration_options() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let conn = connector(&served, &sandbox, |_| {});
+    let fields = conn.describe(ObjectType::HubSpotContact).await.unwrap();
+    let by_name: HashMap<&str, _> = fields.iter().map(|f| (f.name.as_str(), f)).collect();
+    assert_eq!(by_name["email"].kind, FieldKind::Email);
+    assert!(by_name["email"].unique);
+    assert_eq!(by_name["lifecyclestage"].kind, FieldKind::Enumeration);
+    assert!(
+        by_name["lifecyclestage"]
+            .options
+            .contains(&"marketingqualifiedlead".to_string())
+    );
+    assert_eq!(by_name["lastmodifieddate"].kind, FieldKind::DateTime);
+    assert!(by_name["lastmodifieddate"].read_only);
+    let raw = conn.properties().await.unwrap();
+    let stage = raw.iter().find(|p| p.name == "lifecyclestage").unwrap();
+    assert_eq!(
+        (stage.kind.as_str(), stage.field_type.as_str()),
+        ("enumeration", "radio")
+    );
+}
+
+fn oauth_sandbox(lifetime: Duration) -> SandboxOptions {
+    SandboxOptions {
+        oauth: Some(SandboxOAuth {
+            client_id: "client-1".into(),
+            client_secret: "client-secret-1".into(),
+            refresh_token: "na1-refresh-secret".into(),
+            access_token_lifetime: lifetime,
+        }),
+        ..SandboxOptions::default()
+    }
+}
+
+fn oauth_connector(served: &Served, sandbox: &HubSpotSandbox) -> HubSpotConnector {
+    connector(served, sandbox, |c| {
+        c.auth = HubSpotAuth::OAuth {
+            token_url: format!("{}/oauth/v1/token", served.url()),
+            client_id: Secret::new("client-1"),
+            client_secret: Secret::new("client-secret-1"),
+            refresh_token: Secret::new("na1-refresh-secret"),
+        }
+    })
+}
+
+#[tokio::test]
+async fn an_expired_oauth_token_is_refreshed_once_and_the_call_succeeds() {
+    let (sandbox, served) = start(oauth_sandbox(Duration::from_secs(1800))).await;
+    sandbox.seed_contacts(5, 1);
+    let conn = oauth_connector(&served, &sandbox);
+    conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
+    assert_eq!(sandbox.oauth_refreshes(), 1);
+
+    sandbox.expire_access_tokens();
+    let page = conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
+
+    assert_eq!(page.records.len(), 5);
+    assert_eq!(sandbox.oauth_refreshes(), 2);
+    assert_eq!(sandbox.counters().status(401), 1);
+}
+
+#[tokio::test]
+async fn oauth_tokens_are_refreshed_ahead_of_their_expiry() {
+    let (sandbox, served) = start(oauth_sandbox(Duration::from_secs(2))).await;
+    let conn = oauth_connector(&served, &sandbox);
+    conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
+    assert_eq!(sandbox.oauth_refreshes(), 2);
+    assert_eq!(sandbox.counters().status(401), 0);
+}
+
+#[tokio::test]
+async fn a_refused_token_is_fatal_and_never_appears_in_the_error() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let secret = "pat-na1-wrong-token-that-must-not-leak";
+    let conn = connector(&served, &sandbox, |c| {
+        c.auth = HubSpotAuth::Token(Secret::new(secret))
+    });
+    let err = conn
+        .scan(ObjectType::HubSpotContact, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Fatal);
+    assert_eq!(err.api().status, Some(401));
+    assert_eq!(err.api().code.as_deref(), Some("INVALID_AUTHENTICATION"));
+    assert!(!format!("{err} {err:?} {conn:?}").contains(secret));
+
+    let (sandbox, served) = start(oauth_sandbox(Duration::from_secs(60))).await;
+    let conn = connector(&served, &sandbox, |c| {
+        c.auth = HubSpotAuth::OAuth {
+            token_url: format!("{}/oauth/v1/token", served.url()),
+            client_id: Secret::new("client-1"),
+            client_secret: Secret::new("client-secret-1"),
+            refresh_token: Secret::new(secret),
+        }
+    });
+    let err = conn
+        .scan(ObjectType::HubSpotContact, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Fatal);
+    assert_eq!(err.api().code.as_deref(), Some("BAD_REFRESH_TOKEN"));
+    assert!(!format!("{err} {err:?} {conn:?}").contains(secret));
+}
+
+#[tokio::test]
+async fn rate_limit_headers_report_the_daily_quota() {
+    let (sandbox, served) = start(SandboxOptions {
+        requests_per_10s: Some(100),
+        daily_limit: Some(1_000),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let conn = connector(&served, &sandbox, |_| {});
+    conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
+    conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
+    let quota = conn.quota().unwrap();
+    assert_eq!((quota.used, quota.limit), (2, 1_000));
+}
+
+#[tokio::test]
+async fn a_write_hidden_by_search_index_lag_is_pulled_once_the_index_catches_up() {
+    let (sandbox, served) = start(SandboxOptions {
+        search_index_lag: Duration::from_millis(300),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ids = sandbox.seed_contacts(5, 1);
+    let conn = connector(&served, &sandbox, |_| {});
+    let mut since = Cursors::new();
+    // Seeded contacts are indexed after the lag too.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        poll(&conn, &mut since, Duration::from_secs(60)).await.len(),
+        5
+    );
+
+    sandbox.edit(&ids[2], &[("city", "Lagging")]).unwrap();
+    let early = poll(&conn, &mut since, Duration::from_secs(60)).await;
+    assert!(
+        early
+            .iter()
+            .all(|r| r.fields.get("city") != Some(&Value::String("Lagging".into())))
+    );
+
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let late = poll(&conn, &mut since, Duration::from_secs(60)).await;
+    let found = late
+        .iter()
+        .find(|r| r.id == ids[2])
+        .expect("pulled after the lag");
+    assert_eq!(found.fields["city"], Value::String("Lagging".into()));
+}
+
+#[tokio::test]
+async fn a_whole_batch_refused_for_one_bad_record_is_split_until_the_bad_ones_stand_alone() {
+    let (sandbox, served) = start(SandboxOptions {
+        atomic_batches: true,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let conn = connector(&served, &sandbox, |_| {});
+    let bad = [17usize, 42, 88];
+    let writes: Vec<Write> = (0..100)
+        .map(|i| {
+            let email = if bad.contains(&i) {
+                format!("not-an-email-{i}")
+            } else {
+                format!("person{i}@example.com")
+            };
+            upsert(i as i64, &email, &[("firstname", "Pat")])
+        })
+        .collect();
+
+    let outcomes = conn.apply(writes).await.unwrap();
+
+    assert_eq!(outcomes.iter().filter(|o| o.result.is_ok()).count(), 97);
+    for o in outcomes.iter().filter(|o| o.result.is_err()) {
+        let err = o.result.as_ref().unwrap_err();
+        assert!(bad.contains(&(o.key as usize)));
+        assert_eq!(err.class(), ErrorClass::Permanent);
+        assert_eq!(err.api().code.as_deref(), Some("INVALID_EMAIL"));
+        assert_eq!(
+            err.api().message,
+            format!("Email address not-an-email-{} is invalid", o.key)
+        );
+    }
+    assert_eq!(sandbox.count(), 97);
+    let calls = sandbox
+        .counters()
+        .get("POST /crm/v3/objects/contacts/batch/upsert");
+    assert!(calls <= 40, "{calls} calls to isolate 3 bad records");
+}
