@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod connect;
 pub mod daemon;
 pub mod engine;
 pub mod logging;

@@ -3,9 +3,12 @@
 //! Commands return `anyhow::Result` with context on every I/O step ("opening state file
 //! …"); `main` turns the chain into a message and an exit code.
 
+mod backfill;
 mod check;
 mod conflicts;
 mod history;
+mod run;
+mod sandbox;
 mod state_file;
 mod status;
 
@@ -18,14 +21,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = &cli.global;
     match cli.command {
         Command::Check(args) => check::run(global, &args).await,
-        Command::Run => not_yet("run", "the sync daemon"),
-        Command::Backfill(_) => not_yet("backfill", "the backfill"),
+        Command::Run => run::run(global).await,
+        Command::Backfill(args) => backfill::run(global, &args).await,
         Command::Retry(_) => not_yet("retry", "re-queueing quarantined writes"),
         Command::Demo(_) => not_yet("demo", "the demo"),
         Command::Status(args) => status::run(global, &args).await,
         Command::Conflicts(args) => conflicts::run(global, &args).await,
         Command::History(args) => history::run(global, &args).await,
-        Command::Sandbox(_) => not_yet("sandbox", "the sandboxes"),
+        Command::Sandbox(args) => sandbox::run(global, &args).await,
     }
 }
 

@@ -1,0 +1,252 @@
+//! `truce backfill`: the one-shot full reconcile, its progress display, and `--dry-run`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use truce_connectors::{ObjectType, System};
+use truce_state::{Store, WriteOp};
+
+use super::state_file::show;
+use crate::cli::{BackfillArgs, Global};
+use crate::config;
+use crate::connect;
+use crate::engine::backfill::BackfillSummary;
+use crate::engine::settings::Settings;
+use crate::engine::{Engine, Progress, system_clock};
+
+/// Runs the backfill, or with `--dry-run` plans it against a scratch copy of the store.
+pub async fn run(global: &Global, args: &BackfillArgs) -> anyhow::Result<()> {
+    if let Some(object) = &args.object
+        && object != "contacts"
+    {
+        bail!(
+            "--object {object}: truce syncs one object pair, `contacts` (HubSpot contacts with \
+             Salesforce Leads and Contacts)"
+        );
+    }
+    let loaded = config::load(&global.config)?;
+    let state_path = global
+        .state
+        .clone()
+        .unwrap_or_else(|| loaded.config.state.path.clone());
+    let settings = Settings::from_config(&loaded.config);
+    let (hubspot, salesforce) = connect::connectors(&loaded, &settings)?;
+    let progress = Display::new();
+    if args.dry_run {
+        let scratch = scratch_copy(&state_path)?;
+        let store = Store::open(&scratch.0)?;
+        let mut engine = Engine::new(store, hubspot, salesforce, settings, system_clock());
+        let summary = engine.backfill(&progress, false).await;
+        progress.finish();
+        let summary = summary?;
+        print_plan(&engine, &summary)?;
+        return Ok(());
+    }
+    let store = Store::open(&state_path)?;
+    let mut engine = Engine::new(store, hubspot, salesforce, settings, system_clock());
+    let summary = engine.backfill(&progress, true).await;
+    progress.finish();
+    let summary = summary?;
+    print_done(&engine, &summary, &state_path)?;
+    Ok(())
+}
+
+/// A scratch copy of the state file (or a fresh scratch file), removed on drop.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(path));
+        }
+    }
+}
+
+fn scratch_copy(state: &Path) -> anyhow::Result<Scratch> {
+    let name = format!(
+        "truce-dry-run-{}-{}.db",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    let scratch = Scratch(std::env::temp_dir().join(name));
+    if state.exists() {
+        Store::open_existing(state)?
+            .copy_to(&scratch.0)
+            .with_context(|| format!("copying {} for the dry run", state.display()))?;
+    }
+    Ok(scratch)
+}
+
+fn print_plan(engine: &Engine, summary: &BackfillSummary) -> anyhow::Result<()> {
+    let reader = engine.store().reader();
+    let status = reader.status()?;
+    println!("backfill plan (dry run: nothing was written to either API)");
+    println!(
+        "  read        {} HubSpot contacts, {} Salesforce records ({} scan calls)",
+        summary.scanned_hubspot, summary.scanned_salesforce, summary.scan_pages
+    );
+    println!(
+        "  links       {} ({} new by email)",
+        status.links_active, summary.merge.linked
+    );
+    let pending = reader.pending_summary()?;
+    let (mut hubspot_calls, mut salesforce_collections) = (0i64, 0i64);
+    if pending.is_empty() {
+        println!("  writes      none: both sides already agree");
+    }
+    for p in &pending {
+        println!(
+            "  {:<11} {} {} {}",
+            match p.op {
+                WriteOp::Create => "create",
+                WriteOp::Update => "update",
+                WriteOp::Delete => "delete",
+            },
+            p.count,
+            p.system,
+            p.object
+        );
+        match p.system.as_str() {
+            "hubspot" => hubspot_calls += (p.count + 99) / 100,
+            _ => salesforce_collections += (p.count + 199) / 200,
+        }
+    }
+    println!(
+        "  API calls   {} to HubSpot (batches of 100), {} to Salesforce (five 200-record \
+         collections per composite call)",
+        hubspot_calls,
+        (salesforce_collections + 4) / 5
+    );
+    let conflicts = reader.conflicts(0, None)?;
+    println!("  conflicts   {} (decided by each field's rule)", conflicts.len());
+    for c in conflicts.iter().take(10) {
+        println!(
+            "              {} {}: hubspot {} vs salesforce {} -> {} ({})",
+            c.email,
+            c.field,
+            show(&c.hubspot_value),
+            show(&c.salesforce_value),
+            c.winner,
+            c.rule
+        );
+    }
+    if summary.merge.duplicates > 0 {
+        println!(
+            "  duplicates  {} emails with several records on one side (not linked)",
+            summary.merge.duplicates
+        );
+    }
+    if summary.merge.quarantined > 0 {
+        println!(
+            "  quarantine  {} records with values that cannot be mapped",
+            summary.merge.quarantined
+        );
+    }
+    Ok(())
+}
+
+fn print_done(engine: &Engine, summary: &BackfillSummary, path: &Path) -> anyhow::Result<()> {
+    let status = engine.store().reader().status()?;
+    println!("backfill complete ({})", path.display());
+    println!(
+        "  read        {} HubSpot contacts, {} Salesforce records",
+        summary.scanned_hubspot, summary.scanned_salesforce
+    );
+    println!("  links       {}", status.links_active);
+    println!(
+        "  written     {} to HubSpot ({} created), {} to Salesforce ({} created)",
+        summary.to_hubspot.written,
+        summary.to_hubspot.created,
+        summary.to_salesforce.written,
+        summary.to_salesforce.created
+    );
+    println!("  conflicts   {}", summary.merge.conflicts);
+    println!(
+        "  quarantine  {} open, {} retrying (see `truce status`)",
+        status.quarantine_open,
+        summary.to_hubspot.retrying + summary.to_salesforce.retrying
+    );
+    Ok(())
+}
+
+/// Progress: bars on a terminal, a line every few seconds otherwise.
+struct Display {
+    bars: Option<(MultiProgress, Mutex<Vec<(ObjectType, ProgressBar)>>)>,
+    last_line: Mutex<Instant>,
+}
+
+impl Display {
+    fn new() -> Display {
+        let bars = std::io::stderr()
+            .is_terminal()
+            .then(|| (MultiProgress::new(), Mutex::new(Vec::new())));
+        Display {
+            bars,
+            last_line: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some((_, bars)) = &self.bars
+            && let Ok(bars) = bars.lock()
+        {
+            for (_, bar) in bars.iter() {
+                bar.finish();
+            }
+        }
+    }
+}
+
+impl Progress for Display {
+    fn scanned(&self, system: System, object: ObjectType, total: u64) {
+        match &self.bars {
+            Some((multi, bars)) => {
+                let Ok(mut bars) = bars.lock() else { return };
+                let bar = match bars.iter().find(|(o, _)| *o == object) {
+                    Some((_, bar)) => bar.clone(),
+                    None => {
+                        let bar = multi.add(ProgressBar::new_spinner());
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "{spinner} {prefix:<22} {human_pos:>9} records  {per_sec:>12}  {elapsed}",
+                            )
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                        );
+                        bar.set_prefix(format!("{} {}", system.label(), object.as_str()));
+                        bar.enable_steady_tick(Duration::from_millis(200));
+                        bars.push((object, bar.clone()));
+                        bar
+                    }
+                };
+                bar.set_position(total);
+            }
+            None => {
+                let Ok(mut last) = self.last_line.lock() else { return };
+                if last.elapsed() >= Duration::from_secs(5) {
+                    *last = Instant::now();
+                    tracing::info!(
+                        system = system.as_str(),
+                        object = object.as_str(),
+                        records = total,
+                        "backfill scanning"
+                    );
+                }
+            }
+        }
+    }
+
+    fn phase(&self, name: &str) {
+        match &self.bars {
+            Some((multi, _)) => {
+                let _ = multi.println(format!("backfill: {name}"));
+            }
+            None => tracing::info!(phase = name, "backfill"),
+        }
+    }
+}

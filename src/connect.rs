@@ -1,0 +1,72 @@
+//! Building the two connectors from a loaded config and the engine's settings.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use truce_connectors::http::{HttpClient, HttpOptions};
+use truce_connectors::hubspot::{HubSpotAuth, HubSpotConfig, HubSpotConnector};
+use truce_connectors::salesforce::{Grant as SalesforceGrant, SalesforceConfig, SalesforceConnector};
+use truce_connectors::Connector;
+
+use crate::config::{Grant, HubSpotCredentials, Loaded, SalesforceObject};
+use crate::engine::settings::Settings;
+
+/// The HubSpot and Salesforce connectors a config describes, sharing one HTTP client.
+pub fn connectors(
+    loaded: &Loaded,
+    settings: &Settings,
+) -> anyhow::Result<(Arc<dyn Connector>, Arc<dyn Connector>)> {
+    let http = HttpClient::new(&HttpOptions::default()).context("building the HTTP client")?;
+    let hubspot = HubSpotConnector::new(hubspot_config(loaded, settings), http.clone())
+        .context("setting up the HubSpot connector")?;
+    let salesforce = SalesforceConnector::new(salesforce_config(loaded, settings), http)
+        .context("setting up the Salesforce connector")?;
+    Ok((Arc::new(hubspot), Arc::new(salesforce)))
+}
+
+/// The HubSpot connector's config.
+pub fn hubspot_config(loaded: &Loaded, settings: &Settings) -> HubSpotConfig {
+    let section = &loaded.config.hubspot;
+    let base = section.base_url.trim_end_matches('/').to_string();
+    let auth = match &loaded.secrets.hubspot {
+        HubSpotCredentials::Token(token) => HubSpotAuth::Token(token.clone()),
+        HubSpotCredentials::OAuth {
+            client_id,
+            client_secret,
+            refresh_token,
+        } => HubSpotAuth::OAuth {
+            token_url: format!("{base}/oauth/v1/token"),
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            refresh_token: refresh_token.clone(),
+        },
+    };
+    let mut config = HubSpotConfig::new(base, auth);
+    config.requests_per_10s = section.requests_per_10s;
+    config.search_requests_per_second = section.search_requests_per_second;
+    config.daily_quota = section.daily_quota;
+    config.daily_share = section.daily_share;
+    config.properties = settings.hubspot_properties();
+    config
+}
+
+/// The Salesforce connector's config.
+pub fn salesforce_config(loaded: &Loaded, settings: &Settings) -> SalesforceConfig {
+    let section = &loaded.config.salesforce;
+    let mut config = SalesforceConfig::new(
+        section.login_url.clone(),
+        loaded.secrets.salesforce_client_id.clone(),
+        loaded.secrets.salesforce_client_secret.clone(),
+    );
+    config.api_version = section.api_version.clone();
+    config.grant = match (section.grant, &loaded.secrets.salesforce_refresh_token) {
+        (Grant::RefreshToken, Some(token)) => SalesforceGrant::RefreshToken(token.clone()),
+        _ => SalesforceGrant::ClientCredentials,
+    };
+    config.daily_share = section.daily_share;
+    config.external_id_field = section.external_id_field.clone();
+    config.max_concurrency = section.max_concurrency;
+    config.lead_fields = settings.salesforce_fields(SalesforceObject::Lead);
+    config.contact_fields = settings.salesforce_fields(SalesforceObject::Contact);
+    config
+}
