@@ -450,7 +450,8 @@ fn create_in_salesforce(
         &NewLink {
             email: email.into(),
             hubspot_id: Some(snap.record_id.clone()),
-            salesforce_object: Some(object_name(object).into()),
+            // Object and id arrive together once Salesforce confirms the create.
+            salesforce_object: None,
             salesforce_id: None,
         },
         now,

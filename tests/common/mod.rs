@@ -1,0 +1,236 @@
+//! A world for end-to-end tests: both sandboxes served on 127.0.0.1, a real config file
+//! pointing at them (secrets in files), a real SQLite state file, and the real engine.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tempfile::TempDir;
+use truce::config::{self, Loaded};
+use truce::connect;
+use truce::engine::mapping::FieldMap;
+use truce::engine::settings::Settings;
+use truce::engine::{Engine, system_clock};
+use truce_connectors::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
+use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
+use truce_connectors::sandbox::Served;
+use truce_state::Store;
+
+/// The field mappings every end-to-end test uses (the example config's, one per rule).
+pub const FIELDS: &str = r#"
+[[field]]
+hubspot = "email"
+salesforce = "Email"
+
+[[field]]
+hubspot = "firstname"
+salesforce = "FirstName"
+
+[[field]]
+hubspot = "lastname"
+salesforce = "LastName"
+rule = "prefer_salesforce_unless_blank"
+salesforce_if_blank = "[not provided]"
+
+[[field]]
+hubspot = "company"
+salesforce = "Company"
+on = ["Lead"]
+rule = "prefer_hubspot_unless_blank"
+salesforce_if_blank = "[not provided]"
+
+[[field]]
+hubspot = "phone"
+salesforce = "Phone"
+rule = "always_hubspot"
+
+[[field]]
+hubspot = "city"
+salesforce = "City"
+on = ["Lead"]
+
+[[field]]
+hubspot = "city"
+salesforce = "MailingCity"
+on = ["Contact"]
+
+[[field]]
+hubspot = "jobtitle"
+salesforce = "Title"
+rule = "none"
+
+[[field]]
+hubspot = "hs_lead_status"
+salesforce = "Status"
+on = ["Lead"]
+rule = "always_salesforce"
+values = { "NEW" = "Open - Not Contacted", "IN_PROGRESS" = "Working - Contacted", "OPEN_DEAL" = "Closed - Converted", "UNQUALIFIED" = "Closed - Not Converted" }
+"#;
+
+pub struct World {
+    pub dir: TempDir,
+    pub hubspot: HubSpotSandbox,
+    pub salesforce: SalesforceSandbox,
+    pub hubspot_served: Served,
+    pub salesforce_served: Served,
+    pub config_path: PathBuf,
+}
+
+impl World {
+    pub async fn new() -> World {
+        World::with_options(HubSpotOptions::default(), SalesforceOptions::default(), "").await
+    }
+
+    /// Serves both sandboxes and writes a config; `extra` is appended to `[sync]`.
+    pub async fn with_options(
+        hubspot_options: HubSpotOptions,
+        salesforce_options: SalesforceOptions,
+        extra_sync: &str,
+    ) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let hubspot = HubSpotSandbox::new(hubspot_options);
+        let salesforce = SalesforceSandbox::new(salesforce_options);
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let hubspot_served = hubspot.serve(loopback).await.unwrap();
+        let salesforce_served = salesforce.serve(loopback).await.unwrap();
+        std::fs::write(dir.path().join("hubspot-token"), hubspot.token()).unwrap();
+        std::fs::write(
+            dir.path().join("sf-id"),
+            &salesforce.options().client_id,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("sf-secret"),
+            &salesforce.options().client_secret,
+        )
+        .unwrap();
+        let config = format!(
+            r#"
+[state]
+path = "{state}"
+
+[hubspot]
+base_url = "{hubspot}"
+token = {{ file = "hubspot-token" }}
+
+[salesforce]
+login_url = "{salesforce}"
+client_id = {{ file = "sf-id" }}
+client_secret = {{ file = "sf-secret" }}
+
+[sync]
+poll_interval = "1s"
+lookback = "2s"
+{extra_sync}
+{FIELDS}"#,
+            state = dir.path().join("truce.db").display(),
+            hubspot = hubspot_served.url(),
+            salesforce = salesforce_served.url(),
+        );
+        let config_path = dir.path().join("truce.toml");
+        std::fs::write(&config_path, config).unwrap();
+        World {
+            dir,
+            hubspot,
+            salesforce,
+            hubspot_served,
+            salesforce_served,
+            config_path,
+        }
+    }
+
+    pub fn loaded(&self) -> Loaded {
+        config::load(&self.config_path).unwrap()
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join("truce.db")
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings::from_config(&self.loaded().config)
+    }
+
+    /// The real engine over the real state file and both sandboxes.
+    pub fn engine(&self) -> Engine {
+        let loaded = self.loaded();
+        let settings = Settings::from_config(&loaded.config);
+        let (hubspot, salesforce) = connect::connectors(&loaded, &settings).unwrap();
+        let store = Store::open(self.state_path()).unwrap();
+        Engine::new(store, hubspot, salesforce, settings, system_clock())
+    }
+
+    /// Salesforce records by normalised email: (object, id, fields).
+    pub fn salesforce_by_email(&self) -> BTreeMap<String, Vec<(String, Value)>> {
+        let mut out: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
+        for object in ["Lead", "Contact"] {
+            for id in self.salesforce.ids(object) {
+                let Some(record) = self.salesforce.get(object, &id) else {
+                    continue;
+                };
+                if record["IsDeleted"] == Value::Bool(true) {
+                    continue;
+                }
+                if let Some(email) = record["Email"].as_str() {
+                    out.entry(email.trim().to_lowercase())
+                        .or_default()
+                        .push((object.to_string(), record));
+                }
+            }
+        }
+        out
+    }
+
+    /// HubSpot contacts by normalised email.
+    pub fn hubspot_by_email(&self) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
+        let mut out: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
+        for contact in self.hubspot.contacts() {
+            if let Some(email) = contact.properties.get("email") {
+                out.entry(email.trim().to_lowercase())
+                    .or_default()
+                    .push(contact.properties.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Checks that every mapped field of a linked pair agrees per its rule, returning the
+/// disagreements.
+pub fn disagreements(
+    settings: &Settings,
+    hubspot: &BTreeMap<String, String>,
+    object: &str,
+    salesforce: &Value,
+) -> Vec<String> {
+    let object = match object {
+        "Contact" => truce::config::SalesforceObject::Contact,
+        _ => truce::config::SalesforceObject::Lead,
+    };
+    let mut out = Vec::new();
+    let converted = salesforce["IsConverted"] == Value::Bool(true);
+    for map in settings.fields_for(object) {
+        if map.rule == truce::config::Rule::None || converted {
+            continue;
+        }
+        let h = map
+            .from_hubspot(hubspot.get(&map.hubspot).map(|s| Value::String(s.clone())).as_ref())
+            .unwrap();
+        let s = map.from_salesforce(salesforce.get(&map.salesforce)).unwrap();
+        if h != s {
+            out.push(format!("{}/{}: hubspot {h:?} vs salesforce {s:?}", map.hubspot, map.salesforce));
+        }
+    }
+    out
+}
+
+pub fn field<'a>(settings: &'a Settings, hubspot: &str) -> &'a FieldMap {
+    settings.fields.iter().find(|f| f.hubspot == hubspot).unwrap()
+}
+
+pub fn arc<T>(value: T) -> Arc<T> {
+    Arc::new(value)
+}
