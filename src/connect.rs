@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use truce_connectors::Connector;
 use truce_connectors::http::{HttpClient, HttpOptions};
 use truce_connectors::hubspot::{HubSpotAuth, HubSpotConfig, HubSpotConnector};
-use truce_connectors::salesforce::{Grant as SalesforceGrant, SalesforceConfig, SalesforceConnector};
-use truce_connectors::Connector;
+use truce_connectors::salesforce::{
+    Grant as SalesforceGrant, SalesforceConfig, SalesforceConnector,
+};
 
 use crate::config::{Grant, HubSpotCredentials, Loaded, SalesforceObject};
 use crate::engine::settings::Settings;

@@ -9,7 +9,11 @@ use serde_json::json;
 use truce::engine::Quiet;
 
 const STAGES: [&str; 4] = ["subscriber", "lead", "marketingqualifiedlead", "customer"];
-const STATUSES: [&str; 3] = ["Open - Not Contacted", "Working - Contacted", "Closed - Not Converted"];
+const STATUSES: [&str; 3] = [
+    "Open - Not Contacted",
+    "Working - Contacted",
+    "Closed - Not Converted",
+];
 
 /// `shared` people in both systems, plus `only` on each side alone.
 fn populate(world: &World, shared: usize, only: usize) {
@@ -100,12 +104,305 @@ async fn backfill_of_2000_and_2000_sharing_1000_emails_converges_without_duplica
     // The echoes of the backfill's writes come back on the next poll, and settle.
     engine.cycle().await.unwrap();
     let last = engine.cycle().await.unwrap();
-    assert_eq!((last.written_hubspot, last.written_salesforce), (0, 0), "{last:?}");
+    assert_eq!(
+        (last.written_hubspot, last.written_salesforce),
+        (0, 0),
+        "{last:?}"
+    );
     assert_converged(&world);
     // Qualified HubSpot-only contacts became Leads; unqualified ones did not.
     let salesforce = world.salesforce_by_email();
-    assert!(salesforce.contains_key("hs-only1002@example.com"), "MQL created as a Lead");
-    assert!(!salesforce.contains_key("hs-only1000@example.com"), "subscriber not created");
+    assert!(
+        salesforce.contains_key("hs-only1002@example.com"),
+        "MQL created as a Lead"
+    );
+    assert!(
+        !salesforce.contains_key("hs-only1000@example.com"),
+        "subscriber not created"
+    );
     // Salesforce-only leads now exist in HubSpot.
     assert_eq!(world.hubspot.count(), 3000);
+}
+
+/// A small settled world: `n` shared people, backfilled, echoes pulled.
+async fn settled(n: usize) -> (World, truce::engine::Engine) {
+    let world = World::new().await;
+    populate(&world, n, 0);
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    engine.cycle().await.unwrap();
+    engine.cycle().await.unwrap();
+    (world, engine)
+}
+
+fn hubspot_id(world: &World, email: &str) -> String {
+    world.hubspot.find_by_email(email).unwrap().id
+}
+
+fn lead_id(world: &World, email: &str) -> String {
+    world
+        .salesforce
+        .find_by_email(email)
+        .into_iter()
+        .find(|(object, _)| object == "Lead")
+        .unwrap()
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_propagate_within_one_cycle_and_echoes_do_not_ping_pong() {
+    let (world, mut engine) = settled(20).await;
+    let hs = hubspot_id(&world, "shared1@example.com");
+    world
+        .hubspot
+        .edit(&hs, &[("firstname", "Marketing-Ada")])
+        .unwrap();
+    let lead = lead_id(&world, "shared2@example.com");
+    world
+        .salesforce
+        .edit("Lead", &lead, json!({"FirstName": "Sales-Bob"}))
+        .unwrap();
+    let summary = engine.cycle().await.unwrap();
+    assert_eq!(
+        (summary.written_hubspot, summary.written_salesforce),
+        (1, 1),
+        "{summary:?}"
+    );
+    let lead1 = lead_id(&world, "shared1@example.com");
+    assert_eq!(
+        world.salesforce.get("Lead", &lead1).unwrap()["FirstName"],
+        "Marketing-Ada"
+    );
+    let hs2 = world.hubspot.find_by_email("shared2@example.com").unwrap();
+    assert_eq!(hs2.properties["firstname"], "Sales-Bob");
+
+    // The echoes come back once, are recognised, and nothing is written again.
+    world.hubspot.counters().reset();
+    world.salesforce.counters().reset();
+    for _ in 0..5 {
+        let idle = engine.cycle().await.unwrap();
+        assert_eq!(
+            (idle.written_hubspot, idle.written_salesforce),
+            (0, 0),
+            "{idle:?}"
+        );
+    }
+    let hubspot_calls = world.hubspot.counters().snapshot();
+    assert!(
+        hubspot_calls
+            .keys()
+            .all(|endpoint| !endpoint.contains("/batch/")),
+        "only pulls expected, got {hubspot_calls:?}"
+    );
+    let salesforce_calls = world.salesforce.counters().snapshot();
+    let composite: u64 = salesforce_calls
+        .iter()
+        .filter(|(endpoint, _)| endpoint.contains("composite"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(
+        composite, 5,
+        "one composite pull per idle cycle: {salesforce_calls:?}"
+    );
+    let history = engine
+        .store()
+        .reader()
+        .history("shared1@example.com")
+        .unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|e| matches!(e, truce_state::HistoryEntry::Change(c)
+            if c.origin == truce_state::Origin::Echo && c.system == "salesforce")),
+        "the echo is logged as such"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_same_field_edited_on_both_sides_is_one_conflict_per_rule_decided_by_it() {
+    let (world, mut engine) = settled(6).await;
+    let logs = common::LogCapture::default();
+    let _guard = logs.install();
+    let email = "shared0@example.com";
+    let hs = hubspot_id(&world, email);
+    let lead = lead_id(&world, email);
+    world
+        .hubspot
+        .edit(
+            &hs,
+            &[
+                ("firstname", "H-first"),
+                ("lastname", "H-last"),
+                ("company", "H-company"),
+                ("phone", "+1 555 1111"),
+                ("jobtitle", "H-title"),
+                ("hs_lead_status", "UNQUALIFIED"),
+            ],
+        )
+        .unwrap();
+    // Salesforce's edit is the later one, without waiting: its clock is set ahead. Salesforce
+    // stamps whole seconds, so 1.5 s ahead is at least half a second later.
+    world.salesforce.pin_clock(Some(
+        chrono::Utc::now() + chrono::Duration::milliseconds(1500),
+    ));
+    world
+        .salesforce
+        .edit(
+            "Lead",
+            &lead,
+            json!({
+                "FirstName": "S-first", "LastName": "S-last", "Company": "S-company",
+                "Phone": "+1 555 2222", "Title": "S-title", "Status": "Working - Contacted",
+            }),
+        )
+        .unwrap();
+    world.salesforce.pin_clock(None);
+    let before = engine.store().reader().conflicts(0, None).unwrap().len();
+    engine.cycle().await.unwrap();
+    let conflicts = engine.store().reader().conflicts(0, None).unwrap();
+    let new: Vec<_> = conflicts[before..].iter().collect();
+    let winners: std::collections::BTreeMap<&str, &str> = new
+        .iter()
+        .map(|c| (c.field.as_str(), c.winner.as_str()))
+        .collect();
+    assert_eq!(new.len(), 6, "{new:#?}");
+    assert_eq!(
+        winners,
+        [
+            ("company", "hubspot"),
+            ("firstname", "salesforce"),
+            ("hs_lead_status", "salesforce"),
+            ("jobtitle", "none"),
+            ("lastname", "salesforce"),
+            ("phone", "hubspot"),
+        ]
+        .into_iter()
+        .collect()
+    );
+    let events = logs.on("truce::conflict", "WARN");
+    assert_eq!(events.len(), 6, "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["email"] == email && e.contains_key("base_value"))
+    );
+    // The winners' values stand on both sides.
+    engine.cycle().await.unwrap();
+    let contact = world.hubspot.get(&hs).unwrap().properties;
+    let record = world.salesforce.get("Lead", &lead).unwrap();
+    assert_eq!(contact["firstname"], "S-first");
+    assert_eq!(record["Company"], "H-company");
+    assert_eq!(record["Phone"], "+1 555 1111");
+    assert_eq!(contact["lastname"], "S-last");
+    assert_eq!(contact["hs_lead_status"], "IN_PROGRESS");
+    assert_eq!(
+        (contact["jobtitle"].as_str(), record["Title"].as_str()),
+        ("H-title", Some("S-title"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_converted_lead_moves_its_link_to_the_contact_and_later_edits_land_there() {
+    let (world, mut engine) = settled(5).await;
+    let email = "shared3@example.com";
+    let lead = lead_id(&world, email);
+    let (contact, _account) = world.salesforce.convert_lead(&lead).unwrap();
+    engine.cycle().await.unwrap();
+    let link = engine
+        .store()
+        .reader()
+        .link_by_salesforce_id(&contact)
+        .unwrap()
+        .expect("the link moved to the Contact");
+    assert_eq!(link.salesforce_object.as_deref(), Some("Contact"));
+    let hs = hubspot_id(&world, email);
+    world
+        .hubspot
+        .edit(&hs, &[("firstname", "After-Conversion")])
+        .unwrap();
+    engine.cycle().await.unwrap();
+    assert_eq!(
+        world.salesforce.get("Contact", &contact).unwrap()["FirstName"],
+        "After-Conversion"
+    );
+    assert_ne!(
+        world.salesforce.get("Lead", &lead).unwrap()["FirstName"],
+        "After-Conversion",
+        "a converted lead is never written"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hubspot_merge_leaves_one_link_on_the_survivor() {
+    let (world, mut engine) = settled(5).await;
+    let linked = hubspot_id(&world, "shared4@example.com");
+    let other = world
+        .hubspot
+        .create_contact(&[("email", "other4@example.com"), ("firstname", "Dup")])
+        .unwrap();
+    engine.cycle().await.unwrap();
+    let survivor = world.hubspot.merge(&linked, &other).unwrap();
+    engine.cycle().await.unwrap();
+    let reader = engine.store().reader();
+    let link = reader
+        .link_by_hubspot_id(&survivor)
+        .unwrap()
+        .expect("survivor linked");
+    assert!(reader.link_by_hubspot_id(&linked).unwrap().is_none());
+    assert_eq!(link.email, "shared4@example.com");
+    let active: Vec<_> = reader
+        .links_by_email("shared4@example.com")
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.state == truce_state::LinkState::Active)
+        .collect();
+    assert_eq!(active.len(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_record_salesforce_rejects_is_quarantined_while_its_batch_syncs_and_syncs_once_fixed() {
+    let world = World::new().await;
+    let logs = common::LogCapture::default();
+    let _guard = logs.install();
+    for i in 0..10 {
+        let email = if i == 4 {
+            "bad@example.c".to_string()
+        } else {
+            format!("mql{i}@example.com")
+        };
+        world
+            .hubspot
+            .create_contact(&[
+                ("email", email.as_str()),
+                ("lastname", "Qualified"),
+                ("lifecyclestage", "marketingqualifiedlead"),
+            ])
+            .unwrap();
+    }
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    assert_eq!(
+        world.salesforce.count("Lead"),
+        9,
+        "the rest of the batch synced"
+    );
+    let quarantined = engine.store().reader().quarantined(false).unwrap();
+    assert_eq!(quarantined.len(), 1, "{quarantined:#?}");
+    assert_eq!(quarantined[0].error_code, "INVALID_EMAIL_ADDRESS");
+    assert!(
+        quarantined[0].message.contains("bad@example.c"),
+        "{}",
+        quarantined[0].message
+    );
+    let events = logs.on("truce::quarantine", "WARN");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["system"], "salesforce");
+    // Fixed in HubSpot: the next cycle creates it.
+    let hs = hubspot_id(&world, "bad@example.c");
+    world
+        .hubspot
+        .edit(&hs, &[("email", "fixed@example.com")])
+        .unwrap();
+    engine.cycle().await.unwrap();
+    assert_eq!(world.salesforce.find_by_email("fixed@example.com").len(), 1);
 }

@@ -124,7 +124,10 @@ fn print_plan(engine: &Engine, summary: &BackfillSummary) -> anyhow::Result<()> 
         (salesforce_collections + 4) / 5
     );
     let conflicts = reader.conflicts(0, None)?;
-    println!("  conflicts   {} (decided by each field's rule)", conflicts.len());
+    println!(
+        "  conflicts   {} (decided by each field's rule)",
+        conflicts.len()
+    );
     for c in conflicts.iter().take(10) {
         println!(
             "              {} {}: hubspot {} vs salesforce {} -> {} ({})",
@@ -227,7 +230,9 @@ impl Progress for Display {
                 bar.set_position(total);
             }
             None => {
-                let Ok(mut last) = self.last_line.lock() else { return };
+                let Ok(mut last) = self.last_line.lock() else {
+                    return;
+                };
                 if last.elapsed() >= Duration::from_secs(5) {
                     *last = Instant::now();
                     tracing::info!(

@@ -29,7 +29,9 @@ pub async fn run(global: &Global) -> anyhow::Result<()> {
     salesforce
         .describe(ObjectType::SalesforceLead)
         .await
-        .context("Salesforce did not answer; check [salesforce] login_url and the app credentials")?;
+        .context(
+            "Salesforce did not answer; check [salesforce] login_url and the app credentials",
+        )?;
     let stop = daemon::stop_on_signals().context("installing signal handlers")?;
     let notifier = Notifier::from_env();
     notifier.notify("READY=1\nSTATUS=both APIs answered; syncing");
@@ -40,6 +42,12 @@ pub async fn run(global: &Global) -> anyhow::Result<()> {
         "truce started"
     );
     let mut engine = Engine::new(store, hubspot, salesforce, settings, system_clock());
-    daemon::run(&mut engine, loaded.config.sync.poll_interval, &notifier, stop).await;
+    daemon::run(
+        &mut engine,
+        loaded.config.sync.poll_interval,
+        &notifier,
+        stop,
+    )
+    .await;
     Ok(())
 }

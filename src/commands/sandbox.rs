@@ -25,10 +25,16 @@ pub async fn run(_global: &Global, args: &SandboxArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("serving the HubSpot sandbox on port {}", args.hubspot_port))?;
     let salesforce_served = salesforce
-        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, args.salesforce_port)))
+        .serve(SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            args.salesforce_port,
+        )))
         .await
         .with_context(|| {
-            format!("serving the Salesforce sandbox on port {}", args.salesforce_port)
+            format!(
+                "serving the Salesforce sandbox on port {}",
+                args.salesforce_port
+            )
         })?;
     let hubspot_url = hubspot_served.url();
     let login_url = salesforce_served.url();

@@ -83,6 +83,16 @@ fn hubspot(
     take_over_merged(tx, snap, linked.as_ref(), now, out)?;
     if let Some(link) = tx.reader().link_by_hubspot_id(&snap.record_id)? {
         keep_email(tx, &link, snap, now)?;
+        // A create Salesforce refused (now quarantined) is planned again once the contact
+        // changes: the change may be the fix.
+        if link.salesforce_id.is_none()
+            && tx.reader().pending_for_link(link.id)?.is_empty()
+            && settings.qualifies(snap.fields.get(&settings.qualify.property))
+            && let Some(email) = snap.email.clone()
+        {
+            create_in_salesforce(tx, snap, &email, Some(link.id), settings, now)?;
+            out.creates += 1;
+        }
         out.dirty.insert(link.id);
         return Ok(());
     }
@@ -111,7 +121,7 @@ fn hubspot(
         }
         Match::Ambiguous => {}
         Match::None if settings.qualifies(snap.fields.get(&settings.qualify.property)) => {
-            create_in_salesforce(tx, snap, &email, settings, now)?;
+            create_in_salesforce(tx, snap, &email, None, settings, now)?;
             out.creates += 1;
         }
         Match::None => {}
@@ -438,24 +448,29 @@ fn deleted(
     Ok(())
 }
 
+/// Queues the creation of a HubSpot contact in Salesforce, on `link` or a new link.
 fn create_in_salesforce(
     tx: &mut Tx<'_>,
     snap: &Snapshot,
     email: &str,
+    link: Option<LinkId>,
     settings: &Settings,
     now: i64,
 ) -> truce_state::Result<()> {
     let object = settings.create_as;
-    let link = tx.create_link(
-        &NewLink {
-            email: email.into(),
-            hubspot_id: Some(snap.record_id.clone()),
-            // Object and id arrive together once Salesforce confirms the create.
-            salesforce_object: None,
-            salesforce_id: None,
-        },
-        now,
-    )?;
+    let link = match link {
+        Some(link) => link,
+        None => tx.create_link(
+            &NewLink {
+                email: email.into(),
+                hubspot_id: Some(snap.record_id.clone()),
+                // Object and id arrive together once Salesforce confirms the create.
+                salesforce_object: None,
+                salesforce_id: None,
+            },
+            now,
+        )?,
+    };
     let mut fields = serde_json::Map::new();
     let mut base = std::collections::BTreeMap::new();
     for map in settings.fields_for(object) {

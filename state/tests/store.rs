@@ -1224,7 +1224,11 @@ fn a_copy_holds_everything_and_writes_to_it_leave_the_original_alone() {
     let summary = copy.reader().pending_summary().unwrap();
     assert_eq!(summary.len(), 1);
     assert_eq!(
-        (summary[0].system.as_str(), summary[0].object.as_str(), summary[0].count),
+        (
+            summary[0].system.as_str(),
+            summary[0].object.as_str(),
+            summary[0].count
+        ),
         ("salesforce", "Lead", 2)
     );
     copy.transaction(|tx| tx.create_link(&new_link("bob@example.com", "102", "00Q2"), 12))

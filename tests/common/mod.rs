@@ -97,11 +97,7 @@ impl World {
         let hubspot_served = hubspot.serve(loopback).await.unwrap();
         let salesforce_served = salesforce.serve(loopback).await.unwrap();
         std::fs::write(dir.path().join("hubspot-token"), hubspot.token()).unwrap();
-        std::fs::write(
-            dir.path().join("sf-id"),
-            &salesforce.options().client_id,
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("sf-id"), &salesforce.options().client_id).unwrap();
         std::fs::write(
             dir.path().join("sf-secret"),
             &salesforce.options().client_secret,
@@ -217,20 +213,88 @@ pub fn disagreements(
             continue;
         }
         let h = map
-            .from_hubspot(hubspot.get(&map.hubspot).map(|s| Value::String(s.clone())).as_ref())
+            .from_hubspot(
+                hubspot
+                    .get(&map.hubspot)
+                    .map(|s| Value::String(s.clone()))
+                    .as_ref(),
+            )
             .unwrap();
-        let s = map.from_salesforce(salesforce.get(&map.salesforce)).unwrap();
+        let s = map
+            .from_salesforce(salesforce.get(&map.salesforce))
+            .unwrap();
         if h != s {
-            out.push(format!("{}/{}: hubspot {h:?} vs salesforce {s:?}", map.hubspot, map.salesforce));
+            out.push(format!(
+                "{}/{}: hubspot {h:?} vs salesforce {s:?}",
+                map.hubspot, map.salesforce
+            ));
         }
     }
     out
 }
 
 pub fn field<'a>(settings: &'a Settings, hubspot: &str) -> &'a FieldMap {
-    settings.fields.iter().find(|f| f.hubspot == hubspot).unwrap()
+    settings
+        .fields
+        .iter()
+        .find(|f| f.hubspot == hubspot)
+        .unwrap()
 }
 
 pub fn arc<T>(value: T) -> Arc<T> {
     Arc::new(value)
+}
+
+/// Events logged on `truce::*` targets while a [`LogCapture`] is installed on this thread.
+#[derive(Clone, Default)]
+pub struct LogCapture {
+    pub events: Arc<std::sync::Mutex<Vec<(String, String, BTreeMap<String, String>)>>>,
+}
+
+impl LogCapture {
+    /// Installs the capture for the current thread (use a current-thread runtime).
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(self.clone());
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    /// Events on `target` at `level` ("WARN", "INFO"...).
+    pub fn on(&self, target: &str, level: &str) -> Vec<BTreeMap<String, String>> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, l, _)| t == target && l == level)
+            .map(|(_, _, fields)| fields.clone())
+            .collect()
+    }
+}
+
+struct Fields(BTreeMap<String, String>);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().to_string(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_string(), value.to_string());
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for LogCapture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let meta = event.metadata();
+        if !meta.target().starts_with("truce") {
+            return;
+        }
+        let mut fields = Fields(BTreeMap::new());
+        event.record(&mut fields);
+        self.events.lock().unwrap().push((
+            meta.target().to_string(),
+            meta.level().to_string(),
+            fields.0,
+        ));
+    }
 }
