@@ -178,9 +178,12 @@ fn print_done(engine: &Engine, summary: &BackfillSummary, path: &Path) -> anyhow
     Ok(())
 }
 
+/// One bar per scanned object.
+type Bars = (MultiProgress, Mutex<Vec<(ObjectType, ProgressBar)>>);
+
 /// Progress: bars on a terminal, a line every few seconds otherwise.
 struct Display {
-    bars: Option<(MultiProgress, Mutex<Vec<(ObjectType, ProgressBar)>>)>,
+    bars: Option<Bars>,
     last_line: Mutex<Instant>,
 }
 
