@@ -245,10 +245,13 @@ pub fn arc<T>(value: T) -> Arc<T> {
     Arc::new(value)
 }
 
+/// One captured event: target, level, fields.
+pub type Event = (String, String, BTreeMap<String, String>);
+
 /// Events logged on `truce::*` targets while a [`LogCapture`] is installed on this thread.
 #[derive(Clone, Default)]
 pub struct LogCapture {
-    pub events: Arc<std::sync::Mutex<Vec<(String, String, BTreeMap<String, String>)>>>,
+    pub events: Arc<std::sync::Mutex<Vec<Event>>>,
 }
 
 impl LogCapture {
