@@ -12,7 +12,7 @@ use truce_connectors::{ObjectType, System};
 use truce_state::{Cursor, ScanStep};
 
 use super::apply::Applied;
-use super::{Engine, EngineError, MergeSummary, Progress, all_links, all_unlinked, record};
+use super::{Engine, EngineError, MergeSummary, Progress, all_unlinked, record};
 
 /// What a backfill did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,9 +60,7 @@ impl Engine {
         touched.extend(all_unlinked(&self.store, System::Salesforce)?);
         let settle = self.settle(&touched).await?;
         progress.phase("merging");
-        let mut links = all_links(&self.store)?;
-        links.sort();
-        let merged = self.merge_links(links)?;
+        let merged = self.reconcile_all()?;
         summary.merge = MergeSummary {
             links: merged.links,
             linked: settle.linked,

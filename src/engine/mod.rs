@@ -327,6 +327,13 @@ impl Engine {
         Ok(touched)
     }
 
+    /// Reconciles every active link (what the backfill does after its scans): no network,
+    /// only the store. Returns what was planned.
+    pub fn reconcile_all(&mut self) -> Result<MergeSummary, EngineError> {
+        let links = all_links(&self.store)?;
+        self.merge_links(links)
+    }
+
     /// Reconciles links in batches, one transaction per batch.
     fn merge_links(&mut self, links: Vec<LinkId>) -> Result<MergeSummary, EngineError> {
         let mut summary = MergeSummary::default();
