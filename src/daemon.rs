@@ -80,6 +80,18 @@ pub async fn run(
     notifier: &Notifier,
     stop: CancellationToken,
 ) {
+    run_observed(engine, interval, notifier, stop, |_| {}).await;
+}
+
+/// [`run`], handing each finished cycle's summary to `on_cycle` (the demo totals them for
+/// its closing table).
+pub async fn run_observed(
+    engine: &mut Engine,
+    interval: Duration,
+    notifier: &Notifier,
+    stop: CancellationToken,
+    mut on_cycle: impl FnMut(&CycleSummary),
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut watchdog = tokio::time::interval(Duration::from_secs(10));
@@ -106,6 +118,7 @@ pub async fn run(
         };
         match result {
             Some(Ok(summary)) => {
+                on_cycle(&summary);
                 notifier.notify(&format!("WATCHDOG=1\nSTATUS={}", status_line(&summary)));
             }
             Some(Err(err)) => {

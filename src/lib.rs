@@ -8,5 +8,6 @@ pub mod commands;
 pub mod config;
 pub mod connect;
 pub mod daemon;
+pub mod demo;
 pub mod engine;
 pub mod logging;

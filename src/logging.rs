@@ -6,6 +6,8 @@
 //! The conflict and quarantine events are a contract (DESIGN.md, "Logging"): their target
 //! and field names are defined here, once, so every caller logs the same shape.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
@@ -23,7 +25,11 @@ pub fn init(format: LogFormat, level: Option<&str>) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.with_target(true).init(),
+        // Colour only on a terminal: journald and files get plain text.
+        LogFormat::Text => builder
+            .with_target(true)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

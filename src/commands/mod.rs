@@ -6,6 +6,7 @@
 mod backfill;
 mod check;
 mod conflicts;
+mod demo;
 mod history;
 mod run;
 mod sandbox;
@@ -24,7 +25,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run => run::run(global).await,
         Command::Backfill(args) => backfill::run(global, &args).await,
         Command::Retry(_) => not_yet("retry", "re-queueing quarantined writes"),
-        Command::Demo(_) => not_yet("demo", "the demo"),
+        Command::Demo(args) => demo::run(global, &args).await,
         Command::Status(args) => status::run(global, &args).await,
         Command::Conflicts(args) => conflicts::run(global, &args).await,
         Command::History(args) => history::run(global, &args).await,

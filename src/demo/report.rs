@@ -1,0 +1,209 @@
+//! The demo's closing summary: links, creates and updates each way, conflicts by rule,
+//! quarantined records, and how to inspect the run afterwards.
+//!
+//! Counts come from where an admin would find them: links, conflicts and quarantine from
+//! the state file; writes from the engine's own backfill and cycle summaries. Creates are
+//! counted on the sandboxes (records that exist because truce made them), since the
+//! cycle summary reports writes, not which of them were creates.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use truce_state::Store;
+
+use super::script::Tally;
+use super::world::DemoWorld;
+use crate::engine::CycleSummary;
+use crate::engine::backfill::BackfillSummary;
+
+/// Writes accepted by each side, summed over the backfill and every cycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Cycles run by the daemon.
+    pub cycles: usize,
+    /// Writes HubSpot accepted.
+    pub written_hubspot: usize,
+    /// Writes Salesforce accepted.
+    pub written_salesforce: usize,
+}
+
+impl Totals {
+    /// Adds the backfill's writes.
+    pub fn add_backfill(&mut self, summary: &BackfillSummary) {
+        self.written_hubspot += summary.to_hubspot.written;
+        self.written_salesforce += summary.to_salesforce.written;
+    }
+
+    /// Adds one cycle's writes.
+    pub fn add_cycle(&mut self, summary: &CycleSummary) {
+        self.cycles += 1;
+        self.written_hubspot += summary.written_hubspot;
+        self.written_salesforce += summary.written_salesforce;
+    }
+}
+
+/// One quarantined record, as the summary shows it.
+#[derive(Debug, Clone)]
+pub struct QuarantineLine {
+    /// The person's email.
+    pub email: String,
+    /// The side that refused.
+    pub system: String,
+    /// The API's error code.
+    pub error_code: String,
+    /// The API's own message.
+    pub message: String,
+}
+
+/// Everything the closing table prints.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// How long the live part ran, in seconds.
+    pub seconds: u64,
+    /// Writes and cycles.
+    pub totals: Totals,
+    /// What the teams did.
+    pub tally: Tally,
+    /// Active links.
+    pub links: i64,
+    /// HubSpot contacts truce created (from Salesforce records).
+    pub created_in_hubspot: usize,
+    /// Salesforce Leads truce created (from qualified HubSpot contacts).
+    pub created_in_salesforce: usize,
+    /// Conflicts per rule.
+    pub conflicts_by_rule: BTreeMap<String, usize>,
+    /// Open quarantine entries.
+    pub quarantined: Vec<QuarantineLine>,
+    /// An email with a conflict (or any linked email), for the `truce history` example.
+    pub example_email: Option<String>,
+    /// The state file.
+    pub state_path: PathBuf,
+    /// The config file.
+    pub config_path: PathBuf,
+}
+
+impl Report {
+    /// Gathers the report from the state file, the sandboxes and the tallies.
+    pub fn gather(
+        world: &DemoWorld,
+        store: &Store,
+        totals: Totals,
+        tally: Tally,
+        seconds: u64,
+    ) -> anyhow::Result<Report> {
+        let reader = store.reader();
+        let status = reader.status()?;
+        let conflicts = reader.conflicts(0, None)?;
+        let mut conflicts_by_rule = BTreeMap::new();
+        for c in &conflicts {
+            *conflicts_by_rule.entry(c.rule.clone()).or_insert(0) += 1;
+        }
+        let quarantined = reader
+            .quarantined(false)?
+            .into_iter()
+            .map(|q| QuarantineLine {
+                email: q.email.clone().unwrap_or_default(),
+                system: q.system.clone(),
+                error_code: q.error_code.clone(),
+                message: q.message.clone(),
+            })
+            .collect();
+        // Leads only grow by truce's creates (conversion makes Contacts, and nobody deletes
+        // Leads in the demo); HubSpot contacts only by truce's creates.
+        let created_in_salesforce = world
+            .salesforce
+            .count("Lead")
+            .saturating_sub(world.seeded.leads);
+        let created_in_hubspot = world.hubspot.count().saturating_sub(world.seeded.hubspot);
+        let example_email = conflicts
+            .iter()
+            .rev()
+            .map(|c| c.email.clone())
+            .next()
+            .or_else(|| world.seeded.shared.first().cloned());
+        Ok(Report {
+            seconds,
+            totals,
+            tally,
+            links: status.links_active,
+            created_in_hubspot,
+            created_in_salesforce,
+            conflicts_by_rule,
+            quarantined,
+            example_email,
+            state_path: world.state_path.clone(),
+            config_path: world.config_path.clone(),
+        })
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.totals;
+        let updates_salesforce = t
+            .written_salesforce
+            .saturating_sub(self.created_in_salesforce);
+        let updates_hubspot = t.written_hubspot.saturating_sub(self.created_in_hubspot);
+        writeln!(
+            f,
+            "\nSummary: backfill, then {} cycles in {} s",
+            t.cycles, self.seconds
+        )?;
+        writeln!(
+            f,
+            "  {:<13} {:>22} {:>22}",
+            "", "HubSpot -> Salesforce", "Salesforce -> HubSpot"
+        )?;
+        writeln!(f, "  {:<13} {:>22}", "links", self.links)?;
+        writeln!(
+            f,
+            "  {:<13} {:>22} {:>22}",
+            "creates", self.created_in_salesforce, self.created_in_hubspot
+        )?;
+        writeln!(
+            f,
+            "  {:<13} {:>22} {:>22}",
+            "updates", updates_salesforce, updates_hubspot
+        )?;
+        let total: usize = self.conflicts_by_rule.values().sum();
+        writeln!(f, "  {:<13} {:>22}", "conflicts", total)?;
+        for (rule, n) in &self.conflicts_by_rule {
+            writeln!(f, "    {rule:<32} {n:>5}")?;
+        }
+        writeln!(f, "  {:<13} {:>22}", "quarantined", self.quarantined.len())?;
+        for q in &self.quarantined {
+            writeln!(
+                f,
+                "    {} refused by {}: {} {}",
+                q.email, q.system, q.error_code, q.message
+            )?;
+        }
+        let s = &self.tally;
+        writeln!(
+            f,
+            "  teams         marketing qualified {} and edited {}; sales worked {}, \
+             disqualified {}, converted {}; both edited the same field {} times",
+            s.qualified, s.marketing_edits, s.worked, s.disqualified, s.converted, s.crossed
+        )?;
+        let state = self.state_path.display();
+        writeln!(
+            f,
+            "\nInspect the run (the state file stays after the demo):"
+        )?;
+        writeln!(f, "  truce status    --state {state}")?;
+        writeln!(f, "  truce conflicts --state {state} --since 1h")?;
+        if let Some(email) = &self.example_email {
+            writeln!(f, "  truce history {email} --state {state}")?;
+        }
+        writeln!(
+            f,
+            "(from a checkout, `cargo run --release --` in place of `truce`)"
+        )?;
+        writeln!(
+            f,
+            "The config the demo ran with: {}",
+            self.config_path.display()
+        )
+    }
+}

@@ -1,0 +1,68 @@
+//! `truce demo` as a newcomer runs it: the real binary, built-in sandboxes, a short live
+//! phase, and the log and summary it promises.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+#[test]
+fn the_demo_shows_a_conflict_decision_a_quarantined_record_the_summary_and_how_to_inspect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(["demo", "--duration", "5s", "--seed", "3"])
+        .env_remove("RUST_LOG")
+        .env_remove("TRUCE_CONFIG")
+        .env("TMPDIR", tmp.path())
+        .output()
+        .expect("truce runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{stdout}\n{stderr}",
+        output.status
+    );
+    let all = format!("{stdout}\n{stderr}");
+    // The admin's log: cycle lines, a conflict with its rule and winner, the quarantine
+    // with Salesforce's own message.
+    assert!(stderr.contains("cycle done"), "{stderr}");
+    assert!(
+        stderr.lines().any(|l| l.contains("WARN truce::conflict")
+            && l.contains("rule=")
+            && l.contains("winner=")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().any(|l| l.contains("WARN truce::quarantine")
+            && l.contains("INVALID_EMAIL_ADDRESS")
+            && l.contains("invalid email address: jordan.typo@initech.c")),
+        "{stderr}"
+    );
+    // The summary table and the inspect commands, pointing at a state file that exists.
+    for row in ["links", "creates", "updates", "conflicts", "quarantined"] {
+        assert!(
+            stdout.lines().any(|l| l.trim_start().starts_with(row)),
+            "{row} missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("two_way"), "{stdout}");
+    let state = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("truce status    --state "))
+        .expect("the status command is printed");
+    assert!(std::path::Path::new(state).exists(), "{state}");
+    assert!(stdout.contains("truce conflicts --state"), "{stdout}");
+    assert!(stdout.contains("truce history "), "{stdout}");
+    // The printed commands work on the state file the demo left.
+    let status = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(["conflicts", "--state", state, "--since", "1h"])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{all}");
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("two_way"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+    // Nothing secret-looking leaks: the sandbox secret is only in its file.
+    assert!(!all.contains("truce-sandbox-secret"), "{all}");
+}
