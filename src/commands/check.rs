@@ -1,24 +1,244 @@
-//! `truce check`: validate the config file (and, as connectors land, both APIs).
+//! `truce check`: validate the config file, reach both APIs, and check every mapping
+//! against what each system says about its fields.
+//!
+//! Config problems stop here with exit 78 (the loader lists them all with keys and
+//! lines). Then every remote check runs, even after a failure, so one run lists every fix:
+//! credentials and read access on each side, the quota each reports, and the mapping
+//! findings of [`crate::check`]. Exit 0 only when nothing failed; 1 otherwise. Nothing is
+//! written to either system.
 
+use anyhow::{Context, bail};
+use truce_connectors::http::{HttpClient, HttpOptions};
+use truce_connectors::hubspot::HubSpotConnector;
+use truce_connectors::hubspot::wire::Property;
+use truce_connectors::salesforce::SalesforceConnector;
+use truce_connectors::salesforce::wire::DescribeSObject;
+use truce_connectors::{Connector, ObjectType};
+
+use crate::check::{Described, Line, Verdict, mapping_checks};
 use crate::cli::{CheckArgs, Global};
-use crate::config;
+use crate::config::{self, Loaded};
+use crate::connect;
+use crate::engine::settings::Settings;
 
-/// Validates the config and prints a checklist with a verdict.
-pub async fn run(global: &Global, _args: &CheckArgs) -> anyhow::Result<()> {
+/// Validates the config (and with the network, both APIs) and prints a checklist with a
+/// verdict.
+pub async fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<()> {
     let loaded = config::load(&global.config)?;
     let cfg = &loaded.config;
     println!("truce check: {}", loaded.path.display());
-    println!("  ok  config file parses; every key is known");
-    println!("  ok  secrets resolved (hubspot, salesforce)");
+    println!("config");
+    println!("  ok    the file parses; every key is known");
+    println!("  ok    secrets resolved (hubspot, salesforce)");
     println!(
-        "  ok  {} field mapping{}; email links the two systems",
+        "  ok    {} field mapping{}; email links the two systems",
         cfg.fields.len(),
         if cfg.fields.len() == 1 { "" } else { "s" }
     );
     println!(
-        "  ok  state file: {}",
+        "  ok    state file: {}",
         global.state.as_ref().unwrap_or(&cfg.state.path).display()
     );
-    println!("verdict: config is valid");
+    if args.offline {
+        println!("verdict: config is valid (--offline: neither API was contacted)");
+        return Ok(());
+    }
+    let lines = remote_checks(&loaded).await?;
+    let failed = lines
+        .iter()
+        .filter(|(_, l)| l.verdict == Verdict::Fail)
+        .count();
+    let warned = lines
+        .iter()
+        .filter(|(_, l)| l.verdict == Verdict::Warn)
+        .count();
+    let mut section = "";
+    for (heading, line) in &lines {
+        if *heading != section {
+            println!("{heading}");
+            section = heading;
+        }
+        println!("{line}");
+    }
+    if failed > 0 {
+        println!(
+            "verdict: FAIL, {failed} problem{} to fix (listed above); nothing was written to \
+             either system",
+            if failed == 1 { "" } else { "s" }
+        );
+        bail!(
+            "truce check found {failed} problem{}",
+            if failed == 1 { "" } else { "s" }
+        );
+    }
+    if warned > 0 {
+        println!("verdict: ready, with {warned} warning(s) worth reading");
+    } else {
+        println!("verdict: ready: config, both APIs and every mapping check out");
+    }
     Ok(())
+}
+
+/// Every remote finding, each under its section heading.
+async fn remote_checks(loaded: &Loaded) -> anyhow::Result<Vec<(&'static str, Line)>> {
+    let settings = Settings::from_config(&loaded.config);
+    let http = HttpClient::new(&HttpOptions::default()).context("building the HTTP client")?;
+    let hubspot = HubSpotConnector::new(connect::hubspot_config(loaded, &settings), http.clone())
+        .context("setting up the HubSpot connector")?;
+    let salesforce = SalesforceConnector::new(connect::salesforce_config(loaded, &settings), http)
+        .context("setting up the Salesforce connector")?;
+    let mut out = Vec::new();
+    let (properties, hubspot_lines) = hubspot_checks(loaded, &hubspot).await;
+    out.extend(hubspot_lines.into_iter().map(|l| ("HubSpot", l)));
+    let (lead, contact, salesforce_lines) = salesforce_checks(loaded, &salesforce).await;
+    out.extend(salesforce_lines.into_iter().map(|l| ("Salesforce", l)));
+    let described = Described {
+        hubspot: properties.as_deref(),
+        lead: lead.as_ref(),
+        contact: contact.as_ref(),
+    };
+    let source = std::fs::read_to_string(&loaded.path)
+        .with_context(|| format!("reading {}", loaded.path.display()))?;
+    let line_of_field = |i: usize| config::field_line(&source, i);
+    out.extend(
+        mapping_checks(&loaded.config, &described, &line_of_field)
+            .into_iter()
+            .map(|l| ("field mappings", l)),
+    );
+    Ok(out)
+}
+
+/// The error and its causes on one line.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+async fn hubspot_checks(
+    loaded: &Loaded,
+    hubspot: &HubSpotConnector,
+) -> (Option<Vec<Property>>, Vec<Line>) {
+    let base = &loaded.config.hubspot.base_url;
+    let mut lines = Vec::new();
+    match hubspot.scan(ObjectType::HubSpotContact, None).await {
+        Ok(page) => lines.push(Line::ok(format!(
+            "{base} answered; the credentials are accepted and can read contacts \
+             (crm.objects.contacts.read; {} read)",
+            page.records.len()
+        ))),
+        Err(err) => lines.push(Line::fail(format!(
+            "reading contacts from {base} failed: {}; check [hubspot] base_url and the \
+             token, and that the app has the crm.objects.contacts.read scope",
+            chain(&err)
+        ))),
+    }
+    let properties = match hubspot.properties().await {
+        Ok(properties) => {
+            lines.push(Line::ok(format!(
+                "contact property definitions readable (crm.schemas.contacts.read): {} \
+                 properties",
+                properties.len()
+            )));
+            Some(properties)
+        }
+        Err(err) => {
+            lines.push(Line::fail(format!(
+                "reading contact property definitions failed: {}; the app needs the \
+                 crm.schemas.contacts.read scope",
+                chain(&err)
+            )));
+            None
+        }
+    };
+    lines.push(match hubspot.quota() {
+        Some(q) => quota_line(
+            "HubSpot",
+            q.used,
+            q.limit,
+            loaded.config.hubspot.daily_share,
+        ),
+        None => Line::ok(format!(
+            "HubSpot sent no daily-quota headers on these calls; truce counts its own calls \
+             against [hubspot] daily_quota = {} (share {})",
+            loaded.config.hubspot.daily_quota, loaded.config.hubspot.daily_share
+        )),
+    });
+    (properties, lines)
+}
+
+async fn salesforce_checks(
+    loaded: &Loaded,
+    salesforce: &SalesforceConnector,
+) -> (Option<DescribeSObject>, Option<DescribeSObject>, Vec<Line>) {
+    let login = &loaded.config.salesforce.login_url;
+    let mut lines = Vec::new();
+    let mut described = [None, None];
+    for (slot, object) in [ObjectType::SalesforceLead, ObjectType::SalesforceContact]
+        .into_iter()
+        .enumerate()
+    {
+        match salesforce.describe_object(object).await {
+            Ok(d) => {
+                lines.push(Line::ok(format!(
+                    "{} described ({} fields)",
+                    d.name,
+                    d.fields.len()
+                )));
+                described[slot] = Some(d);
+            }
+            Err(err) => lines.push(Line::fail(format!(
+                "describing {object} failed: {}; check [salesforce] login_url ({login}), \
+                 the connected app's credentials and grant, and that truce's user can read \
+                 Leads and Contacts (API Enabled, object read access)",
+                chain(&err)
+            ))),
+        }
+    }
+    if described.iter().any(Option::is_some) {
+        lines.insert(
+            0,
+            Line::ok(format!(
+                "logged in at {login} ({} grant); the REST API answers",
+                match loaded.config.salesforce.grant {
+                    config::Grant::RefreshToken => "refresh_token",
+                    config::Grant::ClientCredentials => "client_credentials",
+                }
+            )),
+        );
+    }
+    lines.push(match salesforce.quota() {
+        Some(q) => quota_line(
+            "Salesforce",
+            q.used,
+            q.limit,
+            loaded.config.salesforce.daily_share,
+        ),
+        None => Line::warn(
+            "Salesforce sent no Sforce-Limit-Info header; truce cannot see the org's daily \
+             API usage until it does",
+        ),
+    });
+    let [lead, contact] = described;
+    (lead, contact, lines)
+}
+
+/// The quota reported by a system, against the share truce may spend.
+fn quota_line(system: &str, used: u64, limit: u64, share: f64) -> Line {
+    let allowed = (limit as f64 * share) as u64;
+    let text = format!(
+        "{system} daily API quota: {used} of {limit} used today; truce may spend up to \
+         {allowed} (daily_share {share})"
+    );
+    if limit > 0 && used >= allowed {
+        Line::warn(format!(
+            "{text}; already at or over the share, so truce will pause until the quota resets"
+        ))
+    } else {
+        Line::ok(text)
+    }
 }

@@ -467,6 +467,14 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
     load_str(path, &source)
 }
 
+/// The line of the `index`-th `[[field]]` table in config text, for messages that name it.
+pub fn field_line(source: &str, index: usize) -> Option<usize> {
+    locate::line_of(
+        source,
+        &[locate::Step::Key("field"), locate::Step::Index(index)],
+    )
+}
+
 /// Parses and validates config text that came from `path`.
 pub fn load_str(path: &Path, source: &str) -> Result<Loaded, ConfigError> {
     let invalid = |problems| ConfigError::Invalid {
