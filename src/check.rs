@@ -247,6 +247,28 @@ fn check_mapping(
         }
         check_values(name, mapping, p, object, sf, out);
     }
+    if let Some(p) = property {
+        check_declared_type(name, mapping, p, out);
+    }
+}
+
+/// Values are compared as text unless the mapping says otherwise: dates, instants,
+/// numbers and booleans need their `type` so both sides' spellings compare equal.
+fn check_declared_type(name: &str, mapping: &FieldMapping, p: &Property, out: &mut Vec<Line>) {
+    let wanted = match hubspot_kind(&p.kind) {
+        Kind::Date => "date",
+        Kind::Datetime => "datetime",
+        Kind::Number => "number",
+        Kind::Bool => "bool",
+        Kind::Text | Kind::Enum => return,
+    };
+    if mapping.field_type.is_none() {
+        out.push(Line::warn(format!(
+            "{name}: HubSpot `{}` is a {} but the mapping has no `type = \"{wanted}\"`; \
+             values are compared as text, so equal values spelt differently are rewritten",
+            p.name, p.kind
+        )));
+    }
 }
 
 /// Enumeration values: every entry of the value table exists on its side; without a
