@@ -113,6 +113,9 @@ pub async fn run(_global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
     }
     let report = Report::gather(&world, engine.store(), totals, tally, seconds)?;
     print!("{report}");
+    // Closes the connectors' pooled connections, so the sandboxes' graceful shutdown below
+    // does not wait for idle keep-alives.
+    drop(engine);
 
     if args.keep {
         println!(
