@@ -16,6 +16,12 @@ const EXIT_FAILURE: u8 = 1;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if matches!(
+        cli.command,
+        cli::Command::Status(_) | cli::Command::Conflicts(_) | cli::Command::History(_)
+    ) {
+        die_quietly_on_closed_pipe();
+    }
     logging::init(cli.global.log_format, cli.global.log_level.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -33,6 +39,17 @@ fn main() -> ExitCode {
             eprintln!("error: {}", render(&err));
             ExitCode::from(exit_code(&err))
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `truce history EMAIL | head` would panic on the first write
+/// after `head` exits. The reading commands take the default action instead and end
+/// silently, as other Unix tools do. The daemon keeps ignoring it: a closed log stream must
+/// not kill the sync.
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: called before any thread is spawned; it only resets one signal disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
