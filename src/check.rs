@@ -184,7 +184,23 @@ pub fn mapping_checks(
         let name = label(i, mapping, line_of_field(i));
         let before = out.len();
         check_mapping(&name, mapping, described, &mut out);
-        if out.len() == before {
+        let unseen: Vec<&str> = [
+            described.hubspot.is_none().then_some("HubSpot"),
+            (mapping.on.contains(&SalesforceObject::Lead) && described.lead.is_none())
+                .then_some("Salesforce Lead"),
+            (mapping.on.contains(&SalesforceObject::Contact) && described.contact.is_none())
+                .then_some("Salesforce Contact"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !unseen.is_empty() {
+            // Not a pass: the side was not reachable, and that failure is already listed.
+            out.push(Line::warn(format!(
+                "{name}: not checked against {} (not reachable, see above)",
+                unseen.join(", ")
+            )));
+        } else if out.len() == before {
             out.push(Line::ok(format!(
                 "{name}: both exist, types match, rule {}",
                 mapping.rule.as_str()

@@ -136,3 +136,32 @@ async fn wrong_credentials_fail_on_both_sides_without_printing_them() {
     let all = format!("{out}{err}");
     assert!(!all.contains("pat-na1-wrong-token") && !all.contains("wrong-secret-value"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_apis_fail_and_no_mapping_is_claimed_checked() {
+    let world = World::new().await;
+    // A loopback port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = std::fs::read_to_string(&world.config_path)
+        .unwrap()
+        .replace(
+            &world.hubspot_served.url(),
+            &format!("http://127.0.0.1:{closed}"),
+        )
+        .replace(
+            &world.salesforce_served.url(),
+            &format!("http://127.0.0.1:{closed}"),
+        );
+    let path = world.dir.path().join("dead.toml");
+    std::fs::write(&path, dead).unwrap();
+    let (code, out, err) = check(&path).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("FAIL  reading contacts from"), "{out}");
+    assert!(out.contains("FAIL  describing Lead failed"), "{out}");
+    assert!(!out.contains("types match"), "{out}");
+    assert!(out.contains("not checked against HubSpot"), "{out}");
+}

@@ -7,8 +7,10 @@
 //! findings of [`crate::check`]. Exit 0 only when nothing failed; 1 otherwise. Nothing is
 //! written to either system.
 
+use std::time::Duration;
+
 use anyhow::{Context, bail};
-use truce_connectors::http::{HttpClient, HttpOptions};
+use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
 use truce_connectors::hubspot::HubSpotConnector;
 use truce_connectors::hubspot::wire::Property;
 use truce_connectors::salesforce::SalesforceConnector;
@@ -82,10 +84,26 @@ pub async fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<()> {
 /// Every remote finding, each under its section heading.
 async fn remote_checks(loaded: &Loaded) -> anyhow::Result<Vec<(&'static str, Line)>> {
     let settings = Settings::from_config(&loaded.config);
-    let http = HttpClient::new(&HttpOptions::default()).context("building the HTTP client")?;
-    let hubspot = HubSpotConnector::new(connect::hubspot_config(loaded, &settings), http.clone())
+    // An admin is waiting at the terminal: a host that does not answer should be reported
+    // within seconds, not after the daemon's five minutes of patient retrying.
+    let http = HttpClient::new(&HttpOptions {
+        connect_timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(30),
+        ..HttpOptions::default()
+    })
+    .context("building the HTTP client")?;
+    let retry = RetryPolicy {
+        max_attempts: 3,
+        max_elapsed: Duration::from_secs(20),
+        ..RetryPolicy::default()
+    };
+    let mut hubspot_config = connect::hubspot_config(loaded, &settings);
+    hubspot_config.retry = retry.clone();
+    let mut salesforce_config = connect::salesforce_config(loaded, &settings);
+    salesforce_config.retry = retry;
+    let hubspot = HubSpotConnector::new(hubspot_config, http.clone())
         .context("setting up the HubSpot connector")?;
-    let salesforce = SalesforceConnector::new(connect::salesforce_config(loaded, &settings), http)
+    let salesforce = SalesforceConnector::new(salesforce_config, http)
         .context("setting up the Salesforce connector")?;
     let mut out = Vec::new();
     let (properties, hubspot_lines) = hubspot_checks(loaded, &hubspot).await;
@@ -155,6 +173,10 @@ async fn hubspot_checks(
             None
         }
     };
+    // Quota is only known after a call that got an answer.
+    if lines.iter().all(|l| l.verdict == Verdict::Fail) {
+        return (properties, lines);
+    }
     lines.push(match hubspot.quota() {
         Some(q) => quota_line(
             "HubSpot",
@@ -210,6 +232,10 @@ async fn salesforce_checks(
                 }
             )),
         );
+    }
+    if described.iter().all(Option::is_none) {
+        let [lead, contact] = described;
+        return (lead, contact, lines);
     }
     lines.push(match salesforce.quota() {
         Some(q) => quota_line(
