@@ -104,7 +104,8 @@ truce backfill               do it"
         long_about = "Validate the config file (every problem listed at once, each \
 with its key and line), then reach both APIs: credentials, scopes, quota, and every mapped \
 field (exists, compatible type, enumeration values present on both sides, required \
-Salesforce fields covered). Exits 0 only when everything passes, 78 for config errors.",
+Salesforce fields covered, external-id field). Exits 0 only when nothing fails, 1 when a \
+check against either API fails, 78 for config errors. Writes nothing to either system.",
         after_help = "Example:\n  truce check --config /etc/truce/truce.toml"
     )]
     Check(CheckArgs),

@@ -457,3 +457,35 @@ fn seed_world(
         contacts: salesforce.count("Contact"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn one_seed_is_one_world_with_its_shared_people_conflicts_and_refused_email() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = DemoWorld::create(a.path(), 5).await.unwrap();
+        let again = DemoWorld::create(b.path(), 5).await.unwrap();
+        assert_eq!(first.seeded.shared, again.seeded.shared);
+        assert_eq!(
+            (
+                first.seeded.hubspot,
+                first.seeded.leads,
+                first.seeded.contacts
+            ),
+            (HUBSPOT_CONTACTS, SALESFORCE_LEADS, SALESFORCE_CONTACTS)
+        );
+        assert_eq!(first.seeded.shared.len(), SHARED);
+        assert_eq!(first.seeded.conflicting.len(), CONFLICTS.len());
+        assert!(first.hubspot.find_by_email(REFUSED_EMAIL).is_some());
+        for email in &first.seeded.shared {
+            assert_eq!(first.salesforce.find_by_email(email).len(), 1, "{email}");
+        }
+        // The config it wrote loads with the real loader.
+        let loaded = crate::config::load(&first.config_path).unwrap();
+        assert_eq!(loaded.config.state.path, first.state_path);
+    }
+}
