@@ -207,3 +207,57 @@ impl fmt::Display for Report {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_shows_each_direction_conflicts_by_rule_the_quarantine_and_the_commands() {
+        let report = Report {
+            seconds: 60,
+            totals: Totals {
+                cycles: 30,
+                written_hubspot: 300,
+                written_salesforce: 150,
+            },
+            tally: Tally::default(),
+            links: 540,
+            created_in_hubspot: 250,
+            created_in_salesforce: 140,
+            conflicts_by_rule: [
+                ("two_way".to_string(), 3),
+                ("always_hubspot".to_string(), 1),
+            ]
+            .into_iter()
+            .collect(),
+            quarantined: vec![QuarantineLine {
+                email: "jordan.typo@initech.c".into(),
+                system: "salesforce".into(),
+                error_code: "INVALID_EMAIL_ADDRESS".into(),
+                message: "Email: invalid email address: jordan.typo@initech.c".into(),
+            }],
+            example_email: Some("ada@example.com".into()),
+            state_path: PathBuf::from("/tmp/d/truce.db"),
+            config_path: PathBuf::from("/tmp/d/truce.toml"),
+        };
+        let text = report.to_string();
+        let row = |name: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(name))
+                .unwrap_or_default()
+                .split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(row("creates"), ["140", "250"], "{text}");
+        assert_eq!(row("updates"), ["10", "50"], "{text}");
+        assert_eq!(row("conflicts"), ["4"], "{text}");
+        assert_eq!(row("two_way"), ["3"], "{text}");
+        assert!(
+            text.contains("jordan.typo@initech.c refused by salesforce: INVALID_EMAIL_ADDRESS")
+        );
+        assert!(text.contains("truce history ada@example.com --state /tmp/d/truce.db"));
+        assert!(text.contains("truce conflicts --state /tmp/d/truce.db --since 1h"));
+    }
+}

@@ -12,7 +12,9 @@
 //! - now and then both teams change the same field of the same person between two
 //!   polls, which is a conflict the field's rule decides. Salesforce stamps whole
 //!   seconds, so its clock is set 1.5 s ahead for that one edit: its change is then
-//!   deterministically the later one, without sleeping.
+//!   deterministically the later one, without sleeping. (Should a poll fall between the
+//!   two edits, which are microseconds apart, the pair shows up as two ordinary edits
+//!   instead; the backfill's seeded disagreements always give conflicts to read.)
 //!
 //! Every action is logged on target `demo` so the reader sees cause and effect.
 
