@@ -216,6 +216,13 @@ async fn edits_propagate_within_one_cycle_and_echoes_do_not_ping_pong() {
             if c.origin == truce_state::Origin::Echo && c.system == "salesforce")),
         "the echo is logged as such"
     );
+    let quotas = engine.store().reader().quotas().unwrap();
+    assert!(
+        quotas
+            .iter()
+            .any(|q| q.system == "salesforce" && q.used > 0 && q.max > 0),
+        "Salesforce usage is kept for `truce status`: {quotas:?}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -7,6 +7,7 @@ mod backfill;
 mod check;
 mod conflicts;
 mod history;
+mod retry;
 mod run;
 mod sandbox;
 mod state_file;
@@ -23,7 +24,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(global, &args).await,
         Command::Run => run::run(global).await,
         Command::Backfill(args) => backfill::run(global, &args).await,
-        Command::Retry(_) => not_yet("retry", "re-queueing quarantined writes"),
+        Command::Retry(args) => retry::run(global, &args).await,
         Command::Demo(_) => not_yet("demo", "the demo"),
         Command::Status(args) => status::run(global, &args).await,
         Command::Conflicts(args) => conflicts::run(global, &args).await,

@@ -183,6 +183,7 @@ impl Engine {
             .await?;
         let merged = self.settle(&touched).await?;
         let (to_hubspot, to_salesforce) = self.apply().await?;
+        self.record_quotas()?;
         let summary = CycleSummary {
             pulled_hubspot,
             pulled_salesforce,
@@ -349,6 +350,27 @@ impl Engine {
             summary.quarantined += part.quarantined;
         }
         Ok(summary)
+    }
+
+    /// Keeps the API usage each connector last saw, for `truce status`.
+    fn record_quotas(&mut self) -> Result<(), EngineError> {
+        let now = self.now();
+        let reports: Vec<(System, truce_connectors::Quota)> = [System::HubSpot, System::Salesforce]
+            .into_iter()
+            .filter_map(|system| Some((system, self.connector(system).quota()?)))
+            .collect();
+        if reports.is_empty() {
+            return Ok(());
+        }
+        self.store.transaction(|tx| {
+            for (system, quota) in &reports {
+                let used = i64::try_from(quota.used).unwrap_or(i64::MAX);
+                let limit = i64::try_from(quota.limit).unwrap_or(i64::MAX);
+                tx.record_quota(system.as_str(), used, limit, now)?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(())
     }
 
     /// Sends the outbox of both systems.
