@@ -413,3 +413,63 @@ async fn a_record_salesforce_rejects_is_quarantined_while_its_batch_syncs_and_sy
     engine.cycle().await.unwrap();
     assert_eq!(world.salesforce.find_by_email("fixed@example.com").len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_faults_on_both_sides_it_converges_without_losing_or_duplicating_anything() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use truce_connectors::sandbox::Faults;
+    let world = World::new().await;
+    populate(&world, 150, 75);
+    let faults = Faults {
+        server_error: 0.10,
+        rate_limited: 0.05,
+        retry_after_secs: 0,
+        drop_connection: 0.02,
+        malformed_body: 0.01,
+        ..Faults::default()
+    };
+    world.hubspot.set_faults(faults.clone());
+    world
+        .salesforce
+        .set_faults(truce_connectors::salesforce::SalesforceFaults {
+            faults,
+            lock_row: 0.02,
+        });
+    // The engine's clock runs ahead ten minutes per cycle, so writes waiting out their
+    // retry backoff come due without the test waiting.
+    let offset = Arc::new(AtomicI64::new(0));
+    let clock_offset = offset.clone();
+    let clock: truce::engine::Clock = Arc::new(move || {
+        chrono::Utc::now().timestamp_millis() + clock_offset.load(Ordering::SeqCst)
+    });
+    let mut engine = world.engine_with_clock(clock);
+    let mut backfilled = false;
+    for _ in 0..5 {
+        if engine.backfill(&Quiet, true).await.is_ok() {
+            backfilled = true;
+            break;
+        }
+    }
+    assert!(backfilled, "the backfill resumes until it completes");
+    let mut quiet_cycles = 0;
+    for _ in 0..40 {
+        offset.fetch_add(600_000, Ordering::SeqCst);
+        match engine.cycle().await {
+            Ok(s) if s.written_hubspot + s.written_salesforce + s.retrying == 0
+                && engine.store().reader().outbox_depth().unwrap() == 0 =>
+            {
+                quiet_cycles += 1;
+                if quiet_cycles == 2 {
+                    break;
+                }
+            }
+            _ => quiet_cycles = 0,
+        }
+    }
+    assert_eq!(quiet_cycles, 2, "settled under faults");
+    assert!(world.hubspot.counters().status(503) + world.hubspot.counters().status(500) > 0);
+    assert!(engine.store().reader().quarantined(false).unwrap().is_empty());
+    assert_converged(&world);
+    assert_eq!(world.hubspot.count(), 300, "every Salesforce-only lead reached HubSpot once");
+}
