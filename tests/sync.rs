@@ -456,8 +456,9 @@ async fn under_faults_on_both_sides_it_converges_without_losing_or_duplicating_a
     for _ in 0..40 {
         offset.fetch_add(600_000, Ordering::SeqCst);
         match engine.cycle().await {
-            Ok(s) if s.written_hubspot + s.written_salesforce + s.retrying == 0
-                && engine.store().reader().outbox_depth().unwrap() == 0 =>
+            Ok(s)
+                if s.written_hubspot + s.written_salesforce + s.retrying == 0
+                    && engine.store().reader().outbox_depth().unwrap() == 0 =>
             {
                 quiet_cycles += 1;
                 if quiet_cycles == 2 {
@@ -469,7 +470,18 @@ async fn under_faults_on_both_sides_it_converges_without_losing_or_duplicating_a
     }
     assert_eq!(quiet_cycles, 2, "settled under faults");
     assert!(world.hubspot.counters().status(503) + world.hubspot.counters().status(500) > 0);
-    assert!(engine.store().reader().quarantined(false).unwrap().is_empty());
+    assert!(
+        engine
+            .store()
+            .reader()
+            .quarantined(false)
+            .unwrap()
+            .is_empty()
+    );
     assert_converged(&world);
-    assert_eq!(world.hubspot.count(), 300, "every Salesforce-only lead reached HubSpot once");
+    assert_eq!(
+        world.hubspot.count(),
+        300,
+        "every Salesforce-only lead reached HubSpot once"
+    );
 }

@@ -16,14 +16,15 @@
 //! crash between sending a create and recording it cannot produce a duplicate: the record
 //! found is adopted instead.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as Json;
 use truce_connectors::{
     Connector, ErrorClass, ObjectType, System, UpsertKey, Write, WriteOp, WriteOutcome,
 };
 use truce_state::{
-    FieldChange, Origin, OutboxItem, Refusal, Store, Tx, WriteOp as StoredOp, normalize_email,
+    FieldChange, LinkId, Origin, OutboxItem, Refusal, Store, Tx, WriteOp as StoredOp,
+    normalize_email,
 };
 
 use super::EngineError;
@@ -31,8 +32,11 @@ use super::settings::Settings;
 use crate::logging::{self, QuarantineEvent};
 
 /// What one apply pass did, per system.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
+    /// Links whose writes finished (accepted, adopted or dropped): merged again at once,
+    /// since a link is not merged while a write of its own is on the way.
+    pub finished: BTreeSet<LinkId>,
     /// Writes accepted.
     pub written: usize,
     /// Records created.
@@ -61,7 +65,7 @@ pub async fn apply_system(
         if items.is_empty() {
             break;
         }
-        let items = adopt_existing(store, connector, items, now()).await?;
+        let items = adopt_existing(store, connector, items, now(), &mut total.finished).await?;
         if items.is_empty() {
             continue;
         }
@@ -80,6 +84,7 @@ pub async fn apply_system(
         };
         let applied = store
             .transaction(|tx| record_outcomes(tx, system, &items, outcomes, settings, now()))?;
+        total.finished.extend(applied.finished);
         total.written += applied.written;
         total.created += applied.created;
         total.retrying += applied.retrying;
@@ -119,6 +124,7 @@ async fn adopt_existing(
     connector: &dyn Connector,
     items: Vec<OutboxItem>,
     now: i64,
+    finished: &mut BTreeSet<LinkId>,
 ) -> Result<Vec<OutboxItem>, EngineError> {
     let blind = |item: &OutboxItem| {
         item.write.system == "salesforce"
@@ -172,6 +178,7 @@ async fn adopt_existing(
                     if tx.reader().link_by_salesforce_id(id)?.is_none() {
                         tx.set_link_salesforce(link, object.as_str(), id, now)?;
                     }
+                    finished.insert(link);
                 }
                 tx.mark_done(item.id, now)?;
             }
@@ -197,6 +204,9 @@ fn record_outcomes(
             continue;
         };
         answered.insert(outcome.key);
+        if outcome.result.is_ok() || converted_lead_outcome(&outcome) {
+            applied.finished.extend(item.write.link_id);
+        }
         match outcome.result {
             Ok(written) => {
                 accepted(tx, system, item, &written.id, now)?;
@@ -302,6 +312,10 @@ fn accepted(
         )?;
     }
     Ok(())
+}
+
+fn converted_lead_outcome(outcome: &WriteOutcome) -> bool {
+    outcome.result.as_ref().err().is_some_and(converted_lead)
 }
 
 fn converted_lead(err: &truce_connectors::Error) -> bool {

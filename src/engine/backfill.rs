@@ -15,7 +15,7 @@ use super::apply::Applied;
 use super::{Engine, EngineError, MergeSummary, Progress, all_unlinked, record};
 
 /// What a backfill did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackfillSummary {
     /// HubSpot records read.
     pub scanned_hubspot: u64,
@@ -73,6 +73,14 @@ impl Engine {
         if write {
             progress.phase("writing");
             let (to_hubspot, to_salesforce) = self.apply().await?;
+            let finished: Vec<_> = to_hubspot
+                .finished
+                .union(&to_salesforce.finished)
+                .copied()
+                .collect();
+            let after = self.merge_links(finished)?;
+            summary.merge.writes += after.writes;
+            summary.merge.conflicts += after.conflicts;
             summary.to_hubspot = to_hubspot;
             summary.to_salesforce = to_salesforce;
         }

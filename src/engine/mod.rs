@@ -126,6 +126,9 @@ pub struct Engine {
     salesforce: Arc<dyn Connector>,
     settings: Settings,
     clock: Clock,
+    /// Set once the first cycle merged every link: a restart resumes from the store alone,
+    /// including links whose merge was deferred when the last process stopped.
+    resumed: bool,
 }
 
 /// Links merged per transaction: big enough to amortise commits, small enough to keep a
@@ -147,6 +150,7 @@ impl Engine {
             salesforce,
             settings,
             clock,
+            resumed: false,
         }
     }
 
@@ -181,8 +185,23 @@ impl Engine {
         let pulled_salesforce = self
             .pull(System::Salesforce, &mut touched, &mut lag_ms)
             .await?;
-        let merged = self.settle(&touched).await?;
+        let mut merged = self.settle(&touched).await?;
+        if !self.resumed {
+            let all = self.reconcile_all()?;
+            merged.conflicts += all.conflicts;
+            merged.quarantined += all.quarantined;
+            self.resumed = true;
+        }
         let (to_hubspot, to_salesforce) = self.apply().await?;
+        // Links whose writes just finished were skipped while those were on the way.
+        let finished: Vec<LinkId> = to_hubspot
+            .finished
+            .union(&to_salesforce.finished)
+            .copied()
+            .collect();
+        let after = self.merge_links(finished)?;
+        merged.conflicts += after.conflicts;
+        merged.quarantined += after.quarantined;
         self.record_quotas()?;
         let summary = CycleSummary {
             pulled_hubspot,
