@@ -28,7 +28,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use truce_connectors::{Connector, Cursor, Cursors, ObjectType, System};
-use truce_state::{LinkId, NewConflict, Store, StoreError, Tx};
+use truce_state::{LinkId, LinkView, NewConflict, Store, StoreError, Tx};
 
 use self::apply::Applied;
 use self::merge::Side;
@@ -113,6 +113,18 @@ pub trait Progress: Send + Sync {
 
 /// Progress that reports nothing.
 pub struct Quiet;
+
+impl MergeSummary {
+    fn add(&mut self, other: &MergeSummary) {
+        self.links += other.links;
+        self.linked += other.linked;
+        self.creates += other.creates;
+        self.writes += other.writes;
+        self.conflicts += other.conflicts;
+        self.quarantined += other.quarantined;
+        self.duplicates += other.duplicates;
+    }
+}
 
 impl Progress for Quiet {
     fn scanned(&self, _: System, _: ObjectType, _: u64) {}
@@ -348,25 +360,43 @@ impl Engine {
     }
 
     /// Reconciles every active link (what the backfill does after its scans): no network,
-    /// only the store. Returns what was planned.
+    /// only the store. Streams through the links a page at a time, so memory stays flat
+    /// however many links there are.
     pub fn reconcile_all(&mut self) -> Result<MergeSummary, EngineError> {
-        let links = all_links(&self.store)?;
-        self.merge_links(links)
+        let mut summary = MergeSummary::default();
+        let mut after = None;
+        loop {
+            let now = self.now();
+            let settings = &self.settings;
+            let (part, last) = self.store.transaction(|tx| {
+                let views = tx.reader().link_views(after, MERGE_BATCH)?;
+                let last = views.last().map(|v| v.link.id);
+                merge_views(tx, views, settings, now).map(|part| (part, last))
+            })?;
+            summary.add(&part);
+            match last {
+                Some(last) => after = Some(last),
+                None => return Ok(summary),
+            }
+        }
     }
 
-    /// Reconciles links in batches, one transaction per batch.
-    fn merge_links(&mut self, links: Vec<LinkId>) -> Result<MergeSummary, EngineError> {
+    /// Reconciles these links in batches, one transaction per batch.
+    fn merge_links(&mut self, mut links: Vec<LinkId>) -> Result<MergeSummary, EngineError> {
+        links.sort();
+        links.dedup();
         let mut summary = MergeSummary::default();
         for batch in links.chunks(MERGE_BATCH) {
             let now = self.now();
             let settings = &self.settings;
-            let part = self
-                .store
-                .transaction(|tx| merge_batch(tx, batch, settings, now))?;
-            summary.links += part.links;
-            summary.writes += part.writes;
-            summary.conflicts += part.conflicts;
-            summary.quarantined += part.quarantined;
+            let part = self.store.transaction(|tx| {
+                let mut views = Vec::with_capacity(batch.len());
+                for &link in batch {
+                    views.extend(tx.reader().link_view(link)?);
+                }
+                merge_views(tx, views, settings, now)
+            })?;
+            summary.add(&part);
         }
         Ok(summary)
     }
@@ -406,20 +436,24 @@ impl Engine {
     }
 }
 
-/// Merges one batch of links inside a transaction.
-fn merge_batch(
+/// Merges one batch of link views inside a transaction.
+fn merge_views(
     tx: &mut Tx<'_>,
-    links: &[LinkId],
+    views: Vec<LinkView>,
     settings: &Settings,
     now: i64,
 ) -> Result<MergeSummary, StoreError> {
     let mut summary = MergeSummary::default();
-    for &link in links {
-        let Some(view) = tx.reader().link_view(link)? else {
-            continue;
-        };
-        // A write still on its way: merge again once its echo is back, not twice now.
-        if !tx.reader().pending_for_link(link)?.is_empty() {
+    let (Some(first), Some(last)) = (views.first(), views.last()) else {
+        return Ok(summary);
+    };
+    // A write still on its way: merge again once it finished, not twice now.
+    let busy = tx
+        .reader()
+        .links_with_pending_writes(first.link.id, last.link.id)?;
+    for view in views {
+        let link = view.link.id;
+        if busy.contains(&link) || view.link.state != truce_state::LinkState::Active {
             continue;
         }
         let plan = {
@@ -497,21 +531,6 @@ fn log_conflict(conflict: &NewConflict) {
         rule: &conflict.rule,
         winner: &conflict.winner,
     });
-}
-
-/// Every active link, for a full merge.
-fn all_links(store: &Store) -> Result<Vec<LinkId>, StoreError> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.reader().link_views(after, 1000)?;
-        let Some(last) = page.last() else {
-            break;
-        };
-        after = Some(last.link.id);
-        out.extend(page.iter().map(|v| v.link.id));
-    }
-    Ok(out)
 }
 
 /// Touched entries for every unlinked snapshot of a system, for a full identity pass.
