@@ -111,6 +111,9 @@ path = "{state}"
 [hubspot]
 base_url = "{hubspot}"
 token = {{ file = "hubspot-token" }}
+# The sandbox enforces no limits here; the tests should not wait on a real portal's budget.
+requests_per_10s = 2000
+search_requests_per_second = 100
 
 [salesforce]
 login_url = "{salesforce}"
