@@ -138,8 +138,18 @@ async fn killing_the_binary_at_random_moments_loses_no_edit_and_duplicates_nothi
         kills += 1;
     }
     assert!(kills >= 20);
-    // The final run: converge, then stop it gracefully.
-    let mut child = spawn(&world, &["run"]);
+    // The final run, under a fake systemd: converge, then stop it gracefully.
+    let notify_path = world.dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify.set_nonblocking(true).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(["run", "--log-level", "error", "--config"])
+        .arg(&world.config_path)
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut last = Vec::new();
     while Instant::now() < deadline {
@@ -171,6 +181,14 @@ async fn killing_the_binary_at_random_moments_loses_no_edit_and_duplicates_nothi
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "SIGTERM exits 0");
     assert!(stopped_at.elapsed() < Duration::from_secs(10));
+    let mut messages = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = notify.recv(&mut buf) {
+        messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(messages[0].starts_with("READY=1"), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("WATCHDOG=1") && m.contains("STATUS=pulled")));
+    assert!(messages.last().is_some_and(|m| m.contains("STOPPING=1")), "{messages:?}");
     assert!(
         last.is_empty(),
         "{} problems:\n{}",
