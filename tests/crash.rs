@@ -187,8 +187,15 @@ async fn killing_the_binary_at_random_moments_loses_no_edit_and_duplicates_nothi
         messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
     }
     assert!(messages[0].starts_with("READY=1"), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("WATCHDOG=1") && m.contains("STATUS=pulled")));
-    assert!(messages.last().is_some_and(|m| m.contains("STOPPING=1")), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("WATCHDOG=1") && m.contains("STATUS=pulled"))
+    );
+    assert!(
+        messages.last().is_some_and(|m| m.contains("STOPPING=1")),
+        "{messages:?}"
+    );
     assert!(
         last.is_empty(),
         "{} problems:\n{}",

@@ -92,8 +92,8 @@ fn print_plan(engine: &Engine, summary: &BackfillSummary) -> anyhow::Result<()> 
         summary.scanned_hubspot, summary.scanned_salesforce, summary.scan_pages
     );
     println!(
-        "  links       {} ({} new by email)",
-        status.links_active, summary.merge.linked
+        "  links       {} ({} matched by email, {} waiting for a create)",
+        status.links_active, summary.merge.linked, summary.merge.creates
     );
     let pending = reader.pending_summary()?;
     let (mut hubspot_calls, mut salesforce_collections) = (0i64, 0i64);
@@ -178,8 +178,8 @@ fn print_done(engine: &Engine, summary: &BackfillSummary, path: &Path) -> anyhow
     Ok(())
 }
 
-/// One bar per scanned object.
-type Bars = (MultiProgress, Mutex<Vec<(ObjectType, ProgressBar)>>);
+/// One bar per scanned object, and one per system written to.
+type Bars = (MultiProgress, Mutex<Vec<(String, ProgressBar)>>);
 
 /// Progress: bars on a terminal, a line every few seconds otherwise.
 struct Display {
@@ -214,7 +214,8 @@ impl Progress for Display {
         match &self.bars {
             Some((multi, bars)) => {
                 let Ok(mut bars) = bars.lock() else { return };
-                let bar = match bars.iter().find(|(o, _)| *o == object) {
+                let key = format!("scan {}", object.as_str());
+                let bar = match bars.iter().find(|(k, _)| *k == key) {
                     Some((_, bar)) => bar.clone(),
                     None => {
                         let bar = multi.add(ProgressBar::new_spinner());
@@ -226,7 +227,7 @@ impl Progress for Display {
                         );
                         bar.set_prefix(format!("{} {}", system.label(), object.as_str()));
                         bar.enable_steady_tick(Duration::from_millis(200));
-                        bars.push((object, bar.clone()));
+                        bars.push((key, bar.clone()));
                         bar
                     }
                 };
@@ -244,6 +245,42 @@ impl Progress for Display {
                         records = total,
                         "backfill scanning"
                     );
+                }
+            }
+        }
+    }
+
+    fn wrote(&self, system: System, done: u64, total: u64) {
+        match &self.bars {
+            Some((multi, bars)) => {
+                let Ok(mut bars) = bars.lock() else { return };
+                let key = format!("write {}", system.as_str());
+                let bar = match bars.iter().find(|(k, _)| *k == key) {
+                    Some((_, bar)) => bar.clone(),
+                    None => {
+                        let bar = multi.add(ProgressBar::new(total));
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "{prefix:<24} [{bar:30}] {human_pos}/{human_len} writes  {per_sec:>10}  ETA {eta}",
+                            )
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                        );
+                        bar.set_prefix(format!("writing to {}", system.label()));
+                        bars.push((key, bar.clone()));
+                        bar
+                    }
+                };
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            None => {
+                let Ok(mut last) = self.last_line.lock() else {
+                    return;
+                };
+                if last.elapsed() >= Duration::from_secs(5) || done == total {
+                    *last = Instant::now();
+                    tracing::info!(system = system.as_str(), done, total, "backfill writing");
                 }
             }
         }

@@ -53,9 +53,19 @@ pub async fn apply_system(
     connector: &dyn Connector,
     settings: &Settings,
     now: &dyn Fn() -> i64,
+    progress: &dyn super::Progress,
 ) -> Result<Applied, EngineError> {
     let system = connector.system();
     let mut total = Applied::default();
+    let queued: i64 = store
+        .reader()
+        .pending_summary()?
+        .iter()
+        .filter(|p| p.system == system.as_str())
+        .map(|p| p.count)
+        .sum();
+    let queued = u64::try_from(queued).unwrap_or(0);
+    let mut settled = 0u64;
     // Each round either finishes items or pushes them into the future, so this ends; the
     // bound is a guard against a store that keeps handing back the same items.
     for _ in 0..10_000 {
@@ -84,6 +94,8 @@ pub async fn apply_system(
         };
         let applied = store
             .transaction(|tx| record_outcomes(tx, system, &items, outcomes, settings, now()))?;
+        settled += items.len() as u64;
+        progress.wrote(system, settled.min(queued), queued);
         total.finished.extend(applied.finished);
         total.written += applied.written;
         total.created += applied.created;

@@ -72,7 +72,7 @@ impl Engine {
         };
         if write {
             progress.phase("writing");
-            let (to_hubspot, to_salesforce) = self.apply().await?;
+            let (to_hubspot, to_salesforce) = self.apply(progress).await?;
             let finished: Vec<_> = to_hubspot
                 .finished
                 .union(&to_salesforce.finished)

@@ -103,12 +103,14 @@ pub struct MergeSummary {
     pub duplicates: usize,
 }
 
-/// Reports progress of long work (the backfill's scans).
+/// Reports progress of long work (the backfill's scans and writes).
 pub trait Progress: Send + Sync {
     /// A page of `object` was recorded; `total` records of it so far.
     fn scanned(&self, system: System, object: ObjectType, total: u64);
     /// A new phase begins (`linking`, `merging`, `writing`).
     fn phase(&self, name: &str);
+    /// `done` of the `total` writes queued for `system` are settled (sent or set aside).
+    fn wrote(&self, _system: System, _done: u64, _total: u64) {}
 }
 
 /// Progress that reports nothing.
@@ -204,7 +206,7 @@ impl Engine {
             merged.quarantined += all.quarantined;
             self.resumed = true;
         }
-        let (to_hubspot, to_salesforce) = self.apply().await?;
+        let (to_hubspot, to_salesforce) = self.apply(&Quiet).await?;
         // Links whose writes just finished were skipped while those were on the way.
         let finished: Vec<LinkId> = to_hubspot
             .finished
@@ -423,15 +425,19 @@ impl Engine {
     }
 
     /// Sends the outbox of both systems.
-    async fn apply(&mut self) -> Result<(Applied, Applied), EngineError> {
+    async fn apply(&mut self, progress: &dyn Progress) -> Result<(Applied, Applied), EngineError> {
         let clock = self.clock.clone();
         let now = move || clock();
-        let hubspot = self.hubspot.clone();
-        let salesforce = self.salesforce.clone();
-        let to_hubspot =
-            apply::apply_system(&mut self.store, hubspot.as_ref(), &self.settings, &now).await?;
-        let to_salesforce =
-            apply::apply_system(&mut self.store, salesforce.as_ref(), &self.settings, &now).await?;
+        let mut applied = Vec::with_capacity(2);
+        for connector in [self.hubspot.clone(), self.salesforce.clone()] {
+            let store = &mut self.store;
+            applied.push(
+                apply::apply_system(store, connector.as_ref(), &self.settings, &now, progress)
+                    .await?,
+            );
+        }
+        let to_salesforce = applied.pop().unwrap_or_default();
+        let to_hubspot = applied.pop().unwrap_or_default();
         Ok((to_hubspot, to_salesforce))
     }
 }
