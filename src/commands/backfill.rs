@@ -178,6 +178,11 @@ fn print_done(engine: &Engine, summary: &BackfillSummary, path: &Path) -> anyhow
     Ok(())
 }
 
+/// Records per second, rounded: the default shows a dozen decimals.
+fn rate(state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write) {
+    let _ = write!(out, "{:.0}/s", state.per_sec());
+}
+
 /// One bar per scanned object, and one per system written to.
 type Bars = (MultiProgress, Mutex<Vec<(String, ProgressBar)>>);
 
@@ -221,9 +226,10 @@ impl Progress for Display {
                         let bar = multi.add(ProgressBar::new_spinner());
                         bar.set_style(
                             ProgressStyle::with_template(
-                                "{spinner} {prefix:<22} {human_pos:>9} records  {per_sec:>12}  {elapsed}",
+                                "{spinner} {prefix:<22} {human_pos:>9} records  {rate:>9}  {elapsed}",
                             )
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+                            .with_key("rate", rate),
                         );
                         bar.set_prefix(format!("{} {}", system.label(), object.as_str()));
                         bar.enable_steady_tick(Duration::from_millis(200));
@@ -261,9 +267,10 @@ impl Progress for Display {
                         let bar = multi.add(ProgressBar::new(total));
                         bar.set_style(
                             ProgressStyle::with_template(
-                                "{prefix:<24} [{bar:30}] {human_pos}/{human_len} writes  {per_sec:>10}  ETA {eta}",
+                                "{prefix:<24} [{bar:30}] {human_pos}/{human_len} writes  {rate:>9}  ETA {eta}",
                             )
                             .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .with_key("rate", rate)
                             .progress_chars("=> "),
                         );
                         bar.set_prefix(format!("writing to {}", system.label()));
@@ -288,7 +295,15 @@ impl Progress for Display {
 
     fn phase(&self, name: &str) {
         match &self.bars {
-            Some((multi, _)) => {
+            Some((multi, bars)) => {
+                // Scanning is over once linking starts: stop the spinners.
+                if let Ok(bars) = bars.lock() {
+                    for (key, bar) in bars.iter() {
+                        if key.starts_with("scan ") {
+                            bar.finish();
+                        }
+                    }
+                }
                 let _ = multi.println(format!("backfill: {name}"));
             }
             None => tracing::info!(phase = name, "backfill"),
