@@ -485,3 +485,105 @@ async fn under_faults_on_both_sides_it_converges_without_losing_or_duplicating_a
         "every Salesforce-only lead reached HubSpot once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_email_keeps_the_link_and_flows_to_the_other_side() {
+    let (world, mut engine) = settled(3).await;
+    let hs = hubspot_id(&world, "shared1@example.com");
+    let lead = lead_id(&world, "shared1@example.com");
+    world
+        .hubspot
+        .edit(&hs, &[("email", "renamed1@example.com")])
+        .unwrap();
+    engine.cycle().await.unwrap();
+    let link = engine
+        .store()
+        .reader()
+        .link_by_hubspot_id(&hs)
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.salesforce_id.as_deref(), Some(lead.as_str()));
+    assert_eq!(link.email, "renamed1@example.com");
+    assert_eq!(
+        world.salesforce.get("Lead", &lead).unwrap()["Email"],
+        "renamed1@example.com"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_unlinks_by_default_and_keeps_the_other_side() {
+    let (world, engine) = settled(3).await;
+    let hs = hubspot_id(&world, "shared2@example.com");
+    let lead = lead_id(&world, "shared2@example.com");
+    world.hubspot.archive(&hs).unwrap();
+    // Archives are found by a sweep of the archived list, at most every few minutes; a
+    // fresh engine sweeps on its first poll.
+    let mut engine2 = {
+        drop(engine);
+        world.engine()
+    };
+    engine2.cycle().await.unwrap();
+    let reader = engine2.store().reader();
+    assert!(
+        reader.link_by_hubspot_id(&hs).unwrap().is_none(),
+        "unlinked"
+    );
+    assert!(
+        world.salesforce.get("Lead", &lead).is_some(),
+        "the Lead stays"
+    );
+    let _ = engine2.cycle().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_propagate_when_configured() {
+    let world = World::with_options(
+        Default::default(),
+        Default::default(),
+        "deletes = \"propagate\"",
+    )
+    .await;
+    populate(&world, 3, 0);
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    engine.cycle().await.unwrap();
+    let hs = hubspot_id(&world, "shared0@example.com");
+    let lead = lead_id(&world, "shared0@example.com");
+    world.salesforce.delete("Lead", &lead).unwrap();
+    engine.cycle().await.unwrap();
+    engine.cycle().await.unwrap();
+    let _ = hs;
+    assert!(
+        world.hubspot.find_by_email("shared0@example.com").is_none(),
+        "the HubSpot contact is archived too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_salesforce_records_with_one_email_are_reported_not_guessed() {
+    let world = World::new().await;
+    world
+        .hubspot
+        .create_contact(&[("email", "twin@example.com"), ("firstname", "Twin")])
+        .unwrap();
+    for last in ["One", "Two"] {
+        world
+            .salesforce
+            .create(
+                "Lead",
+                json!({"LastName": last, "Company": "Co", "Email": "twin@example.com"}),
+            )
+            .unwrap();
+    }
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    let reader = engine.store().reader();
+    assert!(
+        reader.link_by_email("twin@example.com").unwrap().is_none(),
+        "not linked"
+    );
+    let duplicates = reader.duplicates().unwrap();
+    assert_eq!(duplicates.len(), 1);
+    assert_eq!(duplicates[0].record_ids.len(), 2);
+    assert_eq!(world.hubspot.count(), 1, "nothing created from either twin");
+}
