@@ -12,7 +12,7 @@ use truce_connectors::{ObjectType, System};
 use truce_state::{Cursor, ScanStep};
 
 use super::apply::Applied;
-use super::{Engine, EngineError, MergeSummary, Progress, all_unlinked, record};
+use super::{Engine, EngineError, MergeSummary, Progress, all_unlinked};
 
 /// What a backfill did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -109,19 +109,12 @@ impl Engine {
         let (mut records, mut pages) = (0, 0);
         loop {
             let page = connector.scan(object, token.as_deref()).await?;
-            let now = self.now();
-            let (mut stored, _) = record::build_page(
-                &self.store.reader(),
-                system,
-                &page.records,
-                &self.settings,
-                now,
-            )?;
-            stored.scan = Some(ScanStep {
-                object: object.as_str().into(),
-                next: page.next.clone(),
-            });
-            self.store.transaction(|tx| tx.record_page(&stored))?;
+            self.record(system, &page.records, |stored| {
+                stored.scan = Some(ScanStep {
+                    object: object.as_str().into(),
+                    next: page.next.clone(),
+                });
+            })?;
             let n = page.records.len() as u64;
             records += n;
             total += n;

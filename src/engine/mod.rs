@@ -273,27 +273,21 @@ impl Engine {
                 .pull(&since, position.as_ref(), self.settings.lookback)
                 .await?;
             let now = self.now();
-            let (mut stored, page_touched) = record::build_page(
-                &self.store.reader(),
-                system,
-                &page.records,
-                &self.settings,
-                now,
-            )?;
-            stored.cursors = page
-                .position
-                .iter()
-                .map(|(stream, c)| {
-                    (
-                        stream.clone(),
-                        truce_state::Cursor {
-                            modified_at: c.modified_at,
-                            id: c.id.clone(),
-                        },
-                    )
-                })
-                .collect();
-            self.store.transaction(|tx| tx.record_page(&stored))?;
+            let page_touched = self.record(system, &page.records, |stored| {
+                stored.cursors = page
+                    .position
+                    .iter()
+                    .map(|(stream, c)| {
+                        (
+                            stream.clone(),
+                            truce_state::Cursor {
+                                modified_at: c.modified_at,
+                                id: c.id.clone(),
+                            },
+                        )
+                    })
+                    .collect();
+            })?;
             for t in &page_touched {
                 if let Some(r) = page.records.iter().find(|r| r.id == t.id) {
                     *lag_ms = (*lag_ms).max(now - r.modified_at);
@@ -347,17 +341,24 @@ impl Engine {
                 continue;
             }
             let records = self.salesforce.fetch(object, &ids).await?;
-            let now = self.now();
-            let (page, t) = record::build_page(
-                &self.store.reader(),
-                System::Salesforce,
-                &records,
-                &self.settings,
-                now,
-            )?;
-            self.store.transaction(|tx| tx.record_page(&page))?;
-            touched.extend(t);
+            touched.extend(self.record(System::Salesforce, &records, |_| {})?);
         }
+        Ok(touched)
+    }
+
+    /// The record step for one page of records: builds the store page, lets the caller add
+    /// its cursors or scan token, and writes it all in one transaction.
+    fn record(
+        &mut self,
+        system: System,
+        records: &[truce_connectors::Record],
+        finish: impl FnOnce(&mut truce_state::PulledPage),
+    ) -> Result<Vec<Touched>, EngineError> {
+        let now = self.now();
+        let (mut page, touched) =
+            record::build_page(&self.store.reader(), system, records, &self.settings, now)?;
+        finish(&mut page);
+        self.store.transaction(|tx| tx.record_page(&page))?;
         Ok(touched)
     }
 
