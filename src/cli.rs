@@ -248,6 +248,10 @@ pub struct SandboxArgs {
     /// How many Salesforce leads to seed.
     #[arg(long, default_value_t = 300)]
     pub leads: usize,
+    /// How many of the seeded HubSpot contacts also exist as Salesforce leads (same email),
+    /// so a backfill has people to link.
+    #[arg(long, default_value_t = 100)]
+    pub shared: usize,
 }
 
 #[cfg(test)]

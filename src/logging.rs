@@ -6,8 +6,6 @@
 //! The conflict and quarantine events are a contract (DESIGN.md, "Logging"): their target
 //! and field names are defined here, once, so every caller logs the same shape.
 
-use std::io::IsTerminal;
-
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
@@ -21,15 +19,13 @@ pub fn init(format: LogFormat, level: Option<&str>) {
         }),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
+    // Colours only for a person at a terminal: journald and log files get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
-        // Colour only on a terminal: journald and files get plain text.
-        LogFormat::Text => builder
-            .with_target(true)
-            .with_ansi(std::io::stderr().is_terminal())
-            .init(),
+        LogFormat::Text => builder.with_target(true).init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)

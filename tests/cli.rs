@@ -162,3 +162,64 @@ fn global_flags_are_accepted_after_the_subcommand() {
     ])));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+#[tokio::test]
+async fn sandbox_serves_both_apis_with_the_credentials_it_prints_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let mut child = truce(&["sandbox", "--hubspot-port", "0", "--salesforce-port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("Serving until");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let value = |key: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .map(|rest| {
+                rest.trim()
+                    .trim_start_matches('=')
+                    .trim()
+                    .trim_matches('"')
+                    .to_string()
+            })
+            .unwrap_or_else(|| panic!("{key} not printed: {printed:#?}"))
+    };
+    let base_url = value("base_url");
+    let token = value("token");
+    let login_url = value("login_url");
+    let http = reqwest::Client::new();
+    let contacts = http
+        .get(format!("{base_url}/crm/v3/objects/contacts?limit=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(contacts.status(), 200);
+    let login = http
+        .post(format!("{login_url}/services/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &value("client_id")),
+            ("client_secret", &value("client_secret")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -196,3 +196,69 @@ fn history_shows_both_sides_changes_and_the_rule_that_decided() {
     let (_, out, _) = truce(&path, &["history", "nobody@example.com"]);
     assert!(out.contains("nothing recorded"), "{out}");
 }
+
+#[test]
+fn retry_requeues_quarantined_writes_and_refuses_unknown_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("truce.db");
+    filled(&path);
+    let write_entry = {
+        let mut store = Store::open(&path).unwrap();
+        store
+            .transaction(|tx| {
+                let link = tx.link_by_email_for_test();
+                let item = tx.enqueue(
+                    &truce_state::OutboxWrite {
+                        link_id: link,
+                        system: "salesforce".into(),
+                        object: "Lead".into(),
+                        op: truce_state::WriteOp::Update,
+                        record_id: Some("00Q000000000001AAA".into()),
+                        fields: [("Email".to_string(), json!("jane@"))]
+                            .into_iter()
+                            .collect(),
+                        upsert: None,
+                        base: Default::default(),
+                    },
+                    now(),
+                )?;
+                tx.quarantine_write(
+                    item,
+                    &truce_state::Refusal {
+                        email: None,
+                        field: Some("Email".into()),
+                        error_code: "INVALID_EMAIL_ADDRESS".into(),
+                        message: "Email: invalid email address: jane@".into(),
+                    },
+                    now(),
+                )
+            })
+            .unwrap()
+    };
+    let (code, _, err) = truce(&path, &["retry", "999"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("999") || err.contains("quarantine"), "{err}");
+    let (code, out, err) = truce(&path, &["retry", &write_entry.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("queued again"), "{out}");
+    let (code, out, _) = truce(&path, &["retry", "--all"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("closed"), "{out}");
+    let (_, out, _) = truce(&path, &["status", "--json"]);
+    let body: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(body["status"]["quarantine_open"], 0);
+    assert_eq!(body["status"]["outbox_pending"], 1);
+}
+
+trait LinkForTest {
+    fn link_by_email_for_test(&self) -> Option<LinkId>;
+}
+
+impl LinkForTest for truce_state::Tx<'_> {
+    fn link_by_email_for_test(&self) -> Option<LinkId> {
+        self.reader()
+            .link_by_email("jane.doe@example.com")
+            .unwrap()
+            .map(|l| l.id)
+    }
+}

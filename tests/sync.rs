@@ -216,6 +216,13 @@ async fn edits_propagate_within_one_cycle_and_echoes_do_not_ping_pong() {
             if c.origin == truce_state::Origin::Echo && c.system == "salesforce")),
         "the echo is logged as such"
     );
+    let quotas = engine.store().reader().quotas().unwrap();
+    assert!(
+        quotas
+            .iter()
+            .any(|q| q.system == "salesforce" && q.used > 0 && q.max > 0),
+        "Salesforce usage is kept for `truce status`: {quotas:?}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -405,4 +412,178 @@ async fn a_record_salesforce_rejects_is_quarantined_while_its_batch_syncs_and_sy
         .unwrap();
     engine.cycle().await.unwrap();
     assert_eq!(world.salesforce.find_by_email("fixed@example.com").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_faults_on_both_sides_it_converges_without_losing_or_duplicating_anything() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use truce_connectors::sandbox::Faults;
+    let world = World::new().await;
+    populate(&world, 150, 75);
+    let faults = Faults {
+        server_error: 0.10,
+        rate_limited: 0.05,
+        retry_after_secs: 0,
+        drop_connection: 0.02,
+        malformed_body: 0.01,
+        ..Faults::default()
+    };
+    world.hubspot.set_faults(faults.clone());
+    world
+        .salesforce
+        .set_faults(truce_connectors::salesforce::SalesforceFaults {
+            faults,
+            lock_row: 0.02,
+        });
+    // The engine's clock runs ahead ten minutes per cycle, so writes waiting out their
+    // retry backoff come due without the test waiting.
+    let offset = Arc::new(AtomicI64::new(0));
+    let clock_offset = offset.clone();
+    let clock: truce::engine::Clock = Arc::new(move || {
+        chrono::Utc::now().timestamp_millis() + clock_offset.load(Ordering::SeqCst)
+    });
+    let mut engine = world.engine_with_clock(clock);
+    let mut backfilled = false;
+    for _ in 0..5 {
+        if engine.backfill(&Quiet, true).await.is_ok() {
+            backfilled = true;
+            break;
+        }
+    }
+    assert!(backfilled, "the backfill resumes until it completes");
+    let mut quiet_cycles = 0;
+    for _ in 0..40 {
+        offset.fetch_add(600_000, Ordering::SeqCst);
+        match engine.cycle().await {
+            Ok(s)
+                if s.written_hubspot + s.written_salesforce + s.retrying == 0
+                    && engine.store().reader().outbox_depth().unwrap() == 0 =>
+            {
+                quiet_cycles += 1;
+                if quiet_cycles == 2 {
+                    break;
+                }
+            }
+            _ => quiet_cycles = 0,
+        }
+    }
+    assert_eq!(quiet_cycles, 2, "settled under faults");
+    assert!(world.hubspot.counters().status(503) + world.hubspot.counters().status(500) > 0);
+    assert!(
+        engine
+            .store()
+            .reader()
+            .quarantined(false)
+            .unwrap()
+            .is_empty()
+    );
+    assert_converged(&world);
+    assert_eq!(
+        world.hubspot.count(),
+        300,
+        "every Salesforce-only lead reached HubSpot once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_email_keeps_the_link_and_flows_to_the_other_side() {
+    let (world, mut engine) = settled(3).await;
+    let hs = hubspot_id(&world, "shared1@example.com");
+    let lead = lead_id(&world, "shared1@example.com");
+    world
+        .hubspot
+        .edit(&hs, &[("email", "renamed1@example.com")])
+        .unwrap();
+    engine.cycle().await.unwrap();
+    let link = engine
+        .store()
+        .reader()
+        .link_by_hubspot_id(&hs)
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.salesforce_id.as_deref(), Some(lead.as_str()));
+    assert_eq!(link.email, "renamed1@example.com");
+    assert_eq!(
+        world.salesforce.get("Lead", &lead).unwrap()["Email"],
+        "renamed1@example.com"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_unlinks_by_default_and_keeps_the_other_side() {
+    let (world, engine) = settled(3).await;
+    let hs = hubspot_id(&world, "shared2@example.com");
+    let lead = lead_id(&world, "shared2@example.com");
+    world.hubspot.archive(&hs).unwrap();
+    // Archives are found by a sweep of the archived list, at most every few minutes; a
+    // fresh engine sweeps on its first poll.
+    let mut engine2 = {
+        drop(engine);
+        world.engine()
+    };
+    engine2.cycle().await.unwrap();
+    let reader = engine2.store().reader();
+    assert!(
+        reader.link_by_hubspot_id(&hs).unwrap().is_none(),
+        "unlinked"
+    );
+    assert!(
+        world.salesforce.get("Lead", &lead).is_some(),
+        "the Lead stays"
+    );
+    let _ = engine2.cycle().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_propagate_when_configured() {
+    let world = World::with_options(
+        Default::default(),
+        Default::default(),
+        "deletes = \"propagate\"",
+    )
+    .await;
+    populate(&world, 3, 0);
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    engine.cycle().await.unwrap();
+    let hs = hubspot_id(&world, "shared0@example.com");
+    let lead = lead_id(&world, "shared0@example.com");
+    world.salesforce.delete("Lead", &lead).unwrap();
+    engine.cycle().await.unwrap();
+    engine.cycle().await.unwrap();
+    let _ = hs;
+    assert!(
+        world.hubspot.find_by_email("shared0@example.com").is_none(),
+        "the HubSpot contact is archived too"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_salesforce_records_with_one_email_are_reported_not_guessed() {
+    let world = World::new().await;
+    world
+        .hubspot
+        .create_contact(&[("email", "twin@example.com"), ("firstname", "Twin")])
+        .unwrap();
+    for last in ["One", "Two"] {
+        world
+            .salesforce
+            .create(
+                "Lead",
+                json!({"LastName": last, "Company": "Co", "Email": "twin@example.com"}),
+            )
+            .unwrap();
+    }
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    let reader = engine.store().reader();
+    assert!(
+        reader.link_by_email("twin@example.com").unwrap().is_none(),
+        "not linked"
+    );
+    let duplicates = reader.duplicates().unwrap();
+    assert_eq!(duplicates.len(), 1);
+    assert_eq!(duplicates[0].record_ids.len(), 2);
+    assert_eq!(world.hubspot.count(), 1, "nothing created from either twin");
 }

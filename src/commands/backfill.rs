@@ -92,8 +92,8 @@ fn print_plan(engine: &Engine, summary: &BackfillSummary) -> anyhow::Result<()> 
         summary.scanned_hubspot, summary.scanned_salesforce, summary.scan_pages
     );
     println!(
-        "  links       {} ({} new by email)",
-        status.links_active, summary.merge.linked
+        "  links       {} ({} matched by email, {} waiting for a create)",
+        status.links_active, summary.merge.linked, summary.merge.creates
     );
     let pending = reader.pending_summary()?;
     let (mut hubspot_calls, mut salesforce_collections) = (0i64, 0i64);
@@ -178,8 +178,13 @@ fn print_done(engine: &Engine, summary: &BackfillSummary, path: &Path) -> anyhow
     Ok(())
 }
 
-/// One bar per scanned object.
-type Bars = (MultiProgress, Mutex<Vec<(ObjectType, ProgressBar)>>);
+/// Records per second, rounded: the default shows a dozen decimals.
+fn rate(state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write) {
+    let _ = write!(out, "{:.0}/s", state.per_sec());
+}
+
+/// One bar per scanned object, and one per system written to.
+type Bars = (MultiProgress, Mutex<Vec<(String, ProgressBar)>>);
 
 /// Progress: bars on a terminal, a line every few seconds otherwise.
 struct Display {
@@ -214,19 +219,21 @@ impl Progress for Display {
         match &self.bars {
             Some((multi, bars)) => {
                 let Ok(mut bars) = bars.lock() else { return };
-                let bar = match bars.iter().find(|(o, _)| *o == object) {
+                let key = format!("scan {}", object.as_str());
+                let bar = match bars.iter().find(|(k, _)| *k == key) {
                     Some((_, bar)) => bar.clone(),
                     None => {
                         let bar = multi.add(ProgressBar::new_spinner());
                         bar.set_style(
                             ProgressStyle::with_template(
-                                "{spinner} {prefix:<22} {human_pos:>9} records  {per_sec:>12}  {elapsed}",
+                                "{spinner} {prefix:<22} {human_pos:>9} records  {rate:>9}  {elapsed}",
                             )
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+                            .with_key("rate", rate),
                         );
                         bar.set_prefix(format!("{} {}", system.label(), object.as_str()));
                         bar.enable_steady_tick(Duration::from_millis(200));
-                        bars.push((object, bar.clone()));
+                        bars.push((key, bar.clone()));
                         bar
                     }
                 };
@@ -249,9 +256,54 @@ impl Progress for Display {
         }
     }
 
+    fn wrote(&self, system: System, done: u64, total: u64) {
+        match &self.bars {
+            Some((multi, bars)) => {
+                let Ok(mut bars) = bars.lock() else { return };
+                let key = format!("write {}", system.as_str());
+                let bar = match bars.iter().find(|(k, _)| *k == key) {
+                    Some((_, bar)) => bar.clone(),
+                    None => {
+                        let bar = multi.add(ProgressBar::new(total));
+                        bar.set_style(
+                            ProgressStyle::with_template(
+                                "{prefix:<24} [{bar:30}] {human_pos}/{human_len} writes  {rate:>9}  ETA {eta}",
+                            )
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .with_key("rate", rate)
+                            .progress_chars("=> "),
+                        );
+                        bar.set_prefix(format!("writing to {}", system.label()));
+                        bars.push((key, bar.clone()));
+                        bar
+                    }
+                };
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            None => {
+                let Ok(mut last) = self.last_line.lock() else {
+                    return;
+                };
+                if last.elapsed() >= Duration::from_secs(5) || done == total {
+                    *last = Instant::now();
+                    tracing::info!(system = system.as_str(), done, total, "backfill writing");
+                }
+            }
+        }
+    }
+
     fn phase(&self, name: &str) {
         match &self.bars {
-            Some((multi, _)) => {
+            Some((multi, bars)) => {
+                // Scanning is over once linking starts: stop the spinners.
+                if let Ok(bars) = bars.lock() {
+                    for (key, bar) in bars.iter() {
+                        if key.starts_with("scan ") {
+                            bar.finish();
+                        }
+                    }
+                }
                 let _ = multi.println(format!("backfill: {name}"));
             }
             None => tracing::info!(phase = name, "backfill"),

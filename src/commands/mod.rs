@@ -8,12 +8,11 @@ mod check;
 mod conflicts;
 mod demo;
 mod history;
+mod retry;
 mod run;
 mod sandbox;
 mod state_file;
 mod status;
-
-use anyhow::bail;
 
 use crate::cli::{Cli, Command};
 
@@ -24,15 +23,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(args) => check::run(global, &args).await,
         Command::Run => run::run(global).await,
         Command::Backfill(args) => backfill::run(global, &args).await,
-        Command::Retry(_) => not_yet("retry", "re-queueing quarantined writes"),
+        Command::Retry(args) => retry::run(global, &args).await,
         Command::Demo(args) => demo::run(global, &args).await,
         Command::Status(args) => status::run(global, &args).await,
         Command::Conflicts(args) => conflicts::run(global, &args).await,
         Command::History(args) => history::run(global, &args).await,
         Command::Sandbox(args) => sandbox::run(global, &args).await,
     }
-}
-
-fn not_yet(command: &str, what: &str) -> anyhow::Result<()> {
-    bail!("`truce {command}` is not available yet: {what} is not built in this version")
 }

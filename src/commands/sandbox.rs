@@ -8,6 +8,31 @@ use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions as Salesfor
 
 use crate::cli::{Global, SandboxArgs};
 
+/// Creates a Salesforce lead for the first `n` HubSpot contacts (same email and name), so
+/// the two sandboxes share people. Returns how many were created.
+fn share_people(
+    hubspot: &HubSpotSandbox,
+    salesforce: &SalesforceSandbox,
+    contacts: &[String],
+    n: usize,
+) -> usize {
+    contacts
+        .iter()
+        .take(n)
+        .filter_map(|id| hubspot.get(id))
+        .filter(|contact| {
+            let p = &contact.properties;
+            let lead = serde_json::json!({
+                "Email": p.get("email"),
+                "FirstName": p.get("firstname"),
+                "LastName": p.get("lastname").map_or("Unknown", String::as_str),
+                "Company": p.get("company").map_or("[not provided]", String::as_str),
+            });
+            salesforce.create("Lead", lead).is_ok()
+        })
+        .count()
+}
+
 /// Serves both sandboxes until Ctrl-C or SIGTERM.
 pub async fn run(_global: &Global, args: &SandboxArgs) -> anyhow::Result<()> {
     let hubspot = HubSpotSandbox::new(HubSpotOptions {
@@ -18,8 +43,9 @@ pub async fn run(_global: &Global, args: &SandboxArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..SalesforceOptions::default()
     });
-    hubspot.seed_contacts(args.contacts, args.seed);
+    let contacts = hubspot.seed_contacts(args.contacts, args.seed);
     salesforce.seed_leads(args.leads, args.seed);
+    let shared = share_people(&hubspot, &salesforce, &contacts, args.shared);
     let hubspot_served = hubspot
         .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, args.hubspot_port)))
         .await
@@ -38,7 +64,10 @@ pub async fn run(_global: &Global, args: &SandboxArgs) -> anyhow::Result<()> {
         })?;
     let hubspot_url = hubspot_served.url();
     let login_url = salesforce_served.url();
-    println!("HubSpot sandbox ({} contacts)", hubspot.count());
+    println!(
+        "HubSpot sandbox ({} contacts, {shared} of them also Salesforce leads)",
+        hubspot.count()
+    );
     println!("  base_url = \"{hubspot_url}\"");
     println!("  token    = {}", hubspot.token());
     println!("{}", salesforce.banner(&login_url));

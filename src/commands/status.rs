@@ -10,16 +10,17 @@ use crate::cli::{Global, OutputArgs};
 /// Prints the status of the state file (an empty store when it does not exist yet).
 pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
     let (path, view) = state_file::open(global)?;
-    let (status, quarantine, duplicates) = match &view {
+    let (status, quarantine, duplicates, quotas) = match &view {
         Some(view) => {
             let reader = view.reader();
             (
                 Some(reader.status()?),
                 reader.quarantined(false)?,
                 reader.duplicates()?,
+                reader.quotas()?,
             )
         }
-        None => (None, Vec::new(), Vec::new()),
+        None => (None, Vec::new(), Vec::new(), Vec::new()),
     };
     let now = now_ms();
     if args.json {
@@ -29,6 +30,12 @@ pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
             "status": status.as_ref().map(|s| status_json(s, now)),
             "quarantine": quarantine.iter().map(quarantine_json).collect::<Vec<_>>(),
             "duplicates": duplicates.iter().map(duplicate_json).collect::<Vec<_>>(),
+            "quota": quotas.iter().map(|q| json!({
+                "system": q.system,
+                "used": q.used,
+                "max": q.max,
+                "observed_at": when_json(q.observed_at),
+            })).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(());
@@ -42,6 +49,20 @@ pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     print_status(&status, now);
+    for q in &quotas {
+        let share = if q.max > 0 {
+            100.0 * q.used as f64 / q.max as f64
+        } else {
+            0.0
+        };
+        println!(
+            "quota        {}: {} of {} daily calls used ({share:.1}%), reported {} ago",
+            q.system,
+            q.used,
+            q.max,
+            ago(now - q.observed_at)
+        );
+    }
     print_quarantine(&quarantine);
     print_duplicates(&duplicates);
     Ok(())

@@ -16,14 +16,15 @@
 //! crash between sending a create and recording it cannot produce a duplicate: the record
 //! found is adopted instead.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as Json;
 use truce_connectors::{
     Connector, ErrorClass, ObjectType, System, UpsertKey, Write, WriteOp, WriteOutcome,
 };
 use truce_state::{
-    FieldChange, Origin, OutboxItem, Refusal, Store, Tx, WriteOp as StoredOp, normalize_email,
+    FieldChange, LinkId, Origin, OutboxItem, Refusal, Store, Tx, WriteOp as StoredOp,
+    normalize_email,
 };
 
 use super::EngineError;
@@ -31,8 +32,11 @@ use super::settings::Settings;
 use crate::logging::{self, QuarantineEvent};
 
 /// What one apply pass did, per system.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
+    /// Links whose writes finished (accepted, adopted or dropped): merged again at once,
+    /// since a link is not merged while a write of its own is on the way.
+    pub finished: BTreeSet<LinkId>,
     /// Writes accepted.
     pub written: usize,
     /// Records created.
@@ -49,9 +53,19 @@ pub async fn apply_system(
     connector: &dyn Connector,
     settings: &Settings,
     now: &dyn Fn() -> i64,
+    progress: &dyn super::Progress,
 ) -> Result<Applied, EngineError> {
     let system = connector.system();
     let mut total = Applied::default();
+    let queued: i64 = store
+        .reader()
+        .pending_summary()?
+        .iter()
+        .filter(|p| p.system == system.as_str())
+        .map(|p| p.count)
+        .sum();
+    let queued = u64::try_from(queued).unwrap_or(0);
+    let mut settled = 0u64;
     // Each round either finishes items or pushes them into the future, so this ends; the
     // bound is a guard against a store that keeps handing back the same items.
     for _ in 0..10_000 {
@@ -61,7 +75,7 @@ pub async fn apply_system(
         if items.is_empty() {
             break;
         }
-        let items = adopt_existing(store, connector, items, now()).await?;
+        let items = adopt_existing(store, connector, items, now(), &mut total.finished).await?;
         if items.is_empty() {
             continue;
         }
@@ -80,6 +94,9 @@ pub async fn apply_system(
         };
         let applied = store
             .transaction(|tx| record_outcomes(tx, system, &items, outcomes, settings, now()))?;
+        settled += items.len() as u64;
+        progress.wrote(system, settled.min(queued), queued);
+        total.finished.extend(applied.finished);
         total.written += applied.written;
         total.created += applied.created;
         total.retrying += applied.retrying;
@@ -119,6 +136,7 @@ async fn adopt_existing(
     connector: &dyn Connector,
     items: Vec<OutboxItem>,
     now: i64,
+    finished: &mut BTreeSet<LinkId>,
 ) -> Result<Vec<OutboxItem>, EngineError> {
     let blind = |item: &OutboxItem| {
         item.write.system == "salesforce"
@@ -172,6 +190,7 @@ async fn adopt_existing(
                     if tx.reader().link_by_salesforce_id(id)?.is_none() {
                         tx.set_link_salesforce(link, object.as_str(), id, now)?;
                     }
+                    finished.insert(link);
                 }
                 tx.mark_done(item.id, now)?;
             }
@@ -197,6 +216,9 @@ fn record_outcomes(
             continue;
         };
         answered.insert(outcome.key);
+        if outcome.result.is_ok() || converted_lead_outcome(&outcome) {
+            applied.finished.extend(item.write.link_id);
+        }
         match outcome.result {
             Ok(written) => {
                 accepted(tx, system, item, &written.id, now)?;
@@ -302,6 +324,10 @@ fn accepted(
         )?;
     }
     Ok(())
+}
+
+fn converted_lead_outcome(outcome: &WriteOutcome) -> bool {
+    outcome.result.as_ref().err().is_some_and(converted_lead)
 }
 
 fn converted_lead(err: &truce_connectors::Error) -> bool {

@@ -12,10 +12,10 @@ use truce_connectors::{ObjectType, System};
 use truce_state::{Cursor, ScanStep};
 
 use super::apply::Applied;
-use super::{Engine, EngineError, MergeSummary, Progress, all_unlinked, record};
+use super::{Engine, EngineError, MergeSummary, Progress, all_unlinked};
 
 /// What a backfill did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackfillSummary {
     /// HubSpot records read.
     pub scanned_hubspot: u64,
@@ -72,7 +72,15 @@ impl Engine {
         };
         if write {
             progress.phase("writing");
-            let (to_hubspot, to_salesforce) = self.apply().await?;
+            let (to_hubspot, to_salesforce) = self.apply(progress).await?;
+            let finished: Vec<_> = to_hubspot
+                .finished
+                .union(&to_salesforce.finished)
+                .copied()
+                .collect();
+            let after = self.merge_links(finished)?;
+            summary.merge.writes += after.writes;
+            summary.merge.conflicts += after.conflicts;
             summary.to_hubspot = to_hubspot;
             summary.to_salesforce = to_salesforce;
         }
@@ -101,19 +109,12 @@ impl Engine {
         let (mut records, mut pages) = (0, 0);
         loop {
             let page = connector.scan(object, token.as_deref()).await?;
-            let now = self.now();
-            let (mut stored, _) = record::build_page(
-                &self.store.reader(),
-                system,
-                &page.records,
-                &self.settings,
-                now,
-            )?;
-            stored.scan = Some(ScanStep {
-                object: object.as_str().into(),
-                next: page.next.clone(),
-            });
-            self.store.transaction(|tx| tx.record_page(&stored))?;
+            self.record(system, &page.records, |stored| {
+                stored.scan = Some(ScanStep {
+                    object: object.as_str().into(),
+                    next: page.next.clone(),
+                });
+            })?;
             let n = page.records.len() as u64;
             records += n;
             total += n;

@@ -191,7 +191,15 @@ fn salesforce(
                 out.creates += 1;
             }
         }
-        [contact] => link_to_hubspot(tx, snap, contact, &email, now, out)?,
+        // Only the record the email matches on this side (a Contact before a Lead, never
+        // one of several of a kind) is linked.
+        [contact] => {
+            if let Match::One(_, id) = salesforce_match(tx, &email, now, out)?
+                && id == snap.record_id
+            {
+                link_to_hubspot(tx, snap, contact, &email, now, out)?;
+            }
+        }
         _ => {
             let ids: Vec<String> = hubspot.iter().map(|s| s.record_id.clone()).collect();
             report_duplicate(tx, "hubspot", &email, &ids, now, out)?;

@@ -28,7 +28,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use truce_connectors::{Connector, Cursor, Cursors, ObjectType, System};
-use truce_state::{LinkId, NewConflict, Store, StoreError, Tx};
+use truce_state::{LinkId, LinkView, NewConflict, Store, StoreError, Tx};
 
 use self::apply::Applied;
 use self::merge::Side;
@@ -103,16 +103,30 @@ pub struct MergeSummary {
     pub duplicates: usize,
 }
 
-/// Reports progress of long work (the backfill's scans).
+/// Reports progress of long work (the backfill's scans and writes).
 pub trait Progress: Send + Sync {
     /// A page of `object` was recorded; `total` records of it so far.
     fn scanned(&self, system: System, object: ObjectType, total: u64);
     /// A new phase begins (`linking`, `merging`, `writing`).
     fn phase(&self, name: &str);
+    /// `done` of the `total` writes queued for `system` are settled (sent or set aside).
+    fn wrote(&self, _system: System, _done: u64, _total: u64) {}
 }
 
 /// Progress that reports nothing.
 pub struct Quiet;
+
+impl MergeSummary {
+    fn add(&mut self, other: &MergeSummary) {
+        self.links += other.links;
+        self.linked += other.linked;
+        self.creates += other.creates;
+        self.writes += other.writes;
+        self.conflicts += other.conflicts;
+        self.quarantined += other.quarantined;
+        self.duplicates += other.duplicates;
+    }
+}
 
 impl Progress for Quiet {
     fn scanned(&self, _: System, _: ObjectType, _: u64) {}
@@ -126,6 +140,9 @@ pub struct Engine {
     salesforce: Arc<dyn Connector>,
     settings: Settings,
     clock: Clock,
+    /// Set once the first cycle merged every link: a restart resumes from the store alone,
+    /// including links whose merge was deferred when the last process stopped.
+    resumed: bool,
 }
 
 /// Links merged per transaction: big enough to amortise commits, small enough to keep a
@@ -147,6 +164,7 @@ impl Engine {
             salesforce,
             settings,
             clock,
+            resumed: false,
         }
     }
 
@@ -181,8 +199,24 @@ impl Engine {
         let pulled_salesforce = self
             .pull(System::Salesforce, &mut touched, &mut lag_ms)
             .await?;
-        let merged = self.settle(&touched).await?;
-        let (to_hubspot, to_salesforce) = self.apply().await?;
+        let mut merged = self.settle(&touched).await?;
+        if !self.resumed {
+            let all = self.reconcile_all()?;
+            merged.conflicts += all.conflicts;
+            merged.quarantined += all.quarantined;
+            self.resumed = true;
+        }
+        let (to_hubspot, to_salesforce) = self.apply(&Quiet).await?;
+        // Links whose writes just finished were skipped while those were on the way.
+        let finished: Vec<LinkId> = to_hubspot
+            .finished
+            .union(&to_salesforce.finished)
+            .copied()
+            .collect();
+        let after = self.merge_links(finished)?;
+        merged.conflicts += after.conflicts;
+        merged.quarantined += after.quarantined;
+        self.record_quotas()?;
         let summary = CycleSummary {
             pulled_hubspot,
             pulled_salesforce,
@@ -239,27 +273,21 @@ impl Engine {
                 .pull(&since, position.as_ref(), self.settings.lookback)
                 .await?;
             let now = self.now();
-            let (mut stored, page_touched) = record::build_page(
-                &self.store.reader(),
-                system,
-                &page.records,
-                &self.settings,
-                now,
-            )?;
-            stored.cursors = page
-                .position
-                .iter()
-                .map(|(stream, c)| {
-                    (
-                        stream.clone(),
-                        truce_state::Cursor {
-                            modified_at: c.modified_at,
-                            id: c.id.clone(),
-                        },
-                    )
-                })
-                .collect();
-            self.store.transaction(|tx| tx.record_page(&stored))?;
+            let page_touched = self.record(system, &page.records, |stored| {
+                stored.cursors = page
+                    .position
+                    .iter()
+                    .map(|(stream, c)| {
+                        (
+                            stream.clone(),
+                            truce_state::Cursor {
+                                modified_at: c.modified_at,
+                                id: c.id.clone(),
+                            },
+                        )
+                    })
+                    .collect();
+            })?;
             for t in &page_touched {
                 if let Some(r) = page.records.iter().find(|r| r.id == t.id) {
                     *lag_ms = (*lag_ms).max(now - r.modified_at);
@@ -313,72 +341,126 @@ impl Engine {
                 continue;
             }
             let records = self.salesforce.fetch(object, &ids).await?;
-            let now = self.now();
-            let (page, t) = record::build_page(
-                &self.store.reader(),
-                System::Salesforce,
-                &records,
-                &self.settings,
-                now,
-            )?;
-            self.store.transaction(|tx| tx.record_page(&page))?;
-            touched.extend(t);
+            touched.extend(self.record(System::Salesforce, &records, |_| {})?);
         }
         Ok(touched)
     }
 
-    /// Reconciles every active link (what the backfill does after its scans): no network,
-    /// only the store. Returns what was planned.
-    pub fn reconcile_all(&mut self) -> Result<MergeSummary, EngineError> {
-        let links = all_links(&self.store)?;
-        self.merge_links(links)
+    /// The record step for one page of records: builds the store page, lets the caller add
+    /// its cursors or scan token, and writes it all in one transaction.
+    fn record(
+        &mut self,
+        system: System,
+        records: &[truce_connectors::Record],
+        finish: impl FnOnce(&mut truce_state::PulledPage),
+    ) -> Result<Vec<Touched>, EngineError> {
+        let now = self.now();
+        let (mut page, touched) =
+            record::build_page(&self.store.reader(), system, records, &self.settings, now)?;
+        finish(&mut page);
+        self.store.transaction(|tx| tx.record_page(&page))?;
+        Ok(touched)
     }
 
-    /// Reconciles links in batches, one transaction per batch.
-    fn merge_links(&mut self, links: Vec<LinkId>) -> Result<MergeSummary, EngineError> {
+    /// Reconciles every active link (what the backfill does after its scans): no network,
+    /// only the store. Streams through the links a page at a time, so memory stays flat
+    /// however many links there are.
+    pub fn reconcile_all(&mut self) -> Result<MergeSummary, EngineError> {
+        let mut summary = MergeSummary::default();
+        let mut after = None;
+        loop {
+            let now = self.now();
+            let settings = &self.settings;
+            let (part, last) = self.store.transaction(|tx| {
+                let views = tx.reader().link_views(after, MERGE_BATCH)?;
+                let last = views.last().map(|v| v.link.id);
+                merge_views(tx, views, settings, now).map(|part| (part, last))
+            })?;
+            summary.add(&part);
+            match last {
+                Some(last) => after = Some(last),
+                None => return Ok(summary),
+            }
+        }
+    }
+
+    /// Reconciles these links in batches, one transaction per batch.
+    fn merge_links(&mut self, mut links: Vec<LinkId>) -> Result<MergeSummary, EngineError> {
+        links.sort();
+        links.dedup();
         let mut summary = MergeSummary::default();
         for batch in links.chunks(MERGE_BATCH) {
             let now = self.now();
             let settings = &self.settings;
-            let part = self
-                .store
-                .transaction(|tx| merge_batch(tx, batch, settings, now))?;
-            summary.links += part.links;
-            summary.writes += part.writes;
-            summary.conflicts += part.conflicts;
-            summary.quarantined += part.quarantined;
+            let part = self.store.transaction(|tx| {
+                let mut views = Vec::with_capacity(batch.len());
+                for &link in batch {
+                    views.extend(tx.reader().link_view(link)?);
+                }
+                merge_views(tx, views, settings, now)
+            })?;
+            summary.add(&part);
         }
         Ok(summary)
     }
 
+    /// Keeps the API usage each connector last saw, for `truce status`.
+    fn record_quotas(&mut self) -> Result<(), EngineError> {
+        let now = self.now();
+        let reports: Vec<(System, truce_connectors::Quota)> = [System::HubSpot, System::Salesforce]
+            .into_iter()
+            .filter_map(|system| Some((system, self.connector(system).quota()?)))
+            .collect();
+        if reports.is_empty() {
+            return Ok(());
+        }
+        self.store.transaction(|tx| {
+            for (system, quota) in &reports {
+                let used = i64::try_from(quota.used).unwrap_or(i64::MAX);
+                let limit = i64::try_from(quota.limit).unwrap_or(i64::MAX);
+                tx.record_quota(system.as_str(), used, limit, now)?;
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(())
+    }
+
     /// Sends the outbox of both systems.
-    async fn apply(&mut self) -> Result<(Applied, Applied), EngineError> {
+    async fn apply(&mut self, progress: &dyn Progress) -> Result<(Applied, Applied), EngineError> {
         let clock = self.clock.clone();
         let now = move || clock();
-        let hubspot = self.hubspot.clone();
-        let salesforce = self.salesforce.clone();
-        let to_hubspot =
-            apply::apply_system(&mut self.store, hubspot.as_ref(), &self.settings, &now).await?;
-        let to_salesforce =
-            apply::apply_system(&mut self.store, salesforce.as_ref(), &self.settings, &now).await?;
+        let mut applied = Vec::with_capacity(2);
+        for connector in [self.hubspot.clone(), self.salesforce.clone()] {
+            let store = &mut self.store;
+            applied.push(
+                apply::apply_system(store, connector.as_ref(), &self.settings, &now, progress)
+                    .await?,
+            );
+        }
+        let to_salesforce = applied.pop().unwrap_or_default();
+        let to_hubspot = applied.pop().unwrap_or_default();
         Ok((to_hubspot, to_salesforce))
     }
 }
 
-/// Merges one batch of links inside a transaction.
-fn merge_batch(
+/// Merges one batch of link views inside a transaction.
+fn merge_views(
     tx: &mut Tx<'_>,
-    links: &[LinkId],
+    views: Vec<LinkView>,
     settings: &Settings,
     now: i64,
 ) -> Result<MergeSummary, StoreError> {
     let mut summary = MergeSummary::default();
-    for &link in links {
-        let Some(view) = tx.reader().link_view(link)? else {
-            continue;
-        };
-        // A write still on its way: merge again once its echo is back, not twice now.
-        if !tx.reader().pending_for_link(link)?.is_empty() {
+    let (Some(first), Some(last)) = (views.first(), views.last()) else {
+        return Ok(summary);
+    };
+    // A write still on its way: merge again once it finished, not twice now.
+    let busy = tx
+        .reader()
+        .links_with_pending_writes(first.link.id, last.link.id)?;
+    for view in views {
+        let link = view.link.id;
+        if busy.contains(&link) || view.link.state != truce_state::LinkState::Active {
             continue;
         }
         let plan = {
@@ -456,21 +538,6 @@ fn log_conflict(conflict: &NewConflict) {
         rule: &conflict.rule,
         winner: &conflict.winner,
     });
-}
-
-/// Every active link, for a full merge.
-fn all_links(store: &Store) -> Result<Vec<LinkId>, StoreError> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.reader().link_views(after, 1000)?;
-        let Some(last) = page.last() else {
-            break;
-        };
-        after = Some(last.link.id);
-        out.extend(page.iter().map(|v| v.link.id));
-    }
-    Ok(out)
 }
 
 /// Touched entries for every unlinked snapshot of a system, for a full identity pass.

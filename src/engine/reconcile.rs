@@ -96,7 +96,17 @@ pub fn plan_link(
                 };
             }
         };
-        let base = view.base.get(&map.salesforce).map(|b| value_of(&b.value));
+        let stored_base = view.base.get(&map.salesforce);
+        let base = stored_base.map(|b| value_of(&b.value));
+        // A side observed before its base was last set has not shown truce's write yet:
+        // its stale value is not a change (the echo will confirm the base).
+        let (h, s) = match (stored_base, &base) {
+            (Some(stored), Some(base)) => (
+                settled(h, base, hubspot.observed_at, stored.updated_at),
+                settled(s, base, salesforce.observed_at, stored.updated_at),
+            ),
+            _ => (h, s),
+        };
         let conflict_possible = base.as_ref().is_none_or(|b| h != *b && s != *b);
         let (h_at, s_at) = if map.rule == Rule::TwoWay && conflict_possible && h != s {
             (
@@ -145,6 +155,16 @@ pub fn plan_link(
         plan.writes.push(write);
     }
     plan
+}
+
+/// The value to merge for one side: the base when the side was last observed before the
+/// base was set (truce wrote it since), otherwise what was observed.
+fn settled(observed: Value, base: &Value, observed_at: i64, base_set_at: i64) -> Value {
+    if observed_at < base_set_at {
+        base.clone()
+    } else {
+        observed
+    }
 }
 
 fn salesforce_object(name: &Option<String>) -> Option<SalesforceObject> {
@@ -250,6 +270,11 @@ fn record(
             rule: map.rule.as_str().into(),
             winner: winner.map_or("none", Side::as_str).into(),
         });
+        if winner.is_none() {
+            // Rule `none` writes nothing; moving the base to HubSpot's value reports this
+            // disagreement once instead of at every merge.
+            plan.agreed.insert(map.salesforce.clone(), json_of(h));
+        }
     }
     let Some((target, value)) = &decision.write else {
         return Ok(());
@@ -461,6 +486,28 @@ mod tests {
         assert_eq!(q.field.as_deref(), Some("score"));
         assert_eq!(q.system, "hubspot");
         assert!(q.message.contains("\"many\""), "{}", q.message);
+    }
+
+    #[test]
+    fn a_side_not_observed_since_truce_wrote_to_it_is_not_taken_for_a_change() {
+        // truce wrote "Ada" to Salesforce (base set at 10); Salesforce's snapshot is from 5.
+        let mut v = view(
+            json!({"email": "ada@example.com", "firstname": "Ada"}),
+            json!({"Email": "ada@example.com", "FirstName": null}),
+            &[
+                ("FirstName", json!("Ada")),
+                ("Email", json!("ada@example.com")),
+            ],
+        );
+        v.base.get_mut("FirstName").unwrap().updated_at = 10;
+        v.salesforce.as_mut().unwrap().observed_at = 5;
+        v.hubspot.as_mut().unwrap().observed_at = 5;
+        let plan = plan_link(&v, &settings(), &mut |_, _| 0);
+        assert!(plan.writes.is_empty(), "{plan:?}");
+        // Once Salesforce is observed again, its value counts.
+        v.salesforce.as_mut().unwrap().observed_at = 11;
+        let plan = plan_link(&v, &settings(), &mut |_, _| 0);
+        assert_eq!(plan.writes[0].system, "hubspot");
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! | `conflicts` | [`conflicts`] | every conflict the merge decided, and how |
 //! | `quarantine` | [`quarantine`] | writes and records set aside with the API's own reason |
 //! | `duplicates` | [`duplicates`] | emails shared by two records on one side |
+//! | `quota` | [`quota`] | API usage as each system last reported it |
 //!
 //! ## Transactions
 //!
@@ -71,6 +72,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod page;
 pub mod quarantine;
+pub mod quota;
 pub mod snapshots;
 mod sql;
 pub mod status;
@@ -89,6 +91,7 @@ pub use outbox::{
 };
 pub use page::{PulledPage, RecordSummary};
 pub use quarantine::{NewQuarantine, QuarantineId, QuarantineState, Quarantined, Refusal, Retried};
+pub use quota::QuotaUsage;
 pub use snapshots::{Snapshot, SnapshotUpdate};
 pub use status::Status;
 

@@ -172,6 +172,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN base TEXT NOT NULL DEFAULT '{}';
     "#,
+    // 4: API usage as last reported by each system, for `truce status`.
+    r#"
+    CREATE TABLE quota (
+        system TEXT PRIMARY KEY,
+        used INTEGER NOT NULL,
+        max INTEGER NOT NULL,
+        observed_at INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.

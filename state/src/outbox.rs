@@ -279,6 +279,22 @@ impl Reader<'_> {
             .ctx(self.path, "counting pending writes")
     }
 
+    /// The links with ids in `from..=to` that have a write pending: one query for a whole
+    /// batch of links instead of one per link.
+    pub fn links_with_pending_writes(
+        &self,
+        from: LinkId,
+        to: LinkId,
+    ) -> Result<std::collections::BTreeSet<LinkId>> {
+        self.conn
+            .prepare_cached(
+                "SELECT DISTINCT link_id FROM outbox
+                 WHERE state = 'pending' AND link_id BETWEEN ?1 AND ?2",
+            )
+            .and_then(|mut stmt| stmt.query_map(params![from, to], |r| r.get(0))?.collect())
+            .ctx(self.path, "finding links with pending writes")
+    }
+
     /// Pending writes counted by system, object and operation, for a dry run's plan.
     pub fn pending_summary(&self) -> Result<Vec<PendingCount>> {
         self.conn

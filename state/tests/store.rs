@@ -1236,3 +1236,22 @@ fn a_copy_holds_everything_and_writes_to_it_leave_the_original_alone() {
     assert_eq!(count(&path, "links"), 1);
     assert_eq!(count(&copy_path, "links"), 2);
 }
+
+#[test]
+fn api_usage_keeps_the_latest_report_per_system() {
+    let (_dir, path) = temp();
+    let mut store = Store::open(&path).unwrap();
+    store
+        .transaction(|tx| {
+            tx.record_quota("salesforce", 10, 15_000, 1)?;
+            tx.record_quota("salesforce", 12, 15_000, 2)?;
+            tx.record_quota("hubspot", 400, 250_000, 2)
+        })
+        .unwrap();
+    let quotas = store.reader().quotas().unwrap();
+    assert_eq!(quotas.len(), 2);
+    assert_eq!(
+        (quotas[1].system.as_str(), quotas[1].used),
+        ("salesforce", 12)
+    );
+}

@@ -111,6 +111,9 @@ path = "{state}"
 [hubspot]
 base_url = "{hubspot}"
 token = {{ file = "hubspot-token" }}
+# The sandbox enforces no limits here; the tests should not wait on a real portal's budget.
+requests_per_10s = 2000
+search_requests_per_second = 100
 
 [salesforce]
 login_url = "{salesforce}"
@@ -152,11 +155,16 @@ lookback = "2s"
 
     /// The real engine over the real state file and both sandboxes.
     pub fn engine(&self) -> Engine {
+        self.engine_with_clock(system_clock())
+    }
+
+    /// The real engine with a clock the test controls (retry backoff, observed times).
+    pub fn engine_with_clock(&self, clock: truce::engine::Clock) -> Engine {
         let loaded = self.loaded();
         let settings = Settings::from_config(&loaded.config);
         let (hubspot, salesforce) = connect::connectors(&loaded, &settings).unwrap();
         let store = Store::open(self.state_path()).unwrap();
-        Engine::new(store, hubspot, salesforce, settings, system_clock())
+        Engine::new(store, hubspot, salesforce, settings, clock)
     }
 
     /// Salesforce records by normalised email: (object, id, fields).
