@@ -70,7 +70,7 @@ pub fn conflict(event: &ConflictEvent<'_>) {
         base_value = event.base_value,
         rule = event.rule,
         winner = event.winner,
-        "conflict: both sides changed {}; {} wins by rule {}",
+        "conflict on {}: the sides disagree; {} wins by rule {}",
         event.field,
         event.winner,
         event.rule
