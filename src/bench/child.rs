@@ -1,0 +1,325 @@
+//! The work measured in a child process, and how the parent runs it.
+//!
+//! The parent (`truce-bench SCENARIO`) serves the sandboxes and re-executes itself as
+//! `truce-bench child KIND --config PATH`; the child builds the real engine from that
+//! config exactly as `truce` does, does one piece of work, and prints its figures as one
+//! JSON object on the last line of stdout, including its own peak RSS (`VmHWM`), which
+//! therefore covers truce alone, without the sandboxes. The `daemon` kind prints one JSON
+//! line per cycle instead and stops when its stdin closes.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::time::MissedTickBehavior;
+use truce_connectors::ObjectType;
+use truce_state::Store;
+
+use super::peak_rss_kib;
+use super::world::load;
+use crate::connect;
+use crate::engine::settings::Settings;
+use crate::engine::{CycleSummary, Engine, Quiet, reconcile, system_clock};
+
+/// The real engine over the config's state file and connectors.
+pub fn engine(config: &Path) -> anyhow::Result<Engine> {
+    let loaded = load(config)?;
+    let settings = Settings::from_config(&loaded.config);
+    let (hubspot, salesforce) = connect::connectors(&loaded, &settings)?;
+    let path = &loaded.config.state.path;
+    let store = Store::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(Engine::new(store, hubspot, salesforce, settings, system_clock()))
+}
+
+fn cycle_json(summary: &CycleSummary) -> Value {
+    json!({
+        "pulled_hubspot": summary.pulled_hubspot,
+        "pulled_salesforce": summary.pulled_salesforce,
+        "linked": summary.linked,
+        "conflicts": summary.conflicts,
+        "quarantined": summary.quarantined,
+        "written_hubspot": summary.written_hubspot,
+        "written_salesforce": summary.written_salesforce,
+        "retrying": summary.retrying,
+    })
+}
+
+/// `child backfill`: runs the backfill to the end, starting it again (it resumes) when a
+/// call fails after the connector's retries, at most `restarts` times.
+pub async fn backfill(config: &Path, restarts: u32) -> anyhow::Result<Value> {
+    let mut engine = engine(config)?;
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    let summary = loop {
+        match engine.backfill(&Quiet, true).await {
+            Ok(summary) => break summary,
+            Err(err) if failures.len() < restarts as usize => failures.push(err.to_string()),
+            Err(err) => return Err(err).context("backfill failed after restarts"),
+        }
+    };
+    let wall = started.elapsed().as_secs_f64();
+    Ok(json!({
+        "wall_s": wall,
+        "restarts": failures.len(),
+        "restart_causes": failures,
+        "scanned_hubspot": summary.scanned_hubspot,
+        "scanned_salesforce": summary.scanned_salesforce,
+        "scan_pages": summary.scan_pages,
+        "links": summary.merge.links,
+        "linked": summary.merge.linked,
+        "creates": summary.merge.creates,
+        "writes": summary.merge.writes,
+        "conflicts": summary.merge.conflicts,
+        "quarantined": summary.merge.quarantined,
+        "duplicates": summary.merge.duplicates,
+        "hubspot_written": summary.to_hubspot.written,
+        "hubspot_created": summary.to_hubspot.created,
+        "hubspot_retrying": summary.to_hubspot.retrying,
+        "hubspot_quarantined": summary.to_hubspot.quarantined,
+        "salesforce_written": summary.to_salesforce.written,
+        "salesforce_created": summary.to_salesforce.created,
+        "salesforce_retrying": summary.to_salesforce.retrying,
+        "salesforce_quarantined": summary.to_salesforce.quarantined,
+        "peak_rss_kib": peak_rss_kib(),
+    }))
+}
+
+/// `child settle`: polls (the daemon's cycle, back to back) until a cycle writes nothing
+/// and has nothing left to retry, at most `max_cycles` times; a failed cycle counts.
+pub async fn settle(config: &Path, max_cycles: u32) -> anyhow::Result<Value> {
+    let mut engine = engine(config)?;
+    let started = Instant::now();
+    let mut cycles = Vec::new();
+    let mut failed = 0;
+    let mut settled = false;
+    for _ in 0..max_cycles {
+        match engine.cycle().await {
+            Ok(summary) => {
+                let quiet = summary.written_hubspot == 0
+                    && summary.written_salesforce == 0
+                    && summary.retrying == 0;
+                cycles.push(cycle_json(&summary));
+                if quiet {
+                    settled = true;
+                    break;
+                }
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    Ok(json!({
+        "wall_s": started.elapsed().as_secs_f64(),
+        "cycles": cycles,
+        "failed_cycles": failed,
+        "settled": settled,
+        "peak_rss_kib": peak_rss_kib(),
+    }))
+}
+
+/// `child daemon`: one cycle per poll interval (missed ticks skipped, as the daemon
+/// does), one JSON line per cycle on stdout, until stdin closes.
+pub async fn daemon(config: &Path) -> anyhow::Result<Value> {
+    let poll = load(config)?.config.sync.poll_interval;
+    let mut engine = engine(config)?;
+    let (tx, mut stop) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let mut sink = Vec::new();
+        let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+        let _ = tx.send(());
+    });
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let started = Instant::now();
+    let mut n = 0u64;
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tick.tick() => {
+                let at = Instant::now();
+                let line = match engine.cycle().await {
+                    Ok(summary) => json!({"cycle": n, "summary": cycle_json(&summary)}),
+                    Err(err) => json!({"cycle": n, "error": err.to_string()}),
+                };
+                let mut line = line;
+                line["began_s"] = json!(at.duration_since(started).as_secs_f64());
+                line["took_s"] = json!(at.elapsed().as_secs_f64());
+                println!("{line}");
+                n += 1;
+            }
+        }
+    }
+    Ok(json!({"cycles": n, "peak_rss_kib": peak_rss_kib()}))
+}
+
+/// `child scan`: truce's HubSpot full scan (the backfill's first step: list pages of 100
+/// through the connector and its limiter), records counted and dropped.
+pub async fn scan(config: &Path) -> anyhow::Result<Value> {
+    let loaded = load(config)?;
+    let settings = Settings::from_config(&loaded.config);
+    let (hubspot, _) = connect::connectors(&loaded, &settings)?;
+    let started = Instant::now();
+    let (mut records, mut pages) = (0usize, 0usize);
+    let mut resume: Option<String> = None;
+    loop {
+        let page = hubspot
+            .scan(ObjectType::HubSpotContact, resume.as_deref())
+            .await
+            .context("scanning HubSpot contacts")?;
+        records += page.records.len();
+        pages += 1;
+        match page.next {
+            Some(next) => resume = Some(next),
+            None => break,
+        }
+    }
+    Ok(json!({
+        "wall_s": started.elapsed().as_secs_f64(),
+        "records": records,
+        "pages": pages,
+        "peak_rss_kib": peak_rss_kib(),
+    }))
+}
+
+/// `child reconcile`: times `Engine::reconcile_all` over the state file (network
+/// excluded: it only reads and writes the store), reads the peak RSS right after it, then
+/// times the parts of the same work separately, to show where the time goes: reading
+/// every link's view in pages, planning each link (the pure merge), and the per-link
+/// point reads the merge makes.
+pub async fn reconcile_bench(config: &Path) -> anyhow::Result<Value> {
+    let mut engine = engine(config)?;
+    let settings = Settings::from_config(&load(config)?.config);
+    let started = Instant::now();
+    let merged = engine.reconcile_all().context("reconcile_all")?;
+    let wall = started.elapsed().as_secs_f64();
+    let peak = peak_rss_kib();
+
+    // The parts, measured apart (after the peak was read, so they do not inflate it).
+    let store = engine.store();
+    let (mut read_s, mut plan_s, mut point_s) = (0.0, 0.0, 0.0);
+    let mut after = None;
+    let mut links = 0u64;
+    loop {
+        let t = Instant::now();
+        let page = store
+            .reader()
+            .link_views(after, 1000)
+            .context("reading link views")?;
+        read_s += t.elapsed().as_secs_f64();
+        let Some(last) = page.last() else { break };
+        after = Some(last.link.id);
+        let t = Instant::now();
+        for view in &page {
+            let plan = reconcile::plan_link(view, &settings, &mut |_, _| 0);
+            std::hint::black_box(plan);
+        }
+        plan_s += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for view in &page {
+            let reader = store.reader();
+            std::hint::black_box(reader.link_view(view.link.id).context("link view")?);
+            std::hint::black_box(reader.pending_for_link(view.link.id).context("pending")?);
+        }
+        point_s += t.elapsed().as_secs_f64();
+        links += page.len() as u64;
+    }
+    Ok(json!({
+        "wall_s": wall,
+        "links": merged.links,
+        "writes": merged.writes,
+        "conflicts": merged.conflicts,
+        "quarantined": merged.quarantined,
+        "peak_rss_kib": peak,
+        "parts": {
+            "links": links,
+            "read_views_in_pages_s": read_s,
+            "plan_link_pure_s": plan_s,
+            "point_reads_per_link_s": point_s,
+        },
+    }))
+}
+
+/// Runs `truce-bench child ARGS...` to the end and parses the JSON on its last stdout line.
+pub async fn run(args: &[&str]) -> anyhow::Result<Value> {
+    let output = command(args)?
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .await
+        .with_context(|| format!("running child {args:?}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        anyhow::bail!("child {args:?} failed ({}): {stdout}", output.status);
+    }
+    let last = stdout.lines().last().unwrap_or("");
+    serde_json::from_str(last).with_context(|| format!("child {args:?} printed {last:?}"))
+}
+
+/// A running `truce-bench child daemon`, whose cycle lines the parent reads.
+pub struct Daemon {
+    child: Child,
+    lines: tokio::io::Lines<BufReader<ChildStdout>>,
+}
+
+impl Daemon {
+    /// Starts the daemon child over `config`.
+    pub fn start(config: &Path) -> anyhow::Result<Daemon> {
+        let path = config.display().to_string();
+        let mut child = command(&["daemon", "--config", &path])?
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the daemon child")?;
+        let stdout = child
+            .stdout
+            .take()
+            .context("the daemon child has no stdout")?;
+        Ok(Daemon {
+            child,
+            lines: BufReader::new(stdout).lines(),
+        })
+    }
+
+    /// The next JSON line (a cycle, or the final figures), waiting at most `timeout`.
+    pub async fn next(&mut self, timeout: Duration) -> anyhow::Result<Option<Value>> {
+        match tokio::time::timeout(timeout, self.lines.next_line()).await {
+            Err(_) => Ok(None),
+            Ok(line) => {
+                let Some(line) = line.context("reading the daemon child")? else {
+                    anyhow::bail!("the daemon child ended early");
+                };
+                Ok(Some(serde_json::from_str(&line).with_context(|| {
+                    format!("the daemon child printed {line:?}")
+                })?))
+            }
+        }
+    }
+
+    /// Closes its stdin and returns its final figures (peak RSS).
+    pub async fn stop(mut self) -> anyhow::Result<Value> {
+        drop(self.child.stdin.take());
+        let mut last = Value::Null;
+        while let Some(line) = self.lines.next_line().await.context("reading the daemon")? {
+            if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                last = value;
+            }
+        }
+        let status = self.child.wait().await.context("waiting for the daemon child")?;
+        if !status.success() {
+            anyhow::bail!("the daemon child failed ({status})");
+        }
+        Ok(last)
+    }
+}
+
+fn command(args: &[&str]) -> anyhow::Result<Command> {
+    let exe = std::env::current_exe().context("finding truce-bench's own path")?;
+    let mut command = Command::new(exe);
+    command.arg("child").args(args);
+    Ok(command)
+}
