@@ -23,7 +23,7 @@ use super::peak_rss_kib;
 use super::world::load;
 use crate::connect;
 use crate::engine::settings::Settings;
-use crate::engine::{CycleSummary, Engine, Quiet, reconcile, system_clock};
+use crate::engine::{CycleSummary, Engine, reconcile, system_clock};
 
 /// The real engine over the config's state file and connectors.
 pub fn engine(config: &Path) -> anyhow::Result<Engine> {
@@ -48,14 +48,75 @@ fn cycle_json(summary: &CycleSummary) -> Value {
     })
 }
 
+/// Timestamps of the backfill's progress, for a breakdown of its wall time by phase.
+struct Timeline {
+    started: Instant,
+    marks: std::sync::Mutex<Vec<(String, f64)>>,
+}
+
+impl Timeline {
+    fn mark(&self, name: String) {
+        let at = self.started.elapsed().as_secs_f64();
+        let mut marks = match self.marks.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        // A scan reports every page: keep only its last one.
+        if marks.last().is_some_and(|(last, _)| *last == name) {
+            marks.pop();
+        }
+        marks.push((name, at));
+    }
+
+    /// `[phase, seconds]` pairs: each phase lasts from the previous mark to its own.
+    fn phases(&self, end: f64) -> Value {
+        let marks = match self.marks.lock() {
+            Ok(m) => m.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let mut out = Vec::new();
+        let mut previous = 0.0;
+        let mut name = String::from("start");
+        for (mark, at) in marks {
+            if let Some(scan) = mark.strip_prefix("scanned ") {
+                out.push(json!([format!("scan {scan}"), at - previous]));
+                previous = at;
+            } else {
+                if name != "start" {
+                    out.push(json!([name, at - previous]));
+                    previous = at;
+                }
+                name = mark;
+            }
+        }
+        if name != "start" {
+            out.push(json!([name, end - previous]));
+        }
+        Value::Array(out)
+    }
+}
+
+impl crate::engine::Progress for Timeline {
+    fn scanned(&self, system: truce_connectors::System, object: ObjectType, _: u64) {
+        self.mark(format!("scanned {} {}", system.label(), object.as_str()));
+    }
+    fn phase(&self, name: &str) {
+        self.mark(name.to_string());
+    }
+}
+
 /// `child backfill`: runs the backfill to the end, starting it again (it resumes) when a
 /// call fails after the connector's retries, at most `restarts` times.
 pub async fn backfill(config: &Path, restarts: u32) -> anyhow::Result<Value> {
     let mut engine = engine(config)?;
     let started = Instant::now();
+    let timeline = Timeline {
+        started,
+        marks: std::sync::Mutex::new(Vec::new()),
+    };
     let mut failures = Vec::new();
     let summary = loop {
-        match engine.backfill(&Quiet, true).await {
+        match engine.backfill(&timeline, true).await {
             Ok(summary) => break summary,
             Err(err) if failures.len() < restarts as usize => failures.push(err.to_string()),
             Err(err) => return Err(err).context("backfill failed after restarts"),
@@ -64,6 +125,7 @@ pub async fn backfill(config: &Path, restarts: u32) -> anyhow::Result<Value> {
     let wall = started.elapsed().as_secs_f64();
     Ok(json!({
         "wall_s": wall,
+        "phases": timeline.phases(wall),
         "restarts": failures.len(),
         "restart_causes": failures,
         "scanned_hubspot": summary.scanned_hubspot,

@@ -339,6 +339,21 @@ fn backfill_tables(report: &mut Report, run: &BackfillRun, title: &str) {
         "yes".into(),
     ]);
     report.tables.push(time);
+    if let Some(phases) = c["phases"].as_array() {
+        let mut table = Table::new(
+            &format!("{title}: where the wall time goes (the engine's progress phases)"),
+            &["phase", "seconds", "share"],
+        );
+        for phase in phases {
+            let seconds = phase[1].as_f64().unwrap_or(0.0);
+            table.row(vec![
+                phase[0].as_str().unwrap_or("?").to_string(),
+                format!("{seconds:.2}"),
+                format!("{:.0}%", 100.0 * ratio(seconds, wall)),
+            ]);
+        }
+        report.tables.push(table);
+    }
     let key = title.to_lowercase().replace(' ', "_");
     report.figure(
         &key,
@@ -411,6 +426,13 @@ pub async fn faults(n: usize) -> anyhow::Result<Report> {
         faulty.seen.salesforce_calls as f64,
         &count,
     ));
+    let requests = |seen: &Seen| seen.salesforce_endpoints.values().sum::<u64>() as f64;
+    cmp.row(row(
+        "Salesforce HTTP requests (token, refused included)",
+        requests(&clean.seen),
+        requests(&faulty.seen),
+        &count,
+    ));
     cmp.row(row("wall time (s)", clean.wall(), faulty.wall(), &|v| format!("{v:.1}")));
     cmp.row(vec![
         "5xx / 429 answered".into(),
@@ -456,7 +478,7 @@ fn yes(b: bool) -> String {
 pub async fn steady(n: usize, edits: usize, rate: f64, poll_s: u64) -> anyhow::Result<Report> {
     let limits = Limits::professional();
     let poll = format!("{poll_s}s");
-    let world = World::start("steady", limits, &poll, "60s").await?;
+    let world = World::start("steady", limits, &poll, &format!("{LOOKBACK_S}s")).await?;
     let population = world.populate(n)?;
     let config = world.config_path.display().to_string();
     child::run(&["backfill", "--config", &config, "--restarts", "0"]).await?;
@@ -547,32 +569,14 @@ pub async fn steady(n: usize, edits: usize, rate: f64, poll_s: u64) -> anyhow::R
     }
     let edit_phase = started.elapsed().as_secs_f64();
 
-    // Idle: wait for a cycle that pulled and wrote nothing, then count three more.
-    let mut idle_from: Option<Seen> = None;
-    let mut idle_cycles = 0;
-    let mut idle_busy = 0;
-    let idle_deadline = Instant::now() + Duration::from_secs(poll_s * 12 + 60);
-    while Instant::now() < idle_deadline && idle_cycles < 3 {
-        let Some(line) = daemon.next(Duration::from_secs(poll_s + 30)).await? else {
-            continue;
-        };
-        let s = &line["summary"];
-        let idle = !s.is_null()
-            && ["pulled_hubspot", "pulled_salesforce", "written_hubspot", "written_salesforce"]
-                .iter()
-                .all(|k| u(s, k) == 0);
-        match (&idle_from, idle) {
-            (None, true) => idle_from = Some(Seen::read(&world)),
-            (None, false) => {}
-            (Some(_), true) => idle_cycles += 1,
-            (Some(_), false) => {
-                idle_busy += 1;
-                idle_from = Some(Seen::read(&world));
-                idle_cycles = 0;
-            }
-        }
+    // Idle: right after the edits (the 60 s look-back still re-reads them), then once the
+    // look-back has passed with nothing new.
+    let recent = idle_window(&mut daemon, &world, 3, poll_s).await?;
+    let quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(LOOKBACK_S) {
+        daemon.next(Duration::from_secs(1)).await?;
     }
-    let idle = idle_from.map(|from| Seen::read(&world).since(&from));
+    let quiet = idle_window(&mut daemon, &world, 3, poll_s).await?;
     let daemon_end = daemon.stop().await?;
 
     let all: Vec<f64> = latencies.iter().map(|(l, _)| *l).collect();
@@ -609,33 +613,39 @@ pub async fn steady(n: usize, edits: usize, rate: f64, poll_s: u64) -> anyhow::R
     latency_row("all", &all, made);
     report.tables.push(table);
     let mut idle_table = Table::new(
-        "Idle cycles: API calls per cycle once nothing changes",
-        &["system", "calls per idle cycle", "expected (pull only)"],
+        "Idle cycles: API calls per cycle when nothing changes",
+        &["window", "cycles", "HubSpot calls/cycle", "Salesforce calls/cycle", "expected"],
     );
-    if let Some(idle) = &idle
-        && idle_cycles > 0
-    {
-        let per = |calls: u64| format!("{:.2}", calls as f64 / f64::from(idle_cycles));
-        idle_table.row(vec![
-            "HubSpot".into(),
-            per(idle.hubspot_calls),
-            "1 (one search)".into(),
-        ]);
-        idle_table.row(vec![
-            "Salesforce".into(),
-            per(idle.salesforce_calls),
-            "1 (one composite: Lead, Contact, deletions)".into(),
-        ]);
-        report.notes.push(format!(
-            "Idle calls over {idle_cycles} cycles: {}",
-            idle.endpoints()
-        ));
-    } else {
-        idle_table.row(vec!["-".into(), "no idle cycle seen".into(), String::new()]);
+    for (name, window) in [
+        ("right after the edits (inside the 60 s look-back)", &recent),
+        ("after the look-back", &quiet),
+    ] {
+        match window {
+            Some((seen, cycles)) => {
+                let per = |calls: u64| format!("{:.2}", calls as f64 / f64::from(*cycles));
+                idle_table.row(vec![
+                    name.into(),
+                    cycles.to_string(),
+                    per(seen.hubspot_calls),
+                    per(seen.salesforce_calls),
+                    "pull only: 1 search + 1 composite".into(),
+                ]);
+                report
+                    .notes
+                    .push(format!("Idle calls {name}: {}", seen.endpoints()));
+            }
+            None => idle_table.row(vec![
+                name.into(),
+                "0".into(),
+                "no idle cycle seen".into(),
+                String::new(),
+                String::new(),
+            ]),
+        }
     }
     report.tables.push(idle_table);
     report.notes.push(format!(
-        "Edits that failed to apply in the sandbox: {errors}; not propagated before the deadline: {}; busy cycles seen while waiting for idle: {idle_busy}; edit phase {edit_phase:.0} s.",
+        "Edits that failed to apply in the sandbox: {errors}; not propagated before the deadline: {}; edit phase {edit_phase:.0} s.",
         pending.len()
     ));
     report.notes.push(
@@ -654,13 +664,50 @@ pub async fn steady(n: usize, edits: usize, rate: f64, poll_s: u64) -> anyhow::R
             "max_s": percentile(&all, 100.0),
             "hubspot_to_salesforce_p95_s": percentile(&side(true), 95.0),
             "salesforce_to_hubspot_p95_s": percentile(&side(false), 95.0),
-            "idle_cycles": idle_cycles,
-            "idle_hubspot_calls": idle.as_ref().map(|i| i.hubspot_calls),
-            "idle_salesforce_calls": idle.as_ref().map(|i| i.salesforce_calls),
+            "idle_recent": recent.as_ref().map(|(s, c)| json!({"cycles": c, "hubspot_calls": s.hubspot_calls, "salesforce_calls": s.salesforce_calls})),
+            "idle_quiet": quiet.as_ref().map(|(s, c)| json!({"cycles": c, "hubspot_calls": s.hubspot_calls, "salesforce_calls": s.salesforce_calls})),
             "daemon_peak_rss_kib": daemon_end["peak_rss_kib"],
         }),
     );
     Ok(report)
+}
+
+/// The config's look-back, in seconds (the idle scenario waits it out).
+const LOOKBACK_S: u64 = 60;
+
+/// Waits for a cycle that pulled and wrote nothing, then counts what the next `cycles`
+/// idle cycles cost; a busy cycle starts the count again. `None` if no idle run is seen
+/// within twelve polls.
+async fn idle_window(
+    daemon: &mut Daemon,
+    world: &World,
+    cycles: u32,
+    poll_s: u64,
+) -> anyhow::Result<Option<(Seen, u32)>> {
+    let mut from: Option<Seen> = None;
+    let mut counted = 0;
+    let deadline = Instant::now() + Duration::from_secs(poll_s * 12 + 60);
+    while Instant::now() < deadline && counted < cycles {
+        let Some(line) = daemon.next(Duration::from_secs(poll_s + 30)).await? else {
+            continue;
+        };
+        let s = &line["summary"];
+        let idle = !s.is_null()
+            && ["pulled_hubspot", "pulled_salesforce", "written_hubspot", "written_salesforce"]
+                .iter()
+                .all(|k| u(s, k) == 0);
+        if !idle {
+            from = None;
+            counted = 0;
+        } else if from.is_none() {
+            from = Some(Seen::read(world));
+        } else {
+            counted += 1;
+        }
+    }
+    Ok(from
+        .filter(|_| counted > 0)
+        .map(|from| (Seen::read(world).since(&from), counted)))
 }
 
 /// Builds a state file of `n` active links, each with both snapshots and base values, in
