@@ -32,7 +32,13 @@ pub fn engine(config: &Path) -> anyhow::Result<Engine> {
     let (hubspot, salesforce) = connect::connectors(&loaded, &settings)?;
     let path = &loaded.config.state.path;
     let store = Store::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(Engine::new(store, hubspot, salesforce, settings, system_clock()))
+    Ok(Engine::new(
+        store,
+        hubspot,
+        salesforce,
+        settings,
+        system_clock(),
+    ))
 }
 
 fn cycle_json(summary: &CycleSummary) -> Value {
@@ -371,7 +377,11 @@ impl Daemon {
                 last = value;
             }
         }
-        let status = self.child.wait().await.context("waiting for the daemon child")?;
+        let status = self
+            .child
+            .wait()
+            .await
+            .context("waiting for the daemon child")?;
         if !status.success() {
             anyhow::bail!("the daemon child failed ({status})");
         }

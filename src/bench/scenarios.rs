@@ -216,10 +216,9 @@ pub async fn backfill(n: usize) -> anyhow::Result<Report> {
     let run = run_backfill("backfill", n, limits, None).await?;
     let mut report = Report::new("backfill");
     backfill_tables(&mut report, &run, "Backfill");
-    report.notes.push(format!(
-        "Calls made: {}",
-        run.seen.endpoints()
-    ));
+    report
+        .notes
+        .push(format!("Calls made: {}", run.seen.endpoints()));
     report.notes.push(
         "Bounds: wall time by HubSpot's 190 requests per 10 s (the quota-bound time is HubSpot calls / 19 per s; Salesforce has no rate limit, only a daily allocation, so its calls add to the wall time above the bound); calls by the batch sizes.".into(),
     );
@@ -254,12 +253,18 @@ fn backfill_tables(report: &mut Report, run: &BackfillRun, title: &str) {
         "Salesforce".into(),
         thousands(run.seen.salesforce_calls),
         thousands(sf_min),
-        format!("{:.3}", ratio(run.seen.salesforce_calls as f64, sf_min as f64)),
+        format!(
+            "{:.3}",
+            ratio(run.seen.salesforce_calls as f64, sf_min as f64)
+        ),
         "≤ 1.05".into(),
         thousands(run.seen.salesforce_429),
     ]);
     report.tables.push(calls);
-    let mut time = Table::new(&format!("{title}: time and memory"), &["figure", "value", "target"]);
+    let mut time = Table::new(
+        &format!("{title}: time and memory"),
+        &["figure", "value", "target"],
+    );
     let bound = run.bound();
     time.row(vec!["wall time".into(), secs(wall), String::new()]);
     time.row(vec![
@@ -295,7 +300,11 @@ fn backfill_tables(report: &mut Report, run: &BackfillRun, title: &str) {
     ]);
     time.row(vec![
         "written HubSpot (created)".into(),
-        format!("{} ({})", thousands(u(c, "hubspot_written")), thousands(u(c, "hubspot_created"))),
+        format!(
+            "{} ({})",
+            thousands(u(c, "hubspot_written")),
+            thousands(u(c, "hubspot_created"))
+        ),
         String::new(),
     ]);
     time.row(vec![
@@ -313,7 +322,9 @@ fn backfill_tables(report: &mut Report, run: &BackfillRun, title: &str) {
             "{} / {} / {}",
             thousands(u(c, "linked")),
             thousands(u(c, "conflicts")),
-            thousands(u(c, "quarantined") + u(c, "hubspot_quarantined") + u(c, "salesforce_quarantined"))
+            thousands(
+                u(c, "quarantined") + u(c, "hubspot_quarantined") + u(c, "salesforce_quarantined")
+            )
         ),
         String::new(),
     ]);
@@ -334,7 +345,11 @@ fn backfill_tables(report: &mut Report, run: &BackfillRun, title: &str) {
         if run.problems.is_empty() {
             "yes".into()
         } else {
-            format!("NO: {} disagreements, first: {}", run.problems.len(), run.problems[0])
+            format!(
+                "NO: {} disagreements, first: {}",
+                run.problems.len(),
+                run.problems[0]
+            )
         },
         "yes".into(),
     ]);
@@ -433,10 +448,16 @@ pub async fn faults(n: usize) -> anyhow::Result<Report> {
         requests(&faulty.seen),
         &count,
     ));
-    cmp.row(row("wall time (s)", clean.wall(), faulty.wall(), &|v| format!("{v:.1}")));
+    cmp.row(row("wall time (s)", clean.wall(), faulty.wall(), &|v| {
+        format!("{v:.1}")
+    }));
     cmp.row(vec![
         "5xx / 429 answered".into(),
-        format!("{} / {}", clean.seen.server_errors, clean.seen.hubspot_429 + clean.seen.salesforce_429),
+        format!(
+            "{} / {}",
+            clean.seen.server_errors,
+            clean.seen.hubspot_429 + clean.seen.salesforce_429
+        ),
         format!(
             "{} / {}",
             faulty.seen.server_errors,
@@ -614,7 +635,13 @@ pub async fn steady(n: usize, edits: usize, rate: f64, poll_s: u64) -> anyhow::R
     report.tables.push(table);
     let mut idle_table = Table::new(
         "Idle cycles: API calls per cycle when nothing changes",
-        &["window", "cycles", "HubSpot calls/cycle", "Salesforce calls/cycle", "expected"],
+        &[
+            "window",
+            "cycles",
+            "HubSpot calls/cycle",
+            "Salesforce calls/cycle",
+            "expected",
+        ],
     );
     for (name, window) in [
         ("right after the edits (inside the 60 s look-back)", &recent),
@@ -693,9 +720,14 @@ async fn idle_window(
         };
         let s = &line["summary"];
         let idle = !s.is_null()
-            && ["pulled_hubspot", "pulled_salesforce", "written_hubspot", "written_salesforce"]
-                .iter()
-                .all(|k| u(s, k) == 0);
+            && [
+                "pulled_hubspot",
+                "pulled_salesforce",
+                "written_hubspot",
+                "written_salesforce",
+            ]
+            .iter()
+            .all(|k| u(s, k) == 0);
         if !idle {
             from = None;
             counted = 0;
@@ -824,15 +856,31 @@ pub async fn engine(sizes: &[usize]) -> anyhow::Result<Report> {
     let mut report = Report::new("engine");
     let mut table = Table::new(
         "Engine only: Engine::reconcile_all over N links (state file, no network), one child process per N",
-        &["links", "build state", "reconcile", "links/s", "peak RSS", "writes", "conflicts", "target"],
+        &[
+            "links",
+            "build state",
+            "reconcile",
+            "links/s",
+            "peak RSS",
+            "writes",
+            "conflicts",
+            "target",
+        ],
     );
     let mut parts = Table::new(
         "Where the time goes (the same work measured apart, after the run)",
-        &["links", "read views, pages of 1,000", "plan_link (pure)", "link_view + pending per link", "rest (writes, commits)"],
+        &[
+            "links",
+            "read views, pages of 1,000",
+            "plan_link (pure)",
+            "link_view + pending per link",
+            "rest (writes, commits)",
+        ],
     );
     let mut figures = Vec::new();
     for &n in sizes {
-        let world = World::start(&format!("engine-{n}"), Limits::professional(), "15s", "60s").await?;
+        let world =
+            World::start(&format!("engine-{n}"), Limits::professional(), "15s", "60s").await?;
         let built = Instant::now();
         build_state(&world.state_path(), n)?;
         let build_s = built.elapsed().as_secs_f64();
@@ -892,11 +940,19 @@ pub async fn side_by_side(n: usize, root: &Path) -> anyhow::Result<Report> {
             t["base_url"],
             t["config_keys"]
                 .as_array()
-                .map(|k| k.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                .map(|k| k
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "))
                 .unwrap_or_default()
         ),
-        Ok(t) => format!("tap-hubspot reports a configurable base URL ({t}); this harness still runs the SDK loop."),
-        Err(e) => format!("tap-hubspot could not be installed or read ({e:#}); compared with the official Python SDK's paging loop."),
+        Ok(t) => format!(
+            "tap-hubspot reports a configurable base URL ({t}); this harness still runs the SDK loop."
+        ),
+        Err(e) => format!(
+            "tap-hubspot could not be installed or read ({e:#}); compared with the official Python SDK's paging loop."
+        ),
     };
 
     let config = world.config_path.display().to_string();
@@ -934,7 +990,15 @@ pub async fn side_by_side(n: usize, root: &Path) -> anyhow::Result<Report> {
             thousands(n as u64),
             limits.hubspot_per_10s
         ),
-        &["", "records", "wall time", "API calls", "429s", "peak RSS", "records/s"],
+        &[
+            "",
+            "records",
+            "wall time",
+            "API calls",
+            "429s",
+            "peak RSS",
+            "records/s",
+        ],
     );
     let row = |name: &str, v: &Value, seen: &Seen| {
         vec![
@@ -953,11 +1017,20 @@ pub async fn side_by_side(n: usize, root: &Path) -> anyhow::Result<Report> {
         "ratio peer / truce".into(),
         String::new(),
         format!("{:.2}", ratio(f(&peer, "wall_s"), f(&truce, "wall_s"))),
-        format!("{:.2}", ratio(peer_seen.hubspot_calls as f64, truce_seen.hubspot_calls as f64)),
+        format!(
+            "{:.2}",
+            ratio(
+                peer_seen.hubspot_calls as f64,
+                truce_seen.hubspot_calls as f64
+            )
+        ),
         String::new(),
         format!(
             "{:.2}",
-            ratio(u(&peer, "peak_rss_kib") as f64, u(&truce, "peak_rss_kib") as f64)
+            ratio(
+                u(&peer, "peak_rss_kib") as f64,
+                u(&truce, "peak_rss_kib") as f64
+            )
         ),
         String::new(),
     ]);

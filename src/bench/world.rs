@@ -146,11 +146,15 @@ pub fn shared_email(i: usize) -> String {
 impl World {
     /// Serves both sandboxes with `limits` and writes a config (`poll` and `lookback` are
     /// duration strings for `[sync]`) in a fresh scratch directory named after `name`.
-    pub async fn start(name: &str, limits: Limits, poll: &str, lookback: &str) -> anyhow::Result<World> {
+    pub async fn start(
+        name: &str,
+        limits: Limits,
+        poll: &str,
+        lookback: &str,
+    ) -> anyhow::Result<World> {
         let dir = std::env::temp_dir().join(format!("truce-bench-{}-{name}", std::process::id()));
         if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .with_context(|| format!("clearing {}", dir.display()))?;
+            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let hubspot = HubSpotSandbox::new(HubSpotOptions {
@@ -380,7 +384,12 @@ fn field_disagreements(
         if map.rule == Rule::None {
             continue;
         }
-        let h = map.from_hubspot(hubspot.get(&map.hubspot).map(|s| Value::String(s.clone())).as_ref());
+        let h = map.from_hubspot(
+            hubspot
+                .get(&map.hubspot)
+                .map(|s| Value::String(s.clone()))
+                .as_ref(),
+        );
         let s = map.from_salesforce(salesforce.get(&map.salesforce));
         match (h, s) {
             (Ok(h), Ok(s)) if h == s => {}

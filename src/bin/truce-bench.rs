@@ -129,7 +129,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .map(|r| parse_count(r))
         .collect::<anyhow::Result<_>>()?;
     let n = sizes.first().copied().unwrap_or(10_000);
-    let engine_sizes = if sizes.is_empty() { vec![100_000] } else { sizes.clone() };
+    let engine_sizes = if sizes.is_empty() {
+        vec![100_000]
+    } else {
+        sizes.clone()
+    };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let wanted = |s: Scenario| cli.scenario == s || cli.scenario == Scenario::All;
     let mut reports: Vec<Report> = Vec::new();
