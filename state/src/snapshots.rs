@@ -123,8 +123,10 @@ impl Reader<'_> {
         let email = normalize_email(email);
         self.conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM snapshots WHERE system = ?1 AND email = ?2
-                 ORDER BY record_id"
+                // Without statistics SQLite picks the primary key (system = ?) for this
+                // query, a scan of every snapshot of the system per lookup: the index is named.
+                "SELECT {COLUMNS} FROM snapshots INDEXED BY snapshots_email
+                 WHERE system = ?1 AND email = ?2 ORDER BY record_id"
             ))
             .and_then(|mut stmt| stmt.query_map([system, &email], from_row)?.collect())
             .ctx(self.path, "reading snapshots by email")
