@@ -176,6 +176,7 @@ pub async fn run_backfill(
     n: usize,
     limits: Limits,
     faults: Option<Faults>,
+    settle: bool,
 ) -> anyhow::Result<BackfillRun> {
     let world = World::start(name, limits, "15s", "60s").await?;
     world.populate(n)?;
@@ -192,7 +193,11 @@ pub async fn run_backfill(
     let backfill = child::run(&["backfill", "--config", &config, "--restarts", restarts]).await?;
     let after = Seen::read(&world);
     let busiest_10s = world.hubspot.max_in_window(Duration::from_secs(10), false);
-    let settle = child::run(&["settle", "--config", &config, "--max-cycles", "10"]).await?;
+    let settle = if settle {
+        child::run(&["settle", "--config", &config, "--max-cycles", "10"]).await?
+    } else {
+        Value::Null
+    };
     let settled = Seen::read(&world);
     world.hubspot.set_faults(Faults::default());
     world.salesforce.set_faults(SalesforceFaults::default());
@@ -213,7 +218,7 @@ pub async fn run_backfill(
 /// Scenario 1: the backfill under HubSpot Professional limits.
 pub async fn backfill(n: usize) -> anyhow::Result<Report> {
     let limits = Limits::professional();
-    let run = run_backfill("backfill", n, limits, None).await?;
+    let run = run_backfill("backfill", n, limits, None, false).await?;
     let mut report = Report::new("backfill");
     backfill_tables(&mut report, &run, "Backfill");
     report
@@ -328,18 +333,20 @@ fn backfill_tables(report: &mut Report, run: &BackfillRun, title: &str) {
         ),
         String::new(),
     ]);
-    let settle_cycles = run.settle["cycles"].as_array().map_or(0, Vec::len);
-    time.row(vec![
-        "after: polls to settle (echoes)".into(),
-        format!(
-            "{settle_cycles} cycles, {} s, {} + {} calls, settled: {}",
-            format_args!("{:.1}", f(&run.settle, "wall_s")),
-            run.settle_seen.hubspot_calls,
-            run.settle_seen.salesforce_calls,
-            run.settle["settled"]
-        ),
-        String::new(),
-    ]);
+    if !run.settle.is_null() {
+        let settle_cycles = run.settle["cycles"].as_array().map_or(0, Vec::len);
+        time.row(vec![
+            "after: polls to settle (echoes)".into(),
+            format!(
+                "{settle_cycles} cycles, {:.1} s, {} + {} calls, settled: {}",
+                f(&run.settle, "wall_s"),
+                run.settle_seen.hubspot_calls,
+                run.settle_seen.salesforce_calls,
+                run.settle["settled"]
+            ),
+            String::new(),
+        ]);
+    }
     time.row(vec![
         "converged (both sides agree)".into(),
         if run.problems.is_empty() {
@@ -404,7 +411,7 @@ fn backfill_tables(report: &mut Report, run: &BackfillRun, title: &str) {
 /// sides, against a fault-free run of the same size.
 pub async fn faults(n: usize) -> anyhow::Result<Report> {
     let limits = Limits::professional();
-    let clean = run_backfill("faults-clean", n, limits, None).await?;
+    let clean = run_backfill("faults-clean", n, limits, None, true).await?;
     let faults = Faults {
         server_error: 0.10,
         rate_limited: 0.05,
@@ -412,7 +419,7 @@ pub async fn faults(n: usize) -> anyhow::Result<Report> {
         drop_connection: 0.02,
         ..Faults::default()
     };
-    let faulty = run_backfill("faults", n, limits, Some(faults)).await?;
+    let faulty = run_backfill("faults", n, limits, Some(faults), true).await?;
     let mut report = Report::new("faults");
     backfill_tables(&mut report, &clean, "Fault-free");
     backfill_tables(&mut report, &faulty, "With faults");
