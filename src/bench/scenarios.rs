@@ -348,15 +348,15 @@ fn backfill_tables(report: &mut Report, run: &BackfillRun, title: &str) {
         ]);
     }
     time.row(vec![
-        "converged (both sides agree)".into(),
+        if run.settle.is_null() {
+            "agree right after the backfill (no poll yet)".into()
+        } else {
+            "converged after the polls (both sides agree)".into()
+        },
         if run.problems.is_empty() {
             "yes".into()
         } else {
-            format!(
-                "NO: {} disagreements, first: {}",
-                run.problems.len(),
-                run.problems[0]
-            )
+            format!("NO: {}", by_field(&run.problems))
         },
         "yes".into(),
     ]);
@@ -495,6 +495,31 @@ pub async fn faults(n: usize) -> anyhow::Result<Report> {
         report.notes.push(format!("First restart cause: {first}"));
     }
     Ok(report)
+}
+
+/// Disagreements counted by field (`12 hs_lead_status/Status, 3 duplicates`).
+fn by_field(problems: &[String]) -> String {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for problem in problems {
+        let what = problem
+            .split(": ")
+            .nth(1)
+            .unwrap_or("other")
+            .split(':')
+            .next()
+            .unwrap_or("other");
+        let what = if what.contains("contacts") || what.contains("records") {
+            "duplicates"
+        } else {
+            what
+        };
+        *counts.entry(what.to_string()).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(k, v)| format!("{} {k}", thousands(*v as u64)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn yes(b: bool) -> String {
