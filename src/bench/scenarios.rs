@@ -571,6 +571,8 @@ pub async fn steady(n: usize, edits: usize, rate: f64, poll_s: u64) -> anyhow::R
     let mut errors = 0;
     let deadline_after_last = Duration::from_secs(poll_s * 4 + 30);
     let mut last_edit = Instant::now();
+    // (began, took) of each daemon cycle while edits were made and propagated.
+    let mut cycles: Vec<(f64, f64)> = Vec::new();
     loop {
         let now = Instant::now();
         if made < edits && now >= started + gap.mul_f64(made as f64) {
@@ -614,7 +616,9 @@ pub async fn steady(n: usize, edits: usize, rate: f64, poll_s: u64) -> anyhow::R
             }
             !arrived
         });
-        while daemon.next(Duration::from_millis(1)).await?.is_some() {}
+        while let Some(line) = daemon.next(Duration::from_millis(1)).await? {
+            cycles.push((f(&line, "began_s"), f(&line, "took_s")));
+        }
         if made >= edits && (pending.is_empty() || last_edit.elapsed() > deadline_after_last) {
             break;
         }
@@ -703,6 +707,34 @@ pub async fn steady(n: usize, edits: usize, rate: f64, poll_s: u64) -> anyhow::R
         }
     }
     report.tables.push(idle_table);
+    let took: Vec<f64> = cycles.iter().map(|(_, t)| *t).collect();
+    let gaps: Vec<f64> = cycles.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let mut cycle_table = Table::new(
+        "Daemon cycles while edits were made and propagated",
+        &[
+            "cycles",
+            "duration p50",
+            "duration max",
+            "start-to-start max",
+            "ticks skipped",
+        ],
+    );
+    let p = |v: &[f64], q| percentile(v, q).map_or("-".into(), secs);
+    cycle_table.row(vec![
+        cycles.len().to_string(),
+        p(&took, 50.0),
+        p(&took, 100.0),
+        p(&gaps, 100.0),
+        gaps.iter()
+            .filter(|g| **g > poll_s as f64 * 1.5)
+            .count()
+            .to_string(),
+    ]);
+    report.tables.push(cycle_table);
+    report.figure(
+        "steady_cycles",
+        json!({"took_s": took, "start_gaps_s": gaps}),
+    );
     report.notes.push(format!(
         "Edits that failed to apply in the sandbox: {errors}; not propagated before the deadline: {}; edit phase {edit_phase:.0} s.",
         pending.len()
