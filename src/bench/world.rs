@@ -19,58 +19,9 @@ use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions as Salesfor
 use truce_connectors::sandbox::Served;
 
 use crate::config::{self, Loaded, Rule, SalesforceObject};
+// The benchmark maps the same fields as the demo: the example config's, one per rule.
+use crate::demo::world::FIELDS;
 use crate::engine::settings::Settings;
-
-/// The field mappings of the benchmark config: the example config's, one per rule.
-pub const FIELDS: &str = r#"
-[[field]]
-hubspot = "email"
-salesforce = "Email"
-
-[[field]]
-hubspot = "firstname"
-salesforce = "FirstName"
-
-[[field]]
-hubspot = "lastname"
-salesforce = "LastName"
-rule = "prefer_salesforce_unless_blank"
-salesforce_if_blank = "[not provided]"
-
-[[field]]
-hubspot = "company"
-salesforce = "Company"
-on = ["Lead"]
-rule = "prefer_hubspot_unless_blank"
-salesforce_if_blank = "[not provided]"
-
-[[field]]
-hubspot = "phone"
-salesforce = "Phone"
-rule = "always_hubspot"
-
-[[field]]
-hubspot = "city"
-salesforce = "City"
-on = ["Lead"]
-
-[[field]]
-hubspot = "city"
-salesforce = "MailingCity"
-on = ["Contact"]
-
-[[field]]
-hubspot = "jobtitle"
-salesforce = "Title"
-rule = "none"
-
-[[field]]
-hubspot = "hs_lead_status"
-salesforce = "Status"
-on = ["Lead"]
-rule = "always_salesforce"
-values = { "NEW" = "Open - Not Contacted", "IN_PROGRESS" = "Working - Contacted", "OPEN_DEAL" = "Closed - Converted", "UNQUALIFIED" = "Closed - Not Converted" }
-"#;
 
 /// The limits both sandboxes enforce, and the connectors are configured with.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -40,8 +40,9 @@ const SHARED_AS_LEADS: usize = 100;
 /// How often the daemon polls in the demo: short, so edits show up within seconds.
 pub const POLL_INTERVAL: &str = "2s";
 
-/// The field mappings of the demo's config: one field per rule, the example config's.
-const FIELDS: &str = r#"
+/// The field mappings of the demo's (and the benchmark's) config: the example config's,
+/// with a rule of each kind.
+pub const FIELDS: &str = r#"
 [[field]]
 hubspot = "email"
 salesforce = "Email"
