@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -256,6 +258,50 @@ async fn a_contact_that_becomes_visible_with_a_timestamp_older_than_the_cursor_i
         .expect("late record pulled");
     assert_eq!(late.fields["city"], Value::String("Late".into()));
     assert_eq!(late.modified_at, cursor - 5_000);
+}
+
+#[tokio::test]
+async fn idle_polls_stop_rereading_a_burst_once_a_poll_has_started_a_look_back_after_it() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let ids = sandbox.seed_contacts(1_000, 11);
+    let clock = Arc::new(AtomicI64::new(0));
+    let conn = connector(&served, &sandbox, |_| {}).with_clock({
+        let clock = clock.clone();
+        Arc::new(move || clock.load(Ordering::SeqCst))
+    });
+    let lookback = Duration::from_secs(60);
+    let mut since = Cursors::new();
+    let burst = sandbox
+        .edit_burst(&ids, |_| vec![("city".into(), "Burst".into())])
+        .unwrap();
+    let counters = sandbox.counters();
+    let poll_at = async |at: i64, since: &mut Cursors| {
+        clock.store(at, Ordering::SeqCst);
+        let before = counters.get(SEARCH);
+        let pulled = poll(&conn, since, lookback).await.len();
+        (pulled, counters.get(SEARCH) - before)
+    };
+
+    let (pulled, _) = poll_at(burst + 1_000, &mut since).await;
+    assert_eq!(pulled, 1_000);
+    // Inside the look-back the burst is read again: a record stamped before it may still
+    // become visible.
+    let (pulled, searches) = poll_at(burst + 16_000, &mut since).await;
+    assert_eq!(pulled, 1_000);
+    assert!(searches >= 5, "{searches} searches re-read 1,000 records");
+    // The last complete poll began only 16 s after the burst: 44 s of look-back remain.
+    let (pulled, _) = poll_at(burst + 80_000, &mut since).await;
+    assert_eq!(pulled, 1_000);
+    // Now the last complete poll began more than a look-back after the burst.
+    let (pulled, searches) = poll_at(burst + 95_000, &mut since).await;
+    assert_eq!((pulled, searches), (0, 1), "an idle poll is one search");
+    let (pulled, searches) = poll_at(burst + 110_000, &mut since).await;
+    assert_eq!((pulled, searches), (0, 1));
+
+    // A new edit after the idle polls is pulled by the next one, and only it.
+    sandbox.edit(&ids[7], &[("city", "After")]).unwrap();
+    let (pulled, searches) = poll_at(burst + 125_000, &mut since).await;
+    assert_eq!((pulled, searches), (1, 1));
 }
 
 #[tokio::test]

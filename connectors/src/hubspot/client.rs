@@ -7,9 +7,17 @@
 //! `(lastmodifieddate = T AND hs_object_id > id) OR lastmodifieddate > T`, 200 per page.
 //! Because every page restarts the query from the last timestamp and id seen, a query never
 //! gets near HubSpot's 10,000-result cap, and a burst of any size — even one where
-//! thousands of records share one millisecond — is read completely, each record once. The
-//! first page of a poll starts at `since - lookback`, re-reading the window in which records
-//! can become visible late (search index lag).
+//! thousands of records share one millisecond — is read completely, each record once.
+//!
+//! The first page of a poll re-reads a look-back window, in which records can become
+//! visible late (search index lag). A record modified at `t` is visible by `t + lookback`,
+//! so everything modified before *the start of the last complete poll* minus the look-back
+//! has been read already: the window starts at `since - lookback`, but never before that
+//! point, and when that point has passed the cursor the poll simply continues after it.
+//! An idle poll therefore costs one search once the look-back has passed, instead of
+//! re-reading the last burst on every poll for as long as nothing newer arrives. The poll
+//! start is the local clock; a skew between it and HubSpot's stamps eats into the
+//! look-back.
 //!
 //! HubSpot documents a single sort rule per search, so the connector does not rely on the
 //! id tie-break being honoured: a page ends on a complete millisecond, and a millisecond
@@ -38,8 +46,8 @@
 //! few calls, not the other 99 writes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -105,6 +113,55 @@ pub struct HubSpotConnector {
     pulled: Vec<String>,
     sweep_every: Duration,
     last_sweep: Mutex<Option<Instant>>,
+    clock: PollClock,
+    polls: Mutex<PollStarts>,
+}
+
+/// The wall clock polls are timed with (ms since the epoch); replaceable for tests.
+#[derive(Clone)]
+struct PollClock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl std::fmt::Debug for PollClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PollClock")
+    }
+}
+
+impl Default for PollClock {
+    fn default() -> PollClock {
+        PollClock(Arc::new(|| chrono::Utc::now().timestamp_millis()))
+    }
+}
+
+/// When the poll in progress and the last complete one started (ms, local clock).
+#[derive(Debug, Default)]
+struct PollStarts {
+    current: Option<i64>,
+    last_complete: Option<i64>,
+}
+
+/// Where the first page of a poll starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PollFrom {
+    /// Strictly after this position.
+    After(Cursor),
+    /// Every record modified at or after this time (ms).
+    Time(i64),
+}
+
+/// The start of a poll: the look-back before the cursor, cut at the look-back before the
+/// last complete poll began (anything older was visible to that poll and has been read).
+fn poll_from(cursor: Option<&Cursor>, lookback_ms: i64, last_complete: Option<i64>) -> PollFrom {
+    let Some(cursor) = cursor else {
+        return PollFrom::Time(0);
+    };
+    let settled = last_complete.map_or(i64::MIN, |start| start.saturating_sub(lookback_ms));
+    let from = cursor.modified_at.saturating_sub(lookback_ms).max(settled);
+    if lookback_ms == 0 || from >= cursor.modified_at {
+        PollFrom::After(cursor.clone())
+    } else {
+        PollFrom::Time(from.max(0))
+    }
 }
 
 fn ms_of(value: &str) -> Option<i64> {
@@ -275,7 +332,16 @@ impl HubSpotConnector {
             pulled,
             sweep_every: Duration::from_secs(300),
             last_sweep: Mutex::new(None),
+            clock: PollClock::default(),
+            polls: Mutex::new(PollStarts::default()),
         })
+    }
+
+    /// Times polls with `clock` (ms since the epoch) instead of the system clock, so a test
+    /// can step past the look-back without waiting for it.
+    pub fn with_clock(mut self, clock: Arc<dyn Fn() -> i64 + Send + Sync>) -> HubSpotConnector {
+        self.clock = PollClock(clock);
+        self
     }
 
     /// Sweeps archived contacts at most once per `every` (default 5 minutes; zero sweeps on
@@ -636,6 +702,28 @@ impl HubSpotConnector {
         last.is_none_or(|at| at.elapsed() >= self.sweep_every)
     }
 
+    /// Notes that a poll begins now and returns where its first page starts.
+    fn start_poll(&self, cursor: Option<&Cursor>, lookback_ms: i64) -> PollFrom {
+        let now = (self.clock.0)();
+        let mut polls = match self.polls.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        polls.current = Some(now);
+        poll_from(cursor, lookback_ms, polls.last_complete)
+    }
+
+    /// The poll in progress read to the end: its start becomes the settled point.
+    fn finish_poll(&self) {
+        let mut polls = match self.polls.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(start) = polls.current.take() {
+            polls.last_complete = Some(start);
+        }
+    }
+
     fn mark_swept(&self) {
         let mut last = match self.last_sweep.lock() {
             Ok(g) => g,
@@ -942,16 +1030,18 @@ impl Connector for HubSpotConnector {
         lookback: Duration,
     ) -> Result<PullPage, Error> {
         let lookback_ms = lookback.as_millis().min(i64::MAX as u128) as i64;
-        // Without a look-back the poll continues strictly after the cursor; with one it
-        // re-reads the window from `since - lookback` on.
-        let after = position
-            .and_then(|p| p.get(STREAM))
-            .or_else(|| since.get(STREAM).filter(|_| lookback_ms == 0));
-        let from_ms = since
-            .get(STREAM)
-            .map(|c| (c.modified_at - lookback_ms).max(0))
-            .unwrap_or(0);
+        let from = match position.and_then(|p| p.get(STREAM)) {
+            Some(p) => PollFrom::After(p.clone()),
+            None => self.start_poll(since.get(STREAM), lookback_ms),
+        };
+        let (after, from_ms) = match &from {
+            PollFrom::After(c) => (Some(c), 0),
+            PollFrom::Time(ms) => (None, *ms),
+        };
         let (mut records, done) = self.contacts_page(after, from_ms).await?;
+        if done {
+            self.finish_poll();
+        }
         let mut cursors = Cursors::new();
         match records
             .last()
@@ -1091,5 +1181,43 @@ mod tests {
         assert_eq!(api.message, "Email address foo is invalid");
         assert_eq!(api.fields, vec!["email".to_string()]);
         assert_eq!(class_of_category(&error.category), ErrorClass::Permanent);
+    }
+
+    fn at(ms: i64) -> Cursor {
+        Cursor {
+            modified_at: ms,
+            id: "42".into(),
+        }
+    }
+
+    #[test]
+    fn a_poll_rereads_the_look_back_before_the_cursor_until_a_later_poll_has_settled_it() {
+        let cursor = at(100_000);
+        // First poll ever, or no poll completed yet: the whole look-back before the cursor.
+        assert_eq!(poll_from(None, 60_000, None), PollFrom::Time(0));
+        assert_eq!(
+            poll_from(Some(&cursor), 60_000, None),
+            PollFrom::Time(40_000)
+        );
+        // The last complete poll began 15 s after the cursor: 15 s of it is settled.
+        assert_eq!(
+            poll_from(Some(&cursor), 60_000, Some(115_000)),
+            PollFrom::Time(55_000)
+        );
+        // It began a full look-back after the cursor: nothing at or before it can be new.
+        assert_eq!(
+            poll_from(Some(&cursor), 60_000, Some(160_000)),
+            PollFrom::After(cursor.clone())
+        );
+        // No look-back configured: always strictly after the cursor.
+        assert_eq!(
+            poll_from(Some(&cursor), 0, None),
+            PollFrom::After(cursor.clone())
+        );
+        // A poll that started before the cursor's stamp (clock skew) never narrows it.
+        assert_eq!(
+            poll_from(Some(&cursor), 60_000, Some(90_000)),
+            PollFrom::Time(40_000)
+        );
     }
 }
