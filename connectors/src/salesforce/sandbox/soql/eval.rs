@@ -3,6 +3,7 @@
 //! compare as instants and must be unquoted, `!=` and `NOT IN` include nulls.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
@@ -61,6 +62,9 @@ enum Compiled {
     Not(Box<Compiled>),
     Cmp(String, FieldType, CmpOp, Literal),
     In(String, FieldType, bool, Vec<Literal>),
+    /// `IN` on a text or id field, as a set of comparison keys: a lookup of hundreds of
+    /// emails stays one hash probe per row.
+    InKeys(String, FieldType, bool, HashSet<String>, bool),
     Like(String, Vec<LikePart>),
 }
 
@@ -133,7 +137,10 @@ fn compile(expr: &Expr, schema: &Schema) -> Result<Compiled, SoqlError> {
             for lit in lits {
                 check_literal(&name, ty, lit)?;
             }
-            Compiled::In(name, ty, *negated, lits.clone())
+            match text_keys(ty, lits) {
+                Some((keys, null)) => Compiled::InKeys(name, ty, *negated, keys, null),
+                None => Compiled::In(name, ty, *negated, lits.clone()),
+            }
         }
         Expr::Like(field, pattern, _) => {
             let (name, ty) = schema.resolve(field)?;
@@ -157,6 +164,32 @@ pub fn parse_stored_datetime(text: &str) -> Option<DateTime<Utc>> {
 
 fn id15(s: &str) -> &str {
     s.get(..15).unwrap_or(s)
+}
+
+/// The key a text or id value compares by: ids on their first 15 characters, text without
+/// regard to case. `None` for other types.
+fn text_key(ty: FieldType, value: &str) -> Option<String> {
+    match ty {
+        FieldType::Id | FieldType::Reference => Some(id15(value).to_string()),
+        FieldType::Text => Some(value.to_lowercase()),
+        _ => None,
+    }
+}
+
+/// The keys of an `IN` list on a text or id field, and whether it holds `null`.
+fn text_keys(ty: FieldType, lits: &[Literal]) -> Option<(HashSet<String>, bool)> {
+    let mut keys = HashSet::with_capacity(lits.len());
+    let mut null = false;
+    for lit in lits {
+        match lit {
+            Literal::Str(s) => {
+                keys.insert(text_key(ty, s)?);
+            }
+            Literal::Null => null = true,
+            _ => return None,
+        }
+    }
+    Some((keys, null))
 }
 
 /// Compares a stored value to a literal; `None` when either is null or they do not compare.
@@ -245,6 +278,14 @@ fn matches(c: &Compiled, row: &Map<String, Value>) -> bool {
         Compiled::In(field, ty, negated, lits) => {
             let value = row.get(field).unwrap_or(&Value::Null);
             let hit = lits.iter().any(|l| equals(*ty, value, l));
+            hit != *negated
+        }
+        Compiled::InKeys(field, ty, negated, keys, null) => {
+            let hit = match row.get(field) {
+                None | Some(Value::Null) => *null,
+                Some(Value::String(v)) => text_key(*ty, v).is_some_and(|k| keys.contains(&k)),
+                Some(_) => false,
+            };
             hit != *negated
         }
         Compiled::Like(field, pattern) => match row.get(field) {
@@ -399,6 +440,26 @@ mod tests {
             .into_iter()
             .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_string))
             .collect())
+    }
+
+    #[test]
+    fn in_lists_match_text_without_case_ids_on_15_characters_and_null() {
+        assert_eq!(
+            run("SELECT Id FROM Lead WHERE LastName IN ('O\\'BRIEN', '50%_OFF')").unwrap(),
+            ["00Q000000000001AAA", "00Q000000000002AAA"]
+        );
+        assert_eq!(
+            run("SELECT Id FROM Lead WHERE Id IN ('00Q000000000003')").unwrap(),
+            ["00Q000000000003AAA"]
+        );
+        assert_eq!(
+            run("SELECT Id FROM Lead WHERE LastName IN (null, 'nobody')").unwrap(),
+            ["00Q000000000003AAA"]
+        );
+        assert_eq!(
+            run("SELECT Id FROM Lead WHERE LastName NOT IN ('o\\'brien', null)").unwrap(),
+            ["00Q000000000002AAA"]
+        );
     }
 
     #[test]
