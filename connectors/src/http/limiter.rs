@@ -1,17 +1,24 @@
-//! One governor limiter per API budget, shaped so truce stays *under* a rolling limit.
+//! One limiter per API budget, shaped so truce stays *under* the API's own limit.
 //!
-//! APIs state their limits as "N requests in any window of W" (HubSpot: 190 per rolling
-//! 10 s). A plain GCRA quota of N per W with a burst of N lets through up to 2N in the first
-//! window, so truce would bounce off the limit. [`Limiter::rolling`] instead allows a small
-//! burst `b` and replenishes at `(N - b) / W`: in any window of W at most `b + (N - b) = N`
-//! calls pass. The cost is a steady rate a few percent under the nominal one, which is the
-//! price of never receiving a 429 from our own traffic.
+//! APIs state short limits as "N requests in any window of W" (HubSpot: 190 per rolling
+//! 10 s, search 5 per second). [`Limiter::rolling`] enforces exactly that: it keeps the send
+//! times of the last N calls and lets a call go when fewer than N were sent in the last W
+//! (plus a margin of W/100, so calls that arrive a little later than they were sent never
+//! crowd into one of the server's windows). At full speed that is the nominal rate, and
+//! after a pause (truce linking or merging) up to N calls go at once, as the API allows.
+//! A token bucket (GCRA) cannot do both: with a burst of N it lets 2N through in the first
+//! window, with a small burst it runs a few percent under the rate and never catches up.
+//!
+//! Long budgets (a daily share) are a token bucket instead, [`Limiter::bucket`], on
+//! governor: a burst to spend at once and a steady refill; keeping a day of send times
+//! would be wasteful.
 //!
 //! A limiter can also be paused: when the API answers 429 with `Retry-After`, every caller
 //! waits out the pause, not only the one that was refused.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use governor::clock::DefaultClock;
@@ -25,16 +32,40 @@ pub struct Limiter {
     name: &'static str,
     limit: u32,
     window: Duration,
-    gcra: RateLimiter<NotKeyed, InMemoryState, DefaultClock>,
+    shape: Shape,
     paused_until: Mutex<Option<Instant>>,
 }
 
+#[derive(Debug)]
+enum Shape {
+    /// The send times of the last `limit` calls, oldest first.
+    Window(Mutex<VecDeque<Instant>>),
+    Bucket(RateLimiter<NotKeyed, InMemoryState, DefaultClock>),
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
 impl Limiter {
-    /// At most `limit` calls in any window of `window`, with up to `burst` of them at once.
-    ///
-    /// `burst` is clamped to `1..limit`. A small burst (a few percent of `limit`) keeps the
-    /// steady rate close to the nominal one; a large one front-loads the budget.
-    pub fn rolling(name: &'static str, limit: u32, window: Duration, burst: u32) -> Limiter {
+    /// At most `limit` calls in any window of `window`.
+    pub fn rolling(name: &'static str, limit: u32, window: Duration) -> Limiter {
+        let limit = limit.max(1);
+        Limiter {
+            name,
+            limit,
+            window,
+            shape: Shape::Window(Mutex::new(VecDeque::with_capacity(limit as usize))),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// `limit` calls per `window` as a token bucket: up to `burst` at once, the rest
+    /// refilled evenly over the window.
+    pub fn bucket(name: &'static str, limit: u32, window: Duration, burst: u32) -> Limiter {
         let limit = limit.max(1);
         let burst = burst.clamp(1, limit.saturating_sub(1).max(1));
         let steady = limit.saturating_sub(burst).max(1);
@@ -47,14 +78,9 @@ impl Limiter {
             name,
             limit,
             window,
-            gcra: RateLimiter::direct(quota),
+            shape: Shape::Bucket(RateLimiter::direct(quota)),
             paused_until: Mutex::new(None),
         }
-    }
-
-    /// A per-window limit with the default small burst (1/40 of the limit, at least 1).
-    pub fn per_window(name: &'static str, limit: u32, window: Duration) -> Limiter {
-        Limiter::rolling(name, limit, window, (limit / 40).max(1))
     }
 
     /// The budget's name, for logs.
@@ -76,7 +102,15 @@ impl Limiter {
                 _ => break,
             }
         }
-        self.gcra.until_ready().await;
+        match &self.shape {
+            Shape::Window(sent) => loop {
+                match self.take_slot(sent) {
+                    Ok(()) => return,
+                    Err(free_at) => tokio::time::sleep_until(free_at).await,
+                }
+            },
+            Shape::Bucket(gcra) => gcra.until_ready().await,
+        }
     }
 
     /// Spends one call if the budget allows it now; false otherwise.
@@ -84,26 +118,40 @@ impl Limiter {
         let paused = self
             .paused_until()
             .is_some_and(|until| until > Instant::now());
-        !paused && self.gcra.check().is_ok()
+        !paused
+            && match &self.shape {
+                Shape::Window(sent) => self.take_slot(sent).is_ok(),
+                Shape::Bucket(gcra) => gcra.check().is_ok(),
+            }
+    }
+
+    /// Records a call now if fewer than `limit` were sent in the window (with its margin);
+    /// otherwise says when the oldest of them leaves it.
+    fn take_slot(&self, sent: &Mutex<VecDeque<Instant>>) -> Result<(), Instant> {
+        let span = self.window + self.window / 100;
+        let now = Instant::now();
+        let mut sent = lock(sent);
+        while sent.front().is_some_and(|at| *at + span <= now) {
+            sent.pop_front();
+        }
+        if sent.len() < self.limit as usize {
+            sent.push_back(now);
+            return Ok(());
+        }
+        Err(sent.front().map_or(now, |oldest| *oldest + span))
     }
 
     /// Stops every caller for `wait` (the API said so with a 429 or `Retry-After`).
     pub fn pause_for(&self, wait: Duration) {
         let until = Instant::now() + wait;
-        let mut guard = match self.paused_until.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut guard = lock(&self.paused_until);
         if guard.is_none_or(|current| current < until) {
             *guard = Some(until);
         }
     }
 
     fn paused_until(&self) -> Option<Instant> {
-        match self.paused_until.lock() {
-            Ok(guard) => *guard,
-            Err(poisoned) => *poisoned.into_inner(),
-        }
+        *lock(&self.paused_until)
     }
 }
 
@@ -112,24 +160,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fresh_limiter_allows_only_its_burst_at_once() {
-        let limiter = Limiter::rolling("test", 190, Duration::from_secs(10), 5);
+    fn a_bucket_allows_only_its_burst_at_once() {
+        let limiter = Limiter::bucket("test", 190, Duration::from_secs(10), 5);
         let passed = (0..100).filter(|_| limiter.try_acquire()).count();
         assert_eq!(passed, 5);
     }
 
-    #[test]
-    fn per_window_burst_is_a_fortieth_of_the_limit() {
-        let limiter = Limiter::per_window("test", 190, Duration::from_secs(10));
-        let passed = (0..100).filter(|_| limiter.try_acquire()).count();
-        assert_eq!(passed, 4);
+    #[tokio::test(start_paused = true)]
+    async fn a_rolling_window_allows_its_limit_at_once_then_one_call_per_call_leaving_it() {
+        let limiter = Limiter::rolling("test", 190, Duration::from_secs(10));
+        assert_eq!((0..300).filter(|_| limiter.try_acquire()).count(), 190);
         assert_eq!(limiter.limit(), (190, Duration::from_secs(10)));
+        tokio::time::advance(Duration::from_millis(10_099)).await;
+        assert!(
+            !limiter.try_acquire(),
+            "the margin is a hundredth of the window"
+        );
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!((0..300).filter(|_| limiter.try_acquire()).count(), 190);
     }
 
-    #[test]
-    fn a_paused_limiter_refuses_until_the_pause_ends() {
-        let limiter = Limiter::rolling("test", 100, Duration::from_secs(10), 10);
+    #[tokio::test(start_paused = true)]
+    async fn at_full_speed_no_window_holds_more_than_the_limit_and_the_rate_is_the_nominal_one() {
+        let limiter = Limiter::rolling("test", 190, Duration::from_secs(10));
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..2_000 {
+            limiter.acquire().await;
+            sent.push(Instant::now());
+        }
+        for (i, at) in sent.iter().enumerate() {
+            let in_window = sent[i..]
+                .iter()
+                .take_while(|t| **t < *at + Duration::from_secs(10))
+                .count();
+            assert!(
+                in_window <= 190,
+                "{in_window} calls within 10 s of call {i}"
+            );
+        }
+        // 2,000 calls at 190 per 10.1 s: the first 190 at once, then 10 more windows.
+        let took = sent[1_999] - start;
+        assert_eq!(took, Duration::from_millis(101_000));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_every_caller_until_it_ends() {
+        let limiter = Limiter::rolling("test", 100, Duration::from_secs(10));
         limiter.pause_for(Duration::from_secs(3600));
         assert!(!limiter.try_acquire());
+        let start = Instant::now();
+        limiter.acquire().await;
+        assert_eq!(Instant::now() - start, Duration::from_secs(3600));
     }
 }

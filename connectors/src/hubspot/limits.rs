@@ -1,7 +1,7 @@
 //! HubSpot's three budgets, and what its answers say about them.
 //!
-//! - The per-app burst, `requests_per_10s` per rolling 10 s: a [`Limiter::per_window`],
-//!   shaped so truce stays under the limit at full speed instead of bouncing off it.
+//! - The per-app burst, `requests_per_10s` per rolling 10 s: a [`Limiter::rolling`], so
+//!   truce runs at the full rate without ever bouncing off the limit.
 //! - Search, `search_requests_per_second`: its own limiter. Search is exempt from the burst
 //!   limit (HubSpot's spec says so) and sends no rate-limit headers.
 //! - The daily share, `daily_quota × daily_share` per 24 h: a limiter with a burst of half
@@ -91,17 +91,17 @@ impl Limits {
         let share = (config.daily_quota as f64 * config.daily_share.clamp(0.0, 1.0)).floor();
         let share = share.clamp(1.0, u32::MAX as f64) as u32;
         Limits {
-            burst: Limiter::per_window(
+            burst: Limiter::rolling(
                 "hubspot burst",
                 config.requests_per_10s.max(1),
                 Duration::from_secs(10),
             ),
-            search: Limiter::per_window(
+            search: Limiter::rolling(
                 "hubspot search",
                 config.search_requests_per_second.max(1),
                 Duration::from_secs(1),
             ),
-            daily: Limiter::rolling(
+            daily: Limiter::bucket(
                 "hubspot daily share",
                 share,
                 Duration::from_secs(86_400),
