@@ -587,3 +587,86 @@ async fn two_salesforce_records_with_one_email_are_reported_not_guessed() {
     assert_eq!(duplicates[0].record_ids.len(), 2);
     assert_eq!(world.hubspot.count(), 1, "nothing created from either twin");
 }
+
+/// Composite calls to Salesforce since the counters were reset.
+fn composites(world: &World) -> u64 {
+    world
+        .salesforce
+        .counters()
+        .snapshot()
+        .iter()
+        .filter(|(endpoint, _)| endpoint.contains("composite"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesforce_create_whose_answer_was_lost_is_adopted_and_a_first_send_costs_no_lookup() {
+    let world = World::new().await;
+    populate(&world, 0, 12);
+    let mut engine = world.engine();
+    // Plan without sending; then make one create look as if it had been sent and had
+    // landed in Salesforce just before the process died, its answer never recorded.
+    engine.backfill(&Quiet, false).await.unwrap();
+    let creates: Vec<_> = engine
+        .store()
+        .reader()
+        .due("salesforce", i64::MAX, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|item| item.write.op == truce_state::WriteOp::Create)
+        .collect();
+    assert!(creates.len() >= 3, "{} creates planned", creates.len());
+    let lost = &creates[0];
+    let email = lost.write.fields["Email"].as_str().unwrap().to_string();
+    engine
+        .store_mut()
+        .transaction(|tx| tx.mark_sent(&[lost.id], 1))
+        .unwrap();
+    let landed = world
+        .salesforce
+        .create(
+            "Lead",
+            json!({"LastName": "Landed", "Company": "Hub Co", "Email": email}),
+        )
+        .unwrap();
+
+    engine.backfill(&Quiet, true).await.unwrap();
+    let by_email = world.salesforce_by_email();
+    for item in &creates {
+        let email = item.write.fields["Email"].as_str().unwrap().to_lowercase();
+        assert_eq!(
+            by_email[&email].len(),
+            1,
+            "{email} exists once in Salesforce"
+        );
+    }
+    let link = engine
+        .store()
+        .reader()
+        .link_by_email(&email)
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.salesforce_id.as_deref(), Some(landed.as_str()));
+
+    // A create never sent before goes out without a lookup: one pull, one write.
+    engine.cycle().await.unwrap();
+    world
+        .hubspot
+        .create_contact(&[
+            ("email", "fresh@example.com"),
+            ("firstname", "Fresh"),
+            ("lifecyclestage", "marketingqualifiedlead"),
+        ])
+        .unwrap();
+    world.salesforce.counters().reset();
+    let summary = engine.cycle().await.unwrap();
+    assert_eq!(summary.written_salesforce, 1, "{summary:?}");
+    assert_eq!(
+        composites(&world),
+        2,
+        "{:?}",
+        world.salesforce.counters().snapshot()
+    );
+    assert_eq!(world.salesforce_by_email()["fresh@example.com"].len(), 1);
+}

@@ -54,60 +54,88 @@ fn cycle_json(summary: &CycleSummary) -> Value {
     })
 }
 
-/// Timestamps of the backfill's progress, for a breakdown of its wall time by phase.
+/// When each part of the backfill ran, from its progress reports, for a breakdown of its
+/// wall time. Parts overlap: the two systems scan side by side from the start, and write
+/// side by side from the `writing` phase on.
 struct Timeline {
     started: Instant,
-    marks: std::sync::Mutex<Vec<(String, f64)>>,
+    /// `(part, from_s, to_s)` in the order the parts began.
+    spans: std::sync::Mutex<Vec<(String, f64, f64)>>,
+    /// The phase in progress (`linking`, `merging`, `writing`) and when it began.
+    phase: std::sync::Mutex<Option<(String, f64)>>,
 }
 
 impl Timeline {
-    fn mark(&self, name: String) {
-        let at = self.started.elapsed().as_secs_f64();
-        let mut marks = match self.marks.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        // A scan reports every page: keep only its last one.
-        if marks.last().is_some_and(|(last, _)| *last == name) {
-            marks.pop();
+    fn new(started: Instant) -> Timeline {
+        Timeline {
+            started,
+            spans: std::sync::Mutex::new(Vec::new()),
+            phase: std::sync::Mutex::new(None),
         }
-        marks.push((name, at));
     }
 
-    /// `[phase, seconds]` pairs: each phase lasts from the previous mark to its own.
-    fn phases(&self, end: f64) -> Value {
-        let marks = match self.marks.lock() {
-            Ok(m) => m.clone(),
-            Err(p) => p.into_inner().clone(),
-        };
-        let mut out = Vec::new();
-        let mut previous = 0.0;
-        let mut name = String::from("start");
-        for (mark, at) in marks {
-            if let Some(scan) = mark.strip_prefix("scanned ") {
-                out.push(json!([format!("scan {scan}"), at - previous]));
-                previous = at;
-            } else {
-                if name != "start" {
-                    out.push(json!([name, at - previous]));
-                    previous = at;
-                }
-                name = mark;
-            }
+    fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// Extends `part` to now, or starts it at `from`.
+    fn touch(&self, part: String, from: f64) {
+        let at = self.now();
+        let mut spans = lock(&self.spans);
+        match spans.iter_mut().find(|(name, _, _)| *name == part) {
+            Some(span) => span.2 = at,
+            None => spans.push((part, from, at)),
         }
-        if name != "start" {
-            out.push(json!([name, end - previous]));
+    }
+
+    fn phase_began(&self) -> f64 {
+        lock(&self.phase).as_ref().map_or(0.0, |(_, at)| *at)
+    }
+
+    /// `[part, from_s, to_s]` triples, the phase in progress ending at `end`.
+    fn spans(&self, end: f64) -> Value {
+        let mut spans = lock(&self.spans).clone();
+        if let Some((name, from)) = lock(&self.phase).clone() {
+            spans.push((name, from, end));
         }
-        Value::Array(out)
+        spans.sort_by(|a, b| a.1.total_cmp(&b.1));
+        Value::Array(
+            spans
+                .into_iter()
+                .map(|(n, f, t)| json!([n, f, t]))
+                .collect(),
+        )
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
 impl crate::engine::Progress for Timeline {
     fn scanned(&self, system: truce_connectors::System, object: ObjectType, _: u64) {
-        self.mark(format!("scanned {} {}", system.label(), object.as_str()));
+        // A system scans its objects one after the other, from the start.
+        let prefix = format!("scan {} ", system.label());
+        let from = lock(&self.spans)
+            .iter()
+            .filter(|(name, _, _)| name.starts_with(&prefix))
+            .map(|(_, _, to)| *to)
+            .fold(0.0, f64::max);
+        self.touch(format!("{prefix}{}", object.as_str()), from);
     }
+
     fn phase(&self, name: &str) {
-        self.mark(name.to_string());
+        let at = self.now();
+        if let Some((previous, from)) = lock(&self.phase).replace((name.to_string(), at)) {
+            lock(&self.spans).push((previous, from, at));
+        }
+    }
+
+    fn wrote(&self, system: truce_connectors::System, _: u64, _: u64) {
+        self.touch(format!("write {}", system.label()), self.phase_began());
     }
 }
 
@@ -116,10 +144,7 @@ impl crate::engine::Progress for Timeline {
 pub async fn backfill(config: &Path, restarts: u32) -> anyhow::Result<Value> {
     let mut engine = engine(config)?;
     let started = Instant::now();
-    let timeline = Timeline {
-        started,
-        marks: std::sync::Mutex::new(Vec::new()),
-    };
+    let timeline = Timeline::new(started);
     let mut failures = Vec::new();
     let summary = loop {
         match engine.backfill(&timeline, true).await {
@@ -131,7 +156,7 @@ pub async fn backfill(config: &Path, restarts: u32) -> anyhow::Result<Value> {
     let wall = started.elapsed().as_secs_f64();
     Ok(json!({
         "wall_s": wall,
-        "phases": timeline.phases(wall),
+        "phases": timeline.spans(wall),
         "restarts": failures.len(),
         "restart_causes": failures,
         "scanned_hubspot": summary.scanned_hubspot,

@@ -363,15 +363,22 @@ fn backfill_tables(report: &mut Report, run: &BackfillRun, title: &str) {
     report.tables.push(time);
     if let Some(phases) = c["phases"].as_array() {
         let mut table = Table::new(
-            &format!("{title}: where the wall time goes (the engine's progress phases)"),
-            &["phase", "seconds", "share"],
+            &format!(
+                "{title}: where the wall time goes (the engine's progress; HubSpot and Salesforce scan side by side, then write side by side)"
+            ),
+            &["part", "from (s)", "to (s)", "seconds", "share of wall"],
         );
         for phase in phases {
-            let seconds = phase[1].as_f64().unwrap_or(0.0);
+            let (from, to) = (
+                phase[1].as_f64().unwrap_or(0.0),
+                phase[2].as_f64().unwrap_or(0.0),
+            );
             table.row(vec![
                 phase[0].as_str().unwrap_or("?").to_string(),
-                format!("{seconds:.2}"),
-                format!("{:.0}%", 100.0 * ratio(seconds, wall)),
+                format!("{from:.2}"),
+                format!("{to:.2}"),
+                format!("{:.2}", to - from),
+                format!("{:.0}%", 100.0 * ratio(to - from, wall)),
             ]);
         }
         report.tables.push(table);

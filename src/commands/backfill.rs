@@ -1,5 +1,6 @@
 //! `truce backfill`: the one-shot full reconcile, its progress display, and `--dry-run`.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -189,7 +190,9 @@ type Bars = (MultiProgress, Mutex<Vec<(String, ProgressBar)>>);
 /// Progress: bars on a terminal, a line every few seconds otherwise.
 struct Display {
     bars: Option<Bars>,
-    last_line: Mutex<Instant>,
+    /// When each stream (a scan, or one system's writes) last had an INFO line: both
+    /// systems work side by side, and each gets its own line every 5 s.
+    last_line: Mutex<BTreeMap<String, Instant>>,
 }
 
 impl Display {
@@ -199,7 +202,22 @@ impl Display {
             .then(|| (MultiProgress::new(), Mutex::new(Vec::new())));
         Display {
             bars,
-            last_line: Mutex::new(Instant::now()),
+            last_line: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Whether `stream` is due an INFO line: its first report, 5 s after its last, or `last`.
+    fn line_due(&self, stream: &str, last: bool) -> bool {
+        let Ok(mut lines) = self.last_line.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        match lines.get(stream) {
+            Some(at) if now.duration_since(*at) < Duration::from_secs(5) && !last => false,
+            _ => {
+                lines.insert(stream.to_string(), now);
+                true
+            }
         }
     }
 
@@ -240,11 +258,7 @@ impl Progress for Display {
                 bar.set_position(total);
             }
             None => {
-                let Ok(mut last) = self.last_line.lock() else {
-                    return;
-                };
-                if last.elapsed() >= Duration::from_secs(5) {
-                    *last = Instant::now();
+                if self.line_due(&format!("scan {}", object.as_str()), false) {
                     tracing::info!(
                         system = system.as_str(),
                         object = object.as_str(),
@@ -282,11 +296,7 @@ impl Progress for Display {
                 bar.set_position(done);
             }
             None => {
-                let Ok(mut last) = self.last_line.lock() else {
-                    return;
-                };
-                if last.elapsed() >= Duration::from_secs(5) || done == total {
-                    *last = Instant::now();
+                if self.line_due(&format!("write {}", system.as_str()), done == total) {
                     tracing::info!(system = system.as_str(), done, total, "backfill writing");
                 }
             }

@@ -12,9 +12,13 @@
 //! - **failed for now** (5xx, 429, timeout): retried later with exponential backoff; after
 //!   `max_attempts` it is quarantined like a refusal.
 //!
-//! Salesforce creates without an external-id field are preceded by a lookup by email, so a
-//! crash between sending a create and recording it cannot produce a duplicate: the record
-//! found is adopted instead.
+//! A Salesforce create without an external-id field is not idempotent, so it is marked as
+//! sent before the call; a create that carries the mark when it comes round again (a crash
+//! or a lost answer between sending and recording) is preceded by a lookup by email, and
+//! the record found is adopted instead of created twice. A create never sent costs no
+//! lookup.
+//!
+//! Both systems are applied side by side ([`SharedStore`]): each waits on its own quota.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,12 +27,12 @@ use truce_connectors::{
     Connector, ErrorClass, ObjectType, System, UpsertKey, Write, WriteOp, WriteOutcome,
 };
 use truce_state::{
-    FieldChange, LinkId, Origin, OutboxItem, Refusal, Store, Tx, WriteOp as StoredOp,
-    normalize_email,
+    FieldChange, LinkId, Origin, OutboxItem, Refusal, Tx, WriteOp as StoredOp, normalize_email,
 };
 
 use super::EngineError;
 use super::settings::Settings;
+use super::shared::SharedStore;
 use crate::logging::{self, QuarantineEvent};
 
 /// What one apply pass did, per system.
@@ -49,7 +53,7 @@ pub struct Applied {
 
 /// Sends every due write of one system.
 pub async fn apply_system(
-    store: &mut Store,
+    store: &SharedStore<'_>,
     connector: &dyn Connector,
     settings: &Settings,
     now: &dyn Fn() -> i64,
@@ -58,8 +62,7 @@ pub async fn apply_system(
     let system = connector.system();
     let mut total = Applied::default();
     let queued: i64 = store
-        .reader()
-        .pending_summary()?
+        .with(|s| s.reader().pending_summary())?
         .iter()
         .filter(|p| p.system == system.as_str())
         .map(|p| p.count)
@@ -69,15 +72,17 @@ pub async fn apply_system(
     // Each round either finishes items or pushes them into the future, so this ends; the
     // bound is a guard against a store that keeps handing back the same items.
     for _ in 0..10_000 {
-        let items = store
-            .reader()
-            .due(system.as_str(), now(), settings.apply_batch)?;
+        let items = store.with(|s| s.reader().due(system.as_str(), now(), settings.apply_batch))?;
         if items.is_empty() {
             break;
         }
         let items = adopt_existing(store, connector, items, now(), &mut total.finished).await?;
         if items.is_empty() {
             continue;
+        }
+        let blind_ids: Vec<_> = items.iter().filter(|i| blind(i)).map(|i| i.id).collect();
+        if !blind_ids.is_empty() {
+            store.with(|s| s.transaction(|tx| tx.mark_sent(&blind_ids, now())))?;
         }
         let writes: Vec<Write> = items.iter().filter_map(to_write).collect();
         let outcomes = match connector.apply(writes).await {
@@ -92,8 +97,9 @@ pub async fn apply_system(
                 })
                 .collect(),
         };
-        let applied = store
-            .transaction(|tx| record_outcomes(tx, system, &items, outcomes, settings, now()))?;
+        let applied = store.with(|s| {
+            s.transaction(|tx| record_outcomes(tx, system, &items, outcomes, settings, now()))
+        })?;
         settled += items.len() as u64;
         progress.wrote(system, settled.min(queued), queued);
         total.finished.extend(applied.finished);
@@ -129,23 +135,27 @@ fn to_write(item: &OutboxItem) -> Option<Write> {
     })
 }
 
-/// For Salesforce creates without an upsert key: looks the emails up first and adopts
-/// records that already exist (a create sent before a crash). Returns the items to send.
+/// A create the remote system cannot recognise if it is sent twice: a Salesforce create
+/// without an external-id field.
+fn blind(item: &OutboxItem) -> bool {
+    item.write.system == "salesforce"
+        && item.write.op == StoredOp::Create
+        && item.write.upsert.is_none()
+}
+
+/// For blind creates sent before without a recorded outcome: looks their emails up and
+/// adopts the records that already exist. Returns the items to send.
 async fn adopt_existing(
-    store: &mut Store,
+    store: &SharedStore<'_>,
     connector: &dyn Connector,
     items: Vec<OutboxItem>,
     now: i64,
     finished: &mut BTreeSet<LinkId>,
 ) -> Result<Vec<OutboxItem>, EngineError> {
-    let blind = |item: &OutboxItem| {
-        item.write.system == "salesforce"
-            && item.write.op == StoredOp::Create
-            && item.write.upsert.is_none()
-    };
+    let resent = |item: &OutboxItem| blind(item) && item.sent_at.is_some();
     let emails: Vec<String> = items
         .iter()
-        .filter(|item| blind(item))
+        .filter(|item| resent(item))
         .filter_map(|item| item.write.fields.get("Email").and_then(Json::as_str))
         .map(normalize_email)
         .collect();
@@ -174,12 +184,13 @@ async fn adopt_existing(
             .and_then(Json::as_str)
             .map(normalize_email);
         match email.and_then(|e| existing.get(&e).cloned()) {
-            Some(found) if blind(&item) => adopted.push((item, found)),
+            Some(found) if resent(&item) => adopted.push((item, found)),
             _ => send.push(item),
         }
     }
     if !adopted.is_empty() {
-        store.transaction(|tx| {
+        store.with(|s| {
+            s.transaction(|tx| {
             for (item, (object, id)) in &adopted {
                 if let Some(link) = item.write.link_id {
                     tracing::info!(
@@ -195,6 +206,7 @@ async fn adopt_existing(
                 tx.mark_done(item.id, now)?;
             }
             Ok::<_, truce_state::StoreError>(())
+        })
         })?;
     }
     Ok(send)

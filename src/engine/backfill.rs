@@ -5,14 +5,18 @@
 //! idempotent (a link with a write on its way is not planned twice; creates are upserts or
 //! preceded by a lookup). Interrupt it anywhere and run it again.
 //!
+//! HubSpot's scan and Salesforce's run side by side: each waits on its own quota.
+//!
 //! Once the scans are complete, each pull cursor that does not exist yet is set to the
 //! moment its scan started, so the daemon's first poll reads only what changed since.
 
-use truce_connectors::{ObjectType, System};
+use truce_connectors::{Connector, ObjectType, System};
 use truce_state::{Cursor, ScanStep};
 
 use super::apply::Applied;
-use super::{Engine, EngineError, MergeSummary, Progress, all_unlinked};
+use super::settings::Settings;
+use super::shared::SharedStore;
+use super::{Clock, Engine, EngineError, MergeSummary, Progress, all_unlinked, record_page};
 
 /// What a backfill did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,14 +50,11 @@ impl Engine {
         write: bool,
     ) -> Result<BackfillSummary, EngineError> {
         let mut summary = BackfillSummary::default();
-        for (system, object) in SCANS {
-            let (records, pages) = self.scan(system, object, progress).await?;
-            match system {
-                System::HubSpot => summary.scanned_hubspot += records,
-                System::Salesforce => summary.scanned_salesforce += records,
-            }
-            summary.scan_pages += pages;
-        }
+        let (hubspot, salesforce) = self.scan_both(progress).await;
+        let (hubspot, salesforce) = (hubspot?, salesforce?);
+        summary.scanned_hubspot = hubspot.0;
+        summary.scanned_salesforce = salesforce.0;
+        summary.scan_pages = hubspot.1 + salesforce.1;
         self.start_cursors()?;
         progress.phase("linking");
         let mut touched = all_unlinked(&self.store, System::HubSpot)?;
@@ -87,45 +88,27 @@ impl Engine {
         Ok(summary)
     }
 
-    /// Scans one object to the end, resuming from the stored token. Returns the records
-    /// and pages read in this run.
-    async fn scan(
+    /// Scans HubSpot and Salesforce side by side; `(records, pages)` read in this run by each.
+    /// Both finish even if one fails, so the pages read are kept for the resumed run.
+    async fn scan_both(
         &mut self,
-        system: System,
-        object: ObjectType,
         progress: &dyn Progress,
-    ) -> Result<(u64, u64), EngineError> {
-        let stored = self.store.reader().scan(system.as_str(), object.as_str())?;
-        if stored.as_ref().is_some_and(|s| s.done) {
-            let total = stored.map_or(0, |s| u64::try_from(s.records).unwrap_or(0));
-            progress.scanned(system, object, total);
-            return Ok((0, 0));
-        }
-        let mut total = stored
-            .as_ref()
-            .map_or(0, |s| u64::try_from(s.records).unwrap_or(0));
-        let mut token = stored.and_then(|s| s.token);
-        let connector = self.connector(system);
-        let (mut records, mut pages) = (0, 0);
-        loop {
-            let page = connector.scan(object, token.as_deref()).await?;
-            self.record(system, &page.records, |stored| {
-                stored.scan = Some(ScanStep {
-                    object: object.as_str().into(),
-                    next: page.next.clone(),
-                });
-            })?;
-            let n = page.records.len() as u64;
-            records += n;
-            total += n;
-            pages += 1;
-            progress.scanned(system, object, total);
-            match page.next {
-                Some(next) => token = Some(next),
-                None => break,
-            }
-        }
-        Ok((records, pages))
+    ) -> (
+        Result<(u64, u64), EngineError>,
+        Result<(u64, u64), EngineError>,
+    ) {
+        let hubspot = Scanner {
+            connector: self.hubspot.as_ref(),
+            settings: &self.settings,
+            clock: &self.clock,
+            progress,
+        };
+        let salesforce = Scanner {
+            connector: self.salesforce.as_ref(),
+            ..hubspot
+        };
+        let store = SharedStore::new(&mut self.store);
+        tokio::join!(hubspot.scan_all(&store), salesforce.scan_all(&store))
     }
 
     /// Sets each missing pull cursor to when its scan started: changes before that were
@@ -149,5 +132,70 @@ impl Engine {
             Ok::<_, truce_state::StoreError>(())
         })?;
         Ok(())
+    }
+}
+
+/// One system's part of the backfill scan.
+struct Scanner<'a> {
+    connector: &'a dyn Connector,
+    settings: &'a Settings,
+    clock: &'a Clock,
+    progress: &'a dyn Progress,
+}
+
+impl Scanner<'_> {
+    /// Scans each of this system's objects in turn.
+    async fn scan_all(&self, store: &SharedStore<'_>) -> Result<(u64, u64), EngineError> {
+        let system = self.connector.system();
+        let (mut records, mut pages) = (0, 0);
+        for (_, object) in SCANS.iter().filter(|(s, _)| *s == system) {
+            let (r, p) = self.scan(store, *object).await?;
+            records += r;
+            pages += p;
+        }
+        Ok((records, pages))
+    }
+
+    /// Scans one object to the end, resuming from the stored token. Returns the records
+    /// and pages read in this run.
+    async fn scan(
+        &self,
+        store: &SharedStore<'_>,
+        object: ObjectType,
+    ) -> Result<(u64, u64), EngineError> {
+        let system = self.connector.system();
+        let stored = store.with(|s| s.reader().scan(system.as_str(), object.as_str()))?;
+        if stored.as_ref().is_some_and(|s| s.done) {
+            let total = stored.map_or(0, |s| u64::try_from(s.records).unwrap_or(0));
+            self.progress.scanned(system, object, total);
+            return Ok((0, 0));
+        }
+        let mut total = stored
+            .as_ref()
+            .map_or(0, |s| u64::try_from(s.records).unwrap_or(0));
+        let mut token = stored.and_then(|s| s.token);
+        let (mut records, mut pages) = (0, 0);
+        loop {
+            let page = self.connector.scan(object, token.as_deref()).await?;
+            let now = (self.clock)();
+            store.with(|s| {
+                record_page(s, self.settings, now, system, &page.records, |stored| {
+                    stored.scan = Some(ScanStep {
+                        object: object.as_str().into(),
+                        next: page.next.clone(),
+                    });
+                })
+            })?;
+            let n = page.records.len() as u64;
+            records += n;
+            total += n;
+            pages += 1;
+            self.progress.scanned(system, object, total);
+            match page.next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        Ok((records, pages))
     }
 }

@@ -23,6 +23,7 @@ pub mod merge;
 pub mod reconcile;
 pub mod record;
 pub mod settings;
+pub mod shared;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use self::apply::Applied;
 use self::merge::Side;
 use self::record::Touched;
 use self::settings::Settings;
+use self::shared::SharedStore;
 use crate::logging::{self, ConflictEvent, QuarantineEvent};
 
 /// What can stop a cycle: the store, or a connector call that retrying did not fix.
@@ -346,8 +348,7 @@ impl Engine {
         Ok(touched)
     }
 
-    /// The record step for one page of records: builds the store page, lets the caller add
-    /// its cursors or scan token, and writes it all in one transaction.
+    /// The record step for one page of records (see [`record_page`]).
     fn record(
         &mut self,
         system: System,
@@ -355,11 +356,14 @@ impl Engine {
         finish: impl FnOnce(&mut truce_state::PulledPage),
     ) -> Result<Vec<Touched>, EngineError> {
         let now = self.now();
-        let (mut page, touched) =
-            record::build_page(&self.store.reader(), system, records, &self.settings, now)?;
-        finish(&mut page);
-        self.store.transaction(|tx| tx.record_page(&page))?;
-        Ok(touched)
+        record_page(
+            &mut self.store,
+            &self.settings,
+            now,
+            system,
+            records,
+            finish,
+        )
     }
 
     /// Reconciles every active link (what the backfill does after its scans): no network,
@@ -425,22 +429,45 @@ impl Engine {
         Ok(())
     }
 
-    /// Sends the outbox of both systems.
+    /// Sends the outbox of both systems, side by side: each waits on its own quota.
     async fn apply(&mut self, progress: &dyn Progress) -> Result<(Applied, Applied), EngineError> {
         let clock = self.clock.clone();
         let now = move || clock();
-        let mut applied = Vec::with_capacity(2);
-        for connector in [self.hubspot.clone(), self.salesforce.clone()] {
-            let store = &mut self.store;
-            applied.push(
-                apply::apply_system(store, connector.as_ref(), &self.settings, &now, progress)
-                    .await?,
-            );
-        }
-        let to_salesforce = applied.pop().unwrap_or_default();
-        let to_hubspot = applied.pop().unwrap_or_default();
-        Ok((to_hubspot, to_salesforce))
+        let store = SharedStore::new(&mut self.store);
+        let (to_hubspot, to_salesforce) = tokio::join!(
+            apply::apply_system(
+                &store,
+                self.hubspot.as_ref(),
+                &self.settings,
+                &now,
+                progress
+            ),
+            apply::apply_system(
+                &store,
+                self.salesforce.as_ref(),
+                &self.settings,
+                &now,
+                progress
+            ),
+        );
+        Ok((to_hubspot?, to_salesforce?))
     }
+}
+
+/// The record step for one page of records: builds the store page, lets the caller add
+/// its cursors or scan token, and writes it all in one transaction.
+fn record_page(
+    store: &mut Store,
+    settings: &Settings,
+    now: i64,
+    system: System,
+    records: &[truce_connectors::Record],
+    finish: impl FnOnce(&mut truce_state::PulledPage),
+) -> Result<Vec<Touched>, EngineError> {
+    let (mut page, touched) = record::build_page(&store.reader(), system, records, settings, now)?;
+    finish(&mut page);
+    store.transaction(|tx| tx.record_page(&page))?;
+    Ok(touched)
 }
 
 /// Merges one batch of link views inside a transaction.

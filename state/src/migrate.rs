@@ -181,6 +181,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         observed_at INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 5: when a write was last handed to the remote system, so only a create that may have
+    // landed before a crash needs a lookup before it is sent again.
+    r#"
+    ALTER TABLE outbox ADD COLUMN sent_at INTEGER;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -102,11 +102,14 @@ pub struct OutboxItem {
     pub created_at: i64,
     /// When it last changed (ms).
     pub updated_at: i64,
+    /// When it was last handed to the remote system (ms); `None` if never. A create sent
+    /// without an idempotency key may exist remotely even though no outcome was recorded.
+    pub sent_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, link_id, system, object, op, record_id, fields, upsert_field, \
                        upsert_value, state, attempts, next_attempt_at, last_error, created_at, \
-                       updated_at, base";
+                       updated_at, base, sent_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<OutboxItem> {
     let upsert_field: Option<String> = row.get(7)?;
@@ -132,6 +135,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<OutboxItem> {
         last_error: row.get(12)?,
         created_at: row.get(13)?,
         updated_at: row.get(14)?,
+        sent_at: row.get(16)?,
     })
 }
 
@@ -179,6 +183,20 @@ impl Tx<'_> {
             .and_then(|mut stmt| stmt.execute(params![id, now]))
             .ctx(self.path(), "marking a write done")?;
         self.expect_pending(id, changed)
+    }
+
+    /// Notes that these pending writes are being handed to the remote system now. Recorded
+    /// before the call, so a crash during it leaves the mark behind.
+    pub fn mark_sent(&mut self, ids: &[OutboxId], now: i64) -> Result<()> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("UPDATE outbox SET sent_at = ?2 WHERE id = ?1 AND state = 'pending'")
+            .ctx(self.path(), "marking writes sent")?;
+        for id in ids {
+            stmt.execute(params![id, now])
+                .ctx(self.path(), "marking writes sent")?;
+        }
+        Ok(())
     }
 
     /// Records a failed attempt of a pending write, to be tried again at `next_attempt_at`;

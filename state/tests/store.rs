@@ -618,6 +618,40 @@ fn a_backfill_page_records_its_resume_token_with_its_snapshots() {
 }
 
 #[test]
+fn a_write_marked_sent_keeps_the_mark_across_a_reopen_and_failures() {
+    let (_dir, path) = temp();
+    let (a, b) = {
+        let mut store = Store::open(&path).unwrap();
+        let (a, b) = store
+            .transaction(|tx| {
+                let a = tx.enqueue(&update_write(None, "00Q1"), 10)?;
+                let b = tx.enqueue(&update_write(None, "00Q2"), 10)?;
+                Ok::<_, StoreError>((a, b))
+            })
+            .unwrap();
+        let due = store.reader().due("salesforce", 100, 10).unwrap();
+        assert!(due.iter().all(|i| i.sent_at.is_none()));
+        store.transaction(|tx| tx.mark_sent(&[a], 50)).unwrap();
+        (a, b)
+    };
+    // As after a crash during the call: the mark is there, the outcome is not.
+    let mut store = Store::open(&path).unwrap();
+    let item = store.reader().outbox_item(a).unwrap().unwrap();
+    assert_eq!((item.sent_at, item.attempts), (Some(50), 0));
+    assert_eq!(
+        store.reader().outbox_item(b).unwrap().unwrap().sent_at,
+        None
+    );
+    store
+        .transaction(|tx| tx.mark_failed(a, "timeout", 60, 55))
+        .unwrap();
+    assert_eq!(
+        store.reader().outbox_item(a).unwrap().unwrap().sent_at,
+        Some(50)
+    );
+}
+
+#[test]
 fn outbox_writes_go_due_failed_done_quarantined_and_retried() {
     let (_dir, path) = temp();
     let mut store = Store::open(&path).unwrap();
