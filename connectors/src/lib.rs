@@ -9,6 +9,7 @@
 //! - [`http`] owns the one `reqwest` client, the governor limiters, retries with `Retry-After`
 //!   and the classification of failures. Connectors say *what* went wrong; [`http`] decides
 //!   whether and when to try again.
+//! - [`lookback`] decides where each incremental poll starts, for both systems.
 //! - [`hubspot`] and [`salesforce`] each hold a client and a sandbox: a faithful local fake of
 //!   that API used by tests, the demo and the benchmarks.
 //!
@@ -18,6 +19,7 @@ pub mod contract;
 pub mod error;
 pub mod http;
 pub mod hubspot;
+pub mod lookback;
 pub mod salesforce;
 pub mod sandbox;
 pub mod secret;

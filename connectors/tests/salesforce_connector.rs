@@ -829,3 +829,38 @@ async fn plain_creates_are_not_repeated_when_the_connection_drops_after_sending(
     let out = conn.apply(updates).await.unwrap();
     assert!(out.iter().all(|o| o.result.is_ok()));
 }
+
+#[tokio::test]
+async fn idle_polls_read_nothing_once_a_poll_has_started_a_look_back_after_the_last_change() {
+    let (sandbox, _served, config) = start(SandboxOptions::default()).await;
+    // The org's clock and the polls' clock tell the same time, stepped by the test.
+    let base = 1_780_000_000_000;
+    let org_at = |ms: i64| sandbox.pin_clock(Utc.timestamp_millis_opt(ms).single());
+    org_at(base);
+    let ids = sandbox.seed_leads(300, 5);
+    let clock = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(base));
+    let conn = connector(&config).with_clock({
+        let clock = clock.clone();
+        std::sync::Arc::new(move || clock.load(std::sync::atomic::Ordering::SeqCst))
+    });
+    let mut since = Cursors::new();
+    let mut poll_at = async |after_ms: i64| {
+        clock.store(base + after_ms, std::sync::atomic::Ordering::SeqCst);
+        let (records, position) = pull_all(&conn, &since).await;
+        since = position;
+        records.len()
+    };
+    assert_eq!(poll_at(1_000).await, 300);
+    // Inside the look-back the 300 are read again: an older change may still commit.
+    assert_eq!(poll_at(16_000).await, 300);
+    // The last complete poll began only 16 s after them: 44 s of look-back remain.
+    assert_eq!(poll_at(80_000).await, 300);
+    // Now it began more than a look-back after them: idle polls read nothing.
+    assert_eq!(poll_at(95_000).await, 0);
+    assert_eq!(poll_at(110_000).await, 0);
+    org_at(base + 120_000);
+    sandbox
+        .edit("Lead", &ids[3], json!({"City": "After"}))
+        .unwrap();
+    assert_eq!(poll_at(125_000).await, 1);
+}

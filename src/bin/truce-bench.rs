@@ -8,7 +8,8 @@
 //! Each prints a table; `--json PATH` writes every scenario's figures to one file. Figures,
 //! not timed tests: nothing fails when a target is missed, the table says so. The
 //! harness itself lives in `truce::bench`; the `child` sub-command is how it measures
-//! truce in a process of its own (hidden: not for people).
+//! truce in a process of its own (hidden: not for people). With `RUST_LOG` set (for
+//! example `RUST_LOG=truce=debug,truce_connectors=debug`), every process logs to stderr.
 
 use std::path::PathBuf;
 
@@ -183,6 +184,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Quiet by default (the tables are the output); `RUST_LOG=truce=debug` shows what the
+    // engine and connectors do, on stderr, in every process of the run.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -10,14 +10,8 @@
 //! thousands of records share one millisecond — is read completely, each record once.
 //!
 //! The first page of a poll re-reads a look-back window, in which records can become
-//! visible late (search index lag). A record modified at `t` is visible by `t + lookback`,
-//! so everything modified before *the start of the last complete poll* minus the look-back
-//! has been read already: the window starts at `since - lookback`, but never before that
-//! point, and when that point has passed the cursor the poll simply continues after it.
-//! An idle poll therefore costs one search once the look-back has passed, instead of
-//! re-reading the last burst on every poll for as long as nothing newer arrives. The poll
-//! start is the local clock; a skew between it and HubSpot's stamps eats into the
-//! look-back.
+//! visible late (search index lag); [`crate::lookback`] cuts it where the last complete poll
+//! settled it, so an idle poll costs one search once the look-back has passed.
 //!
 //! HubSpot documents a single sort rule per search, so the connector does not rely on the
 //! id tie-break being honoured: a page ends on a complete millisecond, and a millisecond
@@ -46,8 +40,8 @@
 //! few calls, not the other 99 writes.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -73,6 +67,7 @@ use crate::contract::{
 use crate::error::{ApiError, Error, ErrorClass};
 use crate::http::classify::class_of_status;
 use crate::http::{HttpClient, Response, retry};
+use crate::lookback::{Clock, PollFrom, PollTimes, poll_from};
 
 /// The stream of live contacts, by `(lastmodifieddate, hs_object_id)`.
 pub const STREAM: &str = "contacts";
@@ -113,55 +108,7 @@ pub struct HubSpotConnector {
     pulled: Vec<String>,
     sweep_every: Duration,
     last_sweep: Mutex<Option<Instant>>,
-    clock: PollClock,
-    polls: Mutex<PollStarts>,
-}
-
-/// The wall clock polls are timed with (ms since the epoch); replaceable for tests.
-#[derive(Clone)]
-struct PollClock(Arc<dyn Fn() -> i64 + Send + Sync>);
-
-impl std::fmt::Debug for PollClock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PollClock")
-    }
-}
-
-impl Default for PollClock {
-    fn default() -> PollClock {
-        PollClock(Arc::new(|| chrono::Utc::now().timestamp_millis()))
-    }
-}
-
-/// When the poll in progress and the last complete one started (ms, local clock).
-#[derive(Debug, Default)]
-struct PollStarts {
-    current: Option<i64>,
-    last_complete: Option<i64>,
-}
-
-/// Where the first page of a poll starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum PollFrom {
-    /// Strictly after this position.
-    After(Cursor),
-    /// Every record modified at or after this time (ms).
-    Time(i64),
-}
-
-/// The start of a poll: the look-back before the cursor, cut at the look-back before the
-/// last complete poll began (anything older was visible to that poll and has been read).
-fn poll_from(cursor: Option<&Cursor>, lookback_ms: i64, last_complete: Option<i64>) -> PollFrom {
-    let Some(cursor) = cursor else {
-        return PollFrom::Time(0);
-    };
-    let settled = last_complete.map_or(i64::MIN, |start| start.saturating_sub(lookback_ms));
-    let from = cursor.modified_at.saturating_sub(lookback_ms).max(settled);
-    if lookback_ms == 0 || from >= cursor.modified_at {
-        PollFrom::After(cursor.clone())
-    } else {
-        PollFrom::Time(from.max(0))
-    }
+    polls: PollTimes,
 }
 
 fn ms_of(value: &str) -> Option<i64> {
@@ -332,15 +279,14 @@ impl HubSpotConnector {
             pulled,
             sweep_every: Duration::from_secs(300),
             last_sweep: Mutex::new(None),
-            clock: PollClock::default(),
-            polls: Mutex::new(PollStarts::default()),
+            polls: PollTimes::default(),
         })
     }
 
     /// Times polls with `clock` (ms since the epoch) instead of the system clock, so a test
     /// can step past the look-back without waiting for it.
-    pub fn with_clock(mut self, clock: Arc<dyn Fn() -> i64 + Send + Sync>) -> HubSpotConnector {
-        self.clock = PollClock(clock);
+    pub fn with_clock(self, clock: Clock) -> HubSpotConnector {
+        self.polls.set_clock(clock);
         self
     }
 
@@ -702,28 +648,6 @@ impl HubSpotConnector {
         last.is_none_or(|at| at.elapsed() >= self.sweep_every)
     }
 
-    /// Notes that a poll begins now and returns where its first page starts.
-    fn start_poll(&self, cursor: Option<&Cursor>, lookback_ms: i64) -> PollFrom {
-        let now = (self.clock.0)();
-        let mut polls = match self.polls.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        polls.current = Some(now);
-        poll_from(cursor, lookback_ms, polls.last_complete)
-    }
-
-    /// The poll in progress read to the end: its start becomes the settled point.
-    fn finish_poll(&self) {
-        let mut polls = match self.polls.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        if let Some(start) = polls.current.take() {
-            polls.last_complete = Some(start);
-        }
-    }
-
     fn mark_swept(&self) {
         let mut last = match self.last_sweep.lock() {
             Ok(g) => g,
@@ -1032,7 +956,7 @@ impl Connector for HubSpotConnector {
         let lookback_ms = lookback.as_millis().min(i64::MAX as u128) as i64;
         let from = match position.and_then(|p| p.get(STREAM)) {
             Some(p) => PollFrom::After(p.clone()),
-            None => self.start_poll(since.get(STREAM), lookback_ms),
+            None => poll_from(since.get(STREAM), lookback_ms, self.polls.begin()),
         };
         let (after, from_ms) = match &from {
             PollFrom::After(c) => (Some(c), 0),
@@ -1040,7 +964,7 @@ impl Connector for HubSpotConnector {
         };
         let (mut records, done) = self.contacts_page(after, from_ms).await?;
         if done {
-            self.finish_poll();
+            self.polls.finish();
         }
         let mut cursors = Cursors::new();
         match records
@@ -1181,43 +1105,5 @@ mod tests {
         assert_eq!(api.message, "Email address foo is invalid");
         assert_eq!(api.fields, vec!["email".to_string()]);
         assert_eq!(class_of_category(&error.category), ErrorClass::Permanent);
-    }
-
-    fn at(ms: i64) -> Cursor {
-        Cursor {
-            modified_at: ms,
-            id: "42".into(),
-        }
-    }
-
-    #[test]
-    fn a_poll_rereads_the_look_back_before_the_cursor_until_a_later_poll_has_settled_it() {
-        let cursor = at(100_000);
-        // First poll ever, or no poll completed yet: the whole look-back before the cursor.
-        assert_eq!(poll_from(None, 60_000, None), PollFrom::Time(0));
-        assert_eq!(
-            poll_from(Some(&cursor), 60_000, None),
-            PollFrom::Time(40_000)
-        );
-        // The last complete poll began 15 s after the cursor: 15 s of it is settled.
-        assert_eq!(
-            poll_from(Some(&cursor), 60_000, Some(115_000)),
-            PollFrom::Time(55_000)
-        );
-        // It began a full look-back after the cursor: nothing at or before it can be new.
-        assert_eq!(
-            poll_from(Some(&cursor), 60_000, Some(160_000)),
-            PollFrom::After(cursor.clone())
-        );
-        // No look-back configured: always strictly after the cursor.
-        assert_eq!(
-            poll_from(Some(&cursor), 0, None),
-            PollFrom::After(cursor.clone())
-        );
-        // A poll that started before the cursor's stamp (clock skew) never narrows it.
-        assert_eq!(
-            poll_from(Some(&cursor), 60_000, Some(90_000)),
-            PollFrom::Time(40_000)
-        );
     }
 }

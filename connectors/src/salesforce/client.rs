@@ -25,7 +25,9 @@
 //! `nextRecordsUrl` that continues from exactly that position and uses it when the engine
 //! asks to continue from there. Any other position (a restart, another process) is answered
 //! with the keyset query `SystemModstamp > t OR (SystemModstamp = t AND Id > id)`, so the
-//! position alone is always enough to go on without a gap or a repeat.
+//! position alone is always enough to go on without a gap or a repeat. The first page starts
+//! a look-back before the cursor, cut where the last complete poll settled it
+//! ([`crate::lookback`]): an idle poll reads nothing once the look-back has passed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -44,6 +46,7 @@ use crate::contract::{
 };
 use crate::error::{ApiError, Error, ErrorClass};
 use crate::http::{HttpClient, Response, classify, retry};
+use crate::lookback::{Clock, PollFrom, PollTimes, poll_from};
 
 use super::auth::Auth;
 use super::config::SalesforceConfig;
@@ -85,6 +88,7 @@ struct Inner {
     contact_fields: Vec<FieldName>,
     external_id: Option<FieldName>,
     pages: Mutex<HashMap<String, PendingPage>>,
+    polls: PollTimes,
 }
 
 fn config_error(message: String) -> Error {
@@ -233,8 +237,16 @@ impl SalesforceConnector {
                 contact_fields,
                 external_id,
                 pages: Mutex::new(HashMap::new()),
+                polls: PollTimes::default(),
             }),
         })
+    }
+
+    /// Times polls with `clock` (ms since the epoch) instead of the system clock, so a test
+    /// can step past the look-back without waiting for it.
+    pub fn with_clock(self, clock: Clock) -> SalesforceConnector {
+        self.inner.polls.set_clock(clock);
+        self
     }
 
     /// Why pulls and writes are paused (usage at `daily_share`, or the allocation spent),
@@ -814,6 +826,11 @@ impl SalesforceConnector {
             position: Cursors::new(),
             done: true,
         };
+        let settled = position
+            .is_none()
+            .then(|| self.inner.polls.begin())
+            .flatten();
+        let lookback_ms = i64::try_from(lookback.as_millis()).unwrap_or(i64::MAX);
         {
             let pages = self.pages();
             for object in STREAMS {
@@ -826,16 +843,14 @@ impl SalesforceConnector {
                     out.position.insert(stream.to_string(), c.clone());
                 }
                 let url = match position {
-                    // Without a look-back window, start strictly after the cursor.
-                    None if lookback.is_zero() => {
-                        self.query_path(true, &self.stream_query(object, since.get(stream), None))
-                    }
-                    None => {
-                        let from = since
-                            .get(stream)
-                            .map(|c| c.modified_at - lookback.as_millis() as i64);
-                        self.query_path(true, &self.stream_query(object, None, from))
-                    }
+                    None => match poll_from(since.get(stream), lookback_ms, settled) {
+                        PollFrom::After(c) => {
+                            self.query_path(true, &self.stream_query(object, Some(&c), None))
+                        }
+                        PollFrom::Time(ms) => {
+                            self.query_path(true, &self.stream_query(object, None, Some(ms)))
+                        }
+                    },
                     Some(p) => match (p.get(stream), pages.get(stream)) {
                         (pos, Some(pending)) if pending.at.as_ref() == pos => {
                             match &pending.next_url {
@@ -953,11 +968,17 @@ impl Connector for SalesforceConnector {
         lookback: Duration,
     ) -> Result<PullPage, Error> {
         // A second try only happens after an expired query locator, and goes by keyset.
-        if let Some(page) = self.pull_once(since, position, lookback).await? {
-            return Ok(page);
-        }
-        match self.pull_once(since, position, lookback).await? {
-            Some(page) => Ok(page),
+        let page = match self.pull_once(since, position, lookback).await? {
+            Some(page) => Some(page),
+            None => self.pull_once(since, position, lookback).await?,
+        };
+        match page {
+            Some(page) => {
+                if page.done {
+                    self.inner.polls.finish();
+                }
+                Ok(page)
+            }
             None => Err(Error::new(
                 ErrorClass::Transient,
                 "Salesforce pull of Lead and Contact changes",
