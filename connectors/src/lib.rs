@@ -30,3 +30,13 @@ pub use contract::{
 };
 pub use error::{ApiError, Error, ErrorClass};
 pub use secret::Secret;
+
+/// Locks `mutex`, taking it over if a thread panicked while holding it: every value kept
+/// behind a mutex here (counters, limiter state, sandbox data) stays usable after a panic,
+/// and a poisoned lock must not turn one failed call into a failed process.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}

@@ -18,9 +18,10 @@
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::lock;
 use governor::clock::DefaultClock;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
@@ -41,13 +42,6 @@ enum Shape {
     /// The send times of the last `limit` calls, oldest first.
     Window(Mutex<VecDeque<Instant>>),
     Bucket(RateLimiter<NotKeyed, InMemoryState, DefaultClock>),
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    match mutex.lock() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 impl Limiter {

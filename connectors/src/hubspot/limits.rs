@@ -28,6 +28,7 @@ use crate::contract::Quota;
 use crate::error::{ApiError, Error, ErrorClass};
 use crate::http::Limiter;
 use crate::http::classify;
+use crate::lock;
 
 /// Which budget a call spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,13 +70,6 @@ pub struct Limits {
     daily: Limiter,
     stopped_until: Mutex<Option<Instant>>,
     quota: Mutex<Option<Quota>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 /// Time until the next UTC midnight.

@@ -40,6 +40,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use crate::hubspot::wire::{Property, TokenResponse};
+use crate::lock;
 use crate::sandbox::{Counters, FaultInjector, Faults, Served};
 
 pub use errors::Policy;
@@ -145,13 +146,6 @@ pub(crate) struct Inner {
     oauth: Mutex<OAuthState>,
     arrivals: Mutex<Vec<Arrival>>,
     last_ms: AtomicI64,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
 }
 
 impl Inner {

@@ -40,6 +40,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value, json};
 
+use crate::lock;
 use crate::sandbox::{Counters, FaultInjector, Faults, Served};
 
 pub use errors::SfError;
@@ -110,13 +111,6 @@ pub(crate) struct Shared {
 }
 
 pub use store::Org;
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
 
 impl Shared {
     /// Draws whether the next record write hits a row lock.
