@@ -919,7 +919,7 @@ pub fn build_state(path: &Path, n: usize) -> anyhow::Result<()> {
                         ("Company".to_string(), s(&s_company)),
                         ("Phone".to_string(), s(&phone)),
                         ("City".to_string(), s(&s_city)),
-                        ("Title".to_string(), s("Director")),
+                        ("Title".to_string(), s("Analyst")),
                     ]);
                     tx.upsert_snapshot(
                         "hubspot",
@@ -952,6 +952,7 @@ pub fn build_state(path: &Path, n: usize) -> anyhow::Result<()> {
                         ("Company", &company),
                         ("Phone", &phone),
                         ("City", &city),
+                        ("Title", &"Analyst".to_string()),
                     ] {
                         tx.set_base(link, field, &s(value), now)?;
                     }
