@@ -5,12 +5,16 @@
 //! idempotent (a link with a write on its way is not planned twice; creates are upserts or
 //! preceded by a lookup). Interrupt it anywhere and run it again.
 //!
-//! HubSpot's scan and Salesforce's run side by side: each waits on its own quota.
+//! HubSpot's scan and Salesforce's run side by side: each waits on its own quota. Within a
+//! scan, the next page is read while the current one is recorded.
 //!
 //! Once the scans are complete, each pull cursor that does not exist yet is set to the
 //! moment its scan started, so the daemon's first poll reads only what changed since.
 
-use truce_connectors::{Connector, ObjectType, System};
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use truce_connectors::{ApiError, Connector, ErrorClass, ObjectType, ScanPage, System};
 use truce_state::{Cursor, ScanStep};
 
 use super::apply::Applied;
@@ -97,16 +101,13 @@ impl Engine {
         Result<(u64, u64), EngineError>,
         Result<(u64, u64), EngineError>,
     ) {
-        let hubspot = Scanner {
-            connector: self.hubspot.as_ref(),
+        let scanner = |connector: &Arc<dyn Connector>| Scanner {
+            connector: connector.clone(),
             settings: &self.settings,
             clock: &self.clock,
             progress,
         };
-        let salesforce = Scanner {
-            connector: self.salesforce.as_ref(),
-            ..hubspot
-        };
+        let (hubspot, salesforce) = (scanner(&self.hubspot), scanner(&self.salesforce));
         let store = SharedStore::new(&mut self.store);
         tokio::join!(hubspot.scan_all(&store), salesforce.scan_all(&store))
     }
@@ -135,9 +136,11 @@ impl Engine {
     }
 }
 
+type ScanResult = Result<ScanPage, truce_connectors::Error>;
+
 /// One system's part of the backfill scan.
 struct Scanner<'a> {
-    connector: &'a dyn Connector,
+    connector: Arc<dyn Connector>,
     settings: &'a Settings,
     clock: &'a Clock,
     progress: &'a dyn Progress,
@@ -154,6 +157,13 @@ impl Scanner<'_> {
             pages += p;
         }
         Ok((records, pages))
+    }
+
+    /// Reads the page of `object` at `token` on a task of its own, so the wait for it
+    /// overlaps with recording the page before it.
+    fn fetch(&self, object: ObjectType, token: Option<String>) -> JoinHandle<ScanResult> {
+        let connector = self.connector.clone();
+        tokio::spawn(async move { connector.scan(object, token.as_deref()).await })
     }
 
     /// Scans one object to the end, resuming from the stored token. Returns the records
@@ -173,10 +183,19 @@ impl Scanner<'_> {
         let mut total = stored
             .as_ref()
             .map_or(0, |s| u64::try_from(s.records).unwrap_or(0));
-        let mut token = stored.and_then(|s| s.token);
+        let token = stored.and_then(|s| s.token);
         let (mut records, mut pages) = (0, 0);
-        loop {
-            let page = self.connector.scan(object, token.as_deref()).await?;
+        let mut next = Some(self.fetch(object, token));
+        while let Some(fetching) = next.take() {
+            let page = fetching.await.map_err(|e| {
+                truce_connectors::Error::new(
+                    ErrorClass::Fatal,
+                    format!("scanning {object}"),
+                    ApiError::message(format!("the page read stopped: {e}")),
+                )
+            })??;
+            // The next page is read while this one is recorded.
+            next = page.next.clone().map(|t| self.fetch(object, Some(t)));
             let now = (self.clock)();
             store.with(|s| {
                 record_page(s, self.settings, now, system, &page.records, |stored| {
@@ -191,10 +210,6 @@ impl Scanner<'_> {
             total += n;
             pages += 1;
             self.progress.scanned(system, object, total);
-            match page.next {
-                Some(next) => token = Some(next),
-                None => break,
-            }
         }
         Ok((records, pages))
     }
