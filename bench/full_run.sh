@@ -18,7 +18,7 @@ for scenario in "${scenarios[@]}"; do
     engine) run engine --records 100000,1000000 ;;
     side) run side --records 100000 ;;
     backfill) run backfill --records 100000 ;;
-    faults) run faults --records 20000 ;;
-    steady) run steady --records 10000 ;;
+    faults) run faults --records 100000 ;;
+    steady) run steady --records 100000 ;;
   esac
 done
