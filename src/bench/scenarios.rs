@@ -38,7 +38,11 @@ fn u(v: &Value, key: &str) -> u64 {
 }
 
 fn secs(s: f64) -> String {
-    format!("{s:.1} s")
+    if s < 1.0 {
+        format!("{:.0} ms", s * 1000.0)
+    } else {
+        format!("{s:.1} s")
+    }
 }
 
 /// What the two APIs saw during one piece of work.
