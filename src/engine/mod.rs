@@ -11,7 +11,8 @@
 //! 3. **merge and plan** ([`reconcile`], [`merge`], [`mapping`]): each touched link is
 //!    reconciled field by field; base values, outbox writes, conflicts and quarantine
 //!    entries are written in one transaction per batch of links.
-//! 4. **apply** ([`apply`]): the outbox is sent in batches, outcomes recorded.
+//! 4. **apply** ([`apply`]): the outbox is sent in batches, both systems side by side
+//!    ([`shared`]), outcomes recorded.
 //!
 //! Pure parts (mapping, merge, reconcile) are table-tested; the pipeline is tested end to
 //! end against the sandboxes over HTTP.
