@@ -6,7 +6,7 @@ mod common;
 
 use std::process::Command;
 
-use common::World;
+use common::{World, calls_to};
 use serde_json::json;
 
 fn truce(world: &World, args: &[&str]) -> (i32, String, String) {
@@ -24,23 +24,8 @@ fn truce(world: &World, args: &[&str]) -> (i32, String, String) {
 }
 
 fn writes(world: &World) -> u64 {
-    let hubspot: u64 = world
-        .hubspot
-        .counters()
-        .snapshot()
-        .iter()
-        .filter(|(endpoint, _)| endpoint.contains("/batch/"))
-        .map(|(_, n)| n)
-        .sum();
-    let salesforce = world
-        .salesforce
-        .counters()
-        .snapshot()
-        .iter()
-        .filter(|(endpoint, _)| endpoint.contains("composite"))
-        .map(|(_, n)| *n)
-        .sum::<u64>();
-    hubspot + salesforce
+    calls_to(&world.hubspot.counters(), "/batch/")
+        + calls_to(&world.salesforce.counters(), "composite")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

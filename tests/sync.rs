@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{World, disagreements};
+use common::{World, calls_to, disagreements};
 use serde_json::json;
 use truce::engine::Quiet;
 
@@ -195,11 +195,7 @@ async fn edits_propagate_within_one_cycle_and_echoes_do_not_ping_pong() {
         "only pulls expected, got {hubspot_calls:?}"
     );
     let salesforce_calls = world.salesforce.counters().snapshot();
-    let composite: u64 = salesforce_calls
-        .iter()
-        .filter(|(endpoint, _)| endpoint.contains("composite"))
-        .map(|(_, n)| n)
-        .sum();
+    let composite = calls_to(&world.salesforce.counters(), "composite");
     assert_eq!(
         composite, 5,
         "one composite pull per idle cycle: {salesforce_calls:?}"
@@ -588,18 +584,6 @@ async fn two_salesforce_records_with_one_email_are_reported_not_guessed() {
     assert_eq!(world.hubspot.count(), 1, "nothing created from either twin");
 }
 
-/// Composite calls to Salesforce since the counters were reset.
-fn composites(world: &World) -> u64 {
-    world
-        .salesforce
-        .counters()
-        .snapshot()
-        .iter()
-        .filter(|(endpoint, _)| endpoint.contains("composite"))
-        .map(|(_, n)| n)
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_salesforce_create_whose_answer_was_lost_is_adopted_and_a_first_send_costs_no_lookup() {
     let world = World::new().await;
@@ -663,7 +647,7 @@ async fn a_salesforce_create_whose_answer_was_lost_is_adopted_and_a_first_send_c
     let summary = engine.cycle().await.unwrap();
     assert_eq!(summary.written_salesforce, 1, "{summary:?}");
     assert_eq!(
-        composites(&world),
+        calls_to(&world.salesforce.counters(), "composite"),
         2,
         "{:?}",
         world.salesforce.counters().snapshot()

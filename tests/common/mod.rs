@@ -16,7 +16,7 @@ use truce::engine::settings::Settings;
 use truce::engine::{Engine, system_clock};
 use truce_connectors::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
 use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
-use truce_connectors::sandbox::Served;
+use truce_connectors::sandbox::{Counters, Served};
 use truce_state::Store;
 
 /// The field mappings every end-to-end test uses (the example config's, one per rule).
@@ -200,6 +200,16 @@ lookback = "2s"
         }
         out
     }
+}
+
+/// Requests counted by a sandbox at endpoints whose name contains `part`.
+pub fn calls_to(counters: &Counters, part: &str) -> u64 {
+    counters
+        .snapshot()
+        .iter()
+        .filter(|(endpoint, _)| endpoint.contains(part))
+        .map(|(_, n)| n)
+        .sum()
 }
 
 /// Checks that every mapped field of a linked pair agrees per its rule, returning the
