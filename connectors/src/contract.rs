@@ -72,51 +72,72 @@ impl fmt::Display for System {
     }
 }
 
-/// The kinds of record truce syncs.
+/// The kinds of record truce reads and writes, one per object of each API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ObjectType {
-    /// A HubSpot contact (`/crm/v3/objects/contacts`).
+    /// A HubSpot contact (object type `0-1`).
     HubSpotContact,
+    /// A HubSpot company (`0-2`).
+    HubSpotCompany,
+    /// A HubSpot deal (`0-3`).
+    HubSpotDeal,
     /// A Salesforce Lead (key prefix `00Q`).
     SalesforceLead,
     /// A Salesforce Contact (key prefix `003`).
     SalesforceContact,
+    /// A Salesforce Account (key prefix `001`).
+    SalesforceAccount,
+    /// A Salesforce Opportunity (key prefix `006`).
+    SalesforceOpportunity,
+    /// A Salesforce OpportunityContactRole (key prefix `00K`): one contact's role on one
+    /// Opportunity, a record of its own with its own `SystemModstamp`.
+    SalesforceContactRole,
 }
 
 impl ObjectType {
-    /// The API's own name for the object: `contacts`, `Lead`, `Contact`.
+    /// Every object type, HubSpot's first.
+    pub const ALL: [ObjectType; 8] = [
+        ObjectType::HubSpotContact,
+        ObjectType::HubSpotCompany,
+        ObjectType::HubSpotDeal,
+        ObjectType::SalesforceLead,
+        ObjectType::SalesforceContact,
+        ObjectType::SalesforceAccount,
+        ObjectType::SalesforceOpportunity,
+        ObjectType::SalesforceContactRole,
+    ];
+
+    /// The API's own name for the object: `contacts`, `companies`, `Lead`, `Account`...
     pub fn as_str(self) -> &'static str {
         match self {
             ObjectType::HubSpotContact => "contacts",
+            ObjectType::HubSpotCompany => "companies",
+            ObjectType::HubSpotDeal => "deals",
             ObjectType::SalesforceLead => "Lead",
             ObjectType::SalesforceContact => "Contact",
+            ObjectType::SalesforceAccount => "Account",
+            ObjectType::SalesforceOpportunity => "Opportunity",
+            ObjectType::SalesforceContactRole => "OpportunityContactRole",
         }
     }
 
     /// The system that owns this object.
     pub fn system(self) -> System {
         match self {
-            ObjectType::HubSpotContact => System::HubSpot,
-            ObjectType::SalesforceLead | ObjectType::SalesforceContact => System::Salesforce,
+            ObjectType::HubSpotContact | ObjectType::HubSpotCompany | ObjectType::HubSpotDeal => {
+                System::HubSpot
+            }
+            ObjectType::SalesforceLead
+            | ObjectType::SalesforceContact
+            | ObjectType::SalesforceAccount
+            | ObjectType::SalesforceOpportunity
+            | ObjectType::SalesforceContactRole => System::Salesforce,
         }
     }
 
-    /// The field that holds the record's email address.
-    pub fn email_field(self) -> &'static str {
-        match self {
-            ObjectType::HubSpotContact => "email",
-            ObjectType::SalesforceLead | ObjectType::SalesforceContact => "Email",
-        }
-    }
-
-    /// Parses the API's own name (`contacts`, `Lead`, `Contact`).
+    /// Parses the API's own name (`contacts`, `Lead`, `OpportunityContactRole`...).
     pub fn parse(name: &str) -> Option<ObjectType> {
-        match name {
-            "contacts" => Some(ObjectType::HubSpotContact),
-            "Lead" => Some(ObjectType::SalesforceLead),
-            "Contact" => Some(ObjectType::SalesforceContact),
-            _ => None,
-        }
+        ObjectType::ALL.into_iter().find(|o| o.as_str() == name)
     }
 }
 
@@ -145,36 +166,67 @@ pub struct Conversion {
     pub contact_id: Option<String>,
     /// The Account it was attached to (`ConvertedAccountId`).
     pub account_id: Option<String>,
+    /// The Opportunity the conversion created or joined (`ConvertedOpportunityId`), if any.
+    pub opportunity_id: Option<String>,
 }
 
 /// One remote record, as the engine sees it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+///
+/// What the engine needs beyond field values arrives typed: the person's email, deletion,
+/// merges and conversion. The connector reads them from its API's own fields
+/// (`IsConverted`, `MasterRecordId`, `hs_merged_object_ids`...), so no vendor field name
+/// crosses the contract.
+///
+/// Associations travel as fields named after them, starting with `@`: `@company` holds one
+/// record id (a JSON string, or null), `@contacts` a JSON array of ids. A Salesforce
+/// reference field (`AccountId`) is an ordinary field holding an id; a Salesforce set held
+/// by child records (an Opportunity's `OpportunityContactRole`s) is a JSON array of the
+/// related ids under the child object's name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
-    /// What kind of record this is; `None` only in `Default`.
-    pub object: Option<ObjectType>,
-    /// The record's id in its system.
+    /// What kind of record this is.
+    pub object: ObjectType,
+    /// The record's id in its system; never empty (a record without one is [`Rejected`]).
     pub id: String,
     /// Last modification, ms since the epoch (HubSpot `lastmodifieddate`, Salesforce
-    /// `SystemModstamp`).
+    /// `SystemModstamp`); read from the API, never defaulted (a record without one is
+    /// [`Rejected`]).
     pub modified_at: i64,
-    /// The mapped fields, with the API's own JSON types. A field the system returned as unset
-    /// is `Value::Null`.
+    /// The requested fields, with the API's own JSON types. A field the system returned as
+    /// unset is `Value::Null`.
     pub fields: BTreeMap<String, Value>,
+    /// The person's email as the API holds it, for the objects that carry one (HubSpot
+    /// contacts, Salesforce Leads and Contacts).
+    pub email: Option<String>,
     /// Archived (HubSpot) or in the recycle bin (Salesforce `IsDeleted`).
     pub deleted: bool,
-    /// HubSpot: the ids that were merged into this record (`hs_merged_object_ids`).
+    /// The ids that were merged into this record (HubSpot).
     pub merged_ids: Vec<String>,
-    /// Salesforce: on a merge loser, the record that absorbed it (`MasterRecordId`).
+    /// On a merge loser, the record that absorbed it (Salesforce).
     pub merged_into: Option<String>,
-    /// Salesforce Lead: set once the lead is converted (`IsConverted`).
+    /// Set once a Salesforce lead is converted: the records it became.
     pub converted: Option<Conversion>,
 }
 
 impl Record {
-    /// The record's email address as the API holds it, when it has one.
-    pub fn email(&self) -> Option<&str> {
-        let field = self.object?.email_field();
-        self.fields.get(field).and_then(Value::as_str)
+    /// A live record with these fields and nothing else known about it.
+    pub fn new(
+        object: ObjectType,
+        id: impl Into<String>,
+        modified_at: i64,
+        fields: BTreeMap<String, Value>,
+    ) -> Record {
+        Record {
+            object,
+            id: id.into(),
+            modified_at,
+            fields,
+            email: None,
+            deleted: false,
+            merged_ids: Vec::new(),
+            merged_into: None,
+            converted: None,
+        }
     }
 
     /// The stream cursor this record stands at.
@@ -186,11 +238,35 @@ impl Record {
     }
 }
 
+/// A record the API returned that cannot be read as a [`Record`]: no id, no or an
+/// unparsable modification time, a body of the wrong shape. Reported per record so one bad
+/// row never stops a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    /// The object it was read as.
+    pub object: ObjectType,
+    /// Its id, when it had one.
+    pub id: Option<String>,
+    /// What is wrong with it, naming the field at fault.
+    pub reason: String,
+}
+
+/// Records read by id or by a lookup, with the rows that could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct Fetched {
+    /// The records found.
+    pub records: Vec<Record>,
+    /// Rows the API returned that are not readable records.
+    pub rejected: Vec<Rejected>,
+}
+
 /// One page of an incremental pull.
 #[derive(Debug, Clone, Default)]
 pub struct PullPage {
     /// Records changed (or deleted) since the cursor, in keyset order per stream.
     pub records: Vec<Record>,
+    /// Rows of this page that are not readable records.
+    pub rejected: Vec<Rejected>,
     /// Where this page ended, per stream. Pass it back to continue; merge it into the durable
     /// cursor with `max` once the page is recorded.
     pub position: Cursors,
@@ -203,6 +279,8 @@ pub struct PullPage {
 pub struct ScanPage {
     /// The records of this page.
     pub records: Vec<Record>,
+    /// Rows of this page that are not readable records.
+    pub rejected: Vec<Rejected>,
     /// The token that resumes the scan after this page; `None` when the scan is complete.
     /// Tokens survive a restart: store them with the page.
     pub next: Option<String>,
@@ -210,11 +288,26 @@ pub struct ScanPage {
 
 /// The unique key a create is made idempotent on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpsertKey {
-    /// The unique field (`email` in HubSpot, the external-id field in Salesforce).
-    pub field: String,
-    /// Its value for this record.
-    pub value: String,
+pub enum UpsertKey {
+    /// The person's email: the system's own unique key for people (HubSpot contacts).
+    Email(String),
+    /// A unique field of the object (a Salesforce external-id field, a HubSpot
+    /// unique-value property) and its value for this record.
+    Field {
+        /// The field's API name.
+        field: String,
+        /// Its value for this record.
+        value: String,
+    },
+}
+
+impl UpsertKey {
+    /// The key's value for this record.
+    pub fn value(&self) -> &str {
+        match self {
+            UpsertKey::Email(value) | UpsertKey::Field { value, .. } => value,
+        }
+    }
 }
 
 /// What a [`Write`] does.
@@ -350,11 +443,11 @@ pub trait Connector: Send + Sync {
     async fn scan(&self, object: ObjectType, resume: Option<&str>) -> Result<ScanPage, Error>;
 
     /// Reads the records with these ids; ids that do not exist are left out.
-    async fn fetch(&self, object: ObjectType, ids: &[String]) -> Result<Vec<Record>, Error>;
+    async fn fetch(&self, object: ObjectType, ids: &[String]) -> Result<Fetched, Error>;
 
-    /// Finds the records of every object of this system whose email is one of `emails`
-    /// (compared case-insensitively).
-    async fn find_by_email(&self, emails: &[String]) -> Result<Vec<Record>, Error>;
+    /// Finds the records of every person object of this system whose email is one of
+    /// `emails` (compared case-insensitively).
+    async fn find_by_email(&self, emails: &[String]) -> Result<Fetched, Error>;
 
     /// Applies writes in as few calls as the API allows, returning one outcome per write.
     /// A failure of the whole call after retries is an `Err`; a record the API refused is an
@@ -368,4 +461,8 @@ pub trait Connector: Send + Sync {
     fn quota(&self) -> Option<Quota> {
         None
     }
+
+    /// API requests this connector has sent since it was built, answered or not (token
+    /// requests excluded): what `truce_api_calls_total` reports.
+    fn calls(&self) -> u64;
 }

@@ -22,6 +22,10 @@ pub enum ErrorClass {
     Permanent,
     /// Nothing truce can do by retrying (missing scope, API disabled, bad configuration).
     Fatal,
+    /// The record can no longer be written where it is (a converted Salesforce lead, a
+    /// record merged away): the write is moot, and the next pull shows where the record
+    /// went. Never retried, never quarantined.
+    Superseded,
 }
 
 impl ErrorClass {
@@ -116,6 +120,14 @@ pub enum Error {
         /// What the API said.
         api: ApiError,
     },
+    /// See [`ErrorClass::Superseded`].
+    #[error("{action}: the record moved on: {api}")]
+    Superseded {
+        /// What truce was doing.
+        action: String,
+        /// What the API said.
+        api: ApiError,
+    },
 }
 
 impl Error {
@@ -128,6 +140,7 @@ impl Error {
             ErrorClass::AuthExpired => Error::AuthExpired { action, api },
             ErrorClass::Permanent => Error::Permanent { action, api },
             ErrorClass::Fatal => Error::Fatal { action, api },
+            ErrorClass::Superseded => Error::Superseded { action, api },
         }
     }
 
@@ -139,6 +152,7 @@ impl Error {
             Error::AuthExpired { .. } => ErrorClass::AuthExpired,
             Error::Permanent { .. } => ErrorClass::Permanent,
             Error::Fatal { .. } => ErrorClass::Fatal,
+            Error::Superseded { .. } => ErrorClass::Superseded,
         }
     }
 
@@ -149,7 +163,8 @@ impl Error {
             | Error::RateLimited { api, .. }
             | Error::AuthExpired { api, .. }
             | Error::Permanent { api, .. }
-            | Error::Fatal { api, .. } => api,
+            | Error::Fatal { api, .. }
+            | Error::Superseded { api, .. } => api,
         }
     }
 
@@ -160,7 +175,8 @@ impl Error {
             | Error::RateLimited { action, .. }
             | Error::AuthExpired { action, .. }
             | Error::Permanent { action, .. }
-            | Error::Fatal { action, .. } => action,
+            | Error::Fatal { action, .. }
+            | Error::Superseded { action, .. } => action,
         }
     }
 

@@ -25,8 +25,8 @@ pub mod sandbox;
 pub mod secret;
 
 pub use contract::{
-    Connector, Conversion, Cursor, Cursors, FieldInfo, FieldKind, ObjectType, PullPage, Quota,
-    Record, ScanPage, System, UpsertKey, Write, WriteOp, WriteOutcome, Written,
+    Connector, Conversion, Cursor, Cursors, Fetched, FieldInfo, FieldKind, ObjectType, PullPage,
+    Quota, Record, Rejected, ScanPage, System, UpsertKey, Write, WriteOp, WriteOutcome, Written,
 };
 pub use error::{ApiError, Error, ErrorClass};
 pub use secret::Secret;

@@ -106,10 +106,7 @@ fn upsert(key: i64, email: &str, props: &[(&str, &str)]) -> Write {
         key,
         object: ObjectType::HubSpotContact,
         op: WriteOp::Create {
-            upsert_on: Some(UpsertKey {
-                field: "email".into(),
-                value: email.into(),
-            }),
+            upsert_on: Some(UpsertKey::Email(email.into())),
         },
         fields,
     }
@@ -326,8 +323,8 @@ async fn pulled_records_carry_the_mapped_properties_and_the_always_pulled_ones()
         }
         assert_eq!(r.fields["hs_merged_object_ids"], Value::Null);
         assert!(!r.deleted);
-        assert_eq!(r.object, Some(ObjectType::HubSpotContact));
-        assert!(r.email().is_some());
+        assert_eq!(r.object, ObjectType::HubSpotContact);
+        assert!(r.email.is_some());
     }
 }
 
@@ -530,7 +527,7 @@ async fn transient_faults_are_retried_until_every_record_is_pulled_once() {
     let conn = connector(&served, &sandbox, |_| {});
     let records = poll(&conn, &mut Cursors::new(), Duration::from_secs(60)).await;
     let fetched = conn.fetch(ObjectType::HubSpotContact, &ids).await.unwrap();
-    assert_eq!(fetched.len(), 1_000);
+    assert_eq!(fetched.records.len(), 1_000);
     let pulled: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(records.len(), 1_000);
     assert!(ids.iter().all(|id| pulled.contains(id.as_str())));
@@ -575,7 +572,7 @@ async fn reads_by_id_and_by_email_go_100_per_call_and_leave_out_what_does_not_ex
         .fetch(ObjectType::HubSpotContact, &wanted)
         .await
         .unwrap();
-    assert_eq!(fetched.len(), 150);
+    assert_eq!(fetched.records.len(), 150);
     assert_eq!(
         sandbox
             .counters()
@@ -588,8 +585,8 @@ async fn reads_by_id_and_by_email_go_100_per_call_and_leave_out_what_does_not_ex
         .find_by_email(&[email, "nobody@example.com".into()])
         .await
         .unwrap();
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0].id, ids[7]);
+    assert_eq!(found.records.len(), 1);
+    assert_eq!(found.records[0].id, ids[7]);
 }
 
 #[tokio::test]

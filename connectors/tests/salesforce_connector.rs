@@ -266,7 +266,7 @@ async fn updates_upserts_and_deletes_go_through_collections_and_converted_leads_
         key,
         object: ObjectType::SalesforceLead,
         op: WriteOp::Create {
-            upsert_on: Some(UpsertKey {
+            upsert_on: Some(UpsertKey::Field {
                 field: "HubSpot_Contact_Id__c".into(),
                 value: ext.into(),
             }),
@@ -461,7 +461,7 @@ async fn lookups_by_id_and_email_are_batched_into_in_clauses() {
         .fetch(ObjectType::SalesforceLead, &leads)
         .await
         .unwrap();
-    assert_eq!(fetched.len(), 600);
+    assert_eq!(fetched.records.len(), 600);
     // 600 ids need four IN lists under the WHERE limit: one composite call.
     assert_eq!(sandbox.api_usage().0 - used, 1);
     let mut emails: Vec<String> = Vec::new();
@@ -485,15 +485,17 @@ async fn lookups_by_id_and_email_are_batched_into_in_clauses() {
     let found = conn.find_by_email(&emails).await.unwrap();
     assert_eq!(
         found
+            .records
             .iter()
-            .filter(|r| r.object == Some(ObjectType::SalesforceLead))
+            .filter(|r| r.object == ObjectType::SalesforceLead)
             .count(),
         300
     );
     assert_eq!(
         found
+            .records
             .iter()
-            .filter(|r| r.object == Some(ObjectType::SalesforceContact))
+            .filter(|r| r.object == ObjectType::SalesforceContact)
             .count(),
         100
     );
@@ -504,7 +506,7 @@ async fn lookups_by_id_and_email_are_batched_into_in_clauses() {
         )
         .await
         .unwrap();
-    assert!(missing.is_empty());
+    assert!(missing.records.is_empty());
 }
 
 #[tokio::test]
@@ -593,6 +595,7 @@ async fn pulls_survive_dropped_connections_and_garbled_bodies() {
             conn.fetch(ObjectType::SalesforceLead, &ids)
                 .await
                 .unwrap()
+                .records
                 .len(),
             50
         );

@@ -200,7 +200,11 @@ async fn hostile_emails_through_the_connector_find_nothing_and_break_nothing() {
     emails.push("%@example.com".into());
     let found = conn.find_by_email(&emails).await.unwrap();
     assert_eq!(
-        found.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        found
+            .records
+            .iter()
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>(),
         vec![real]
     );
 }

@@ -115,10 +115,7 @@ fn to_write(item: &OutboxItem) -> Option<Write> {
     let object = ObjectType::parse(&item.write.object)?;
     let op = match item.write.op {
         StoredOp::Create => WriteOp::Create {
-            upsert_on: item.write.upsert.as_ref().map(|k| UpsertKey {
-                field: k.field.clone(),
-                value: k.value.clone(),
-            }),
+            upsert_on: item.write.upsert.as_ref().map(upsert_key),
         },
         StoredOp::Update => WriteOp::Update {
             id: item.write.record_id.clone()?,
@@ -133,6 +130,18 @@ fn to_write(item: &OutboxItem) -> Option<Write> {
         op,
         fields: item.write.fields.clone(),
     })
+}
+
+/// The stored upsert key in the contract's terms.
+fn upsert_key(key: &truce_state::UpsertKey) -> UpsertKey {
+    if key.field == super::EMAIL_KEY {
+        UpsertKey::Email(key.value.clone())
+    } else {
+        UpsertKey::Field {
+            field: key.field.clone(),
+            value: key.value.clone(),
+        }
+    }
 }
 
 /// A create the remote system cannot recognise if it is sent twice: a Salesforce create
@@ -164,8 +173,9 @@ async fn adopt_existing(
     }
     let found = connector.find_by_email(&emails).await?;
     let mut existing: BTreeMap<String, (ObjectType, String)> = BTreeMap::new();
-    for record in &found {
-        if let (Some(email), Some(object)) = (record.email(), record.object)
+    for record in &found.records {
+        let object = record.object;
+        if let Some(email) = record.email.as_deref()
             && !record.deleted
             && record.converted.is_none()
         {

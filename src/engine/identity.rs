@@ -548,7 +548,6 @@ fn create_in_hubspot(
             base.insert(map.salesforce.clone(), json_of(&value));
         }
     }
-    fields.insert("email".into(), Json::String(normalize_email(email)));
     tx.enqueue(
         &OutboxWrite {
             link_id: Some(link),
@@ -558,7 +557,7 @@ fn create_in_hubspot(
             record_id: None,
             fields,
             upsert: Some(UpsertKey {
-                field: "email".into(),
+                field: super::EMAIL_KEY.into(),
                 value: normalize_email(email),
             }),
             base,

@@ -21,6 +21,7 @@ pub mod apply;
 pub mod identity;
 pub mod mapping;
 pub mod merge;
+pub mod observe;
 pub mod reconcile;
 pub mod record;
 pub mod settings;
@@ -34,6 +35,7 @@ use truce_state::{LinkId, LinkView, NewConflict, Store, StoreError, Tx};
 
 use self::apply::Applied;
 use self::merge::Side;
+use self::observe::{Observer, Unobserved, WriteOutcomeKind};
 use self::record::Touched;
 use self::settings::Settings;
 use self::shared::SharedStore;
@@ -55,6 +57,12 @@ impl From<truce_connectors::Error> for EngineError {
         EngineError::Connector(Box::new(err))
     }
 }
+
+/// The one object pair synced so far, as metrics and logs name it.
+const CONTACTS: &str = "contacts";
+
+/// How a create's upsert key on the person's email is kept in the outbox.
+pub const EMAIL_KEY: &str = "@email";
 
 /// Milliseconds since the epoch; injected so tests control time.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -143,6 +151,7 @@ pub struct Engine {
     salesforce: Arc<dyn Connector>,
     settings: Settings,
     clock: Clock,
+    observer: Arc<dyn Observer>,
     /// Set once the first cycle merged every link: a restart resumes from the store alone,
     /// including links whose merge was deferred when the last process stopped.
     resumed: bool,
@@ -167,8 +176,15 @@ impl Engine {
             salesforce,
             settings,
             clock,
+            observer: Arc::new(Unobserved),
             resumed: false,
         }
+    }
+
+    /// Reports the engine's events to `observer` (the metrics) from now on.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Engine {
+        self.observer = observer;
+        self
     }
 
     /// The store, for reading.
@@ -194,6 +210,7 @@ impl Engine {
 
     /// One poll: pull both sides, link, merge, write. Logs one INFO line.
     pub async fn cycle(&mut self) -> Result<CycleSummary, EngineError> {
+        let started = std::time::Instant::now();
         let mut touched = Vec::new();
         let mut lag_ms = 0;
         let pulled_hubspot = self
@@ -210,6 +227,8 @@ impl Engine {
             self.resumed = true;
         }
         let (to_hubspot, to_salesforce) = self.apply(&Quiet).await?;
+        self.observe_writes(System::HubSpot, &to_hubspot);
+        self.observe_writes(System::Salesforce, &to_salesforce);
         // Links whose writes just finished were skipped while those were on the way.
         let finished: Vec<LinkId> = to_hubspot
             .finished
@@ -243,7 +262,20 @@ impl Engine {
             lag_ms = summary.lag_ms,
             "cycle done"
         );
+        self.observer.cycle(&summary, started.elapsed());
         Ok(summary)
+    }
+
+    fn observe_writes(&self, system: System, applied: &Applied) {
+        for (outcome, count) in [
+            (WriteOutcomeKind::Ok, applied.written),
+            (WriteOutcomeKind::Retry, applied.retrying),
+            (WriteOutcomeKind::Quarantined, applied.quarantined),
+        ] {
+            if count > 0 {
+                self.observer.wrote(system, CONTACTS, outcome, count as u64);
+            }
+        }
     }
 
     /// Pulls every page of changes of one system since its cursors.
@@ -297,6 +329,8 @@ impl Engine {
                 }
             }
             pulled += page_touched.len();
+            self.observer
+                .pulled(system, CONTACTS, page.records.len() as u64);
             touched.extend(page_touched);
             if page.done {
                 break;
@@ -343,8 +377,8 @@ impl Engine {
             if ids.is_empty() {
                 continue;
             }
-            let records = self.salesforce.fetch(object, &ids).await?;
-            touched.extend(self.record(System::Salesforce, &records, |_| {})?);
+            let fetched = self.salesforce.fetch(object, &ids).await?;
+            touched.extend(self.record(System::Salesforce, &fetched.records, |_| {})?);
         }
         Ok(touched)
     }
@@ -376,10 +410,11 @@ impl Engine {
         loop {
             let now = self.now();
             let settings = &self.settings;
+            let observer = self.observer.as_ref();
             let (part, last) = self.store.transaction(|tx| {
                 let views = tx.reader().link_views(after, MERGE_BATCH)?;
                 let last = views.last().map(|v| v.link.id);
-                merge_views(tx, views, settings, now).map(|part| (part, last))
+                merge_views(tx, views, settings, observer, now).map(|part| (part, last))
             })?;
             summary.add(&part);
             match last {
@@ -397,12 +432,13 @@ impl Engine {
         for batch in links.chunks(MERGE_BATCH) {
             let now = self.now();
             let settings = &self.settings;
+            let observer = self.observer.as_ref();
             let part = self.store.transaction(|tx| {
                 let mut views = Vec::with_capacity(batch.len());
                 for &link in batch {
                     views.extend(tx.reader().link_view(link)?);
                 }
-                merge_views(tx, views, settings, now)
+                merge_views(tx, views, settings, observer, now)
             })?;
             summary.add(&part);
         }
@@ -476,6 +512,7 @@ fn merge_views(
     tx: &mut Tx<'_>,
     views: Vec<LinkView>,
     settings: &Settings,
+    observer: &dyn Observer,
     now: i64,
 ) -> Result<MergeSummary, StoreError> {
     let mut summary = MergeSummary::default();
@@ -525,6 +562,7 @@ fn merge_views(
         for conflict in &plan.conflicts {
             tx.record_conflict(conflict, now)?;
             log_conflict(conflict);
+            observer.conflict(CONTACTS, &conflict.field, &conflict.rule);
             summary.conflicts += 1;
         }
         for revert in &plan.reverts {

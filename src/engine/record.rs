@@ -51,9 +51,7 @@ pub fn build_page(
     };
     let mut touched = Vec::new();
     for record in records {
-        let Some(object) = record.object else {
-            continue;
-        };
+        let object = record.object;
         let fields = snapshot_fields(record);
         let previous = reader.snapshot(system.as_str(), &record.id)?;
         if previous
@@ -79,7 +77,7 @@ pub fn build_page(
         page.snapshots.push(SnapshotUpdate {
             object: object.as_str().into(),
             record_id: record.id.clone(),
-            email: record.email().map(normalize_email),
+            email: record.email.as_deref().map(normalize_email),
             modified_at: record.modified_at,
             deleted: record.deleted,
             fields,

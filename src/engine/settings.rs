@@ -87,7 +87,7 @@ pub fn salesforce_object(object: ObjectType) -> Option<SalesforceObject> {
     match object {
         ObjectType::SalesforceLead => Some(SalesforceObject::Lead),
         ObjectType::SalesforceContact => Some(SalesforceObject::Contact),
-        ObjectType::HubSpotContact => None,
+        _ => None,
     }
 }
 

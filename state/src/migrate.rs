@@ -186,6 +186,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN sent_at INTEGER;
     "#,
+    // 6: a create keyed on the person's email is marked as such, not by a vendor's field
+    // name, in queued and in quarantined writes alike.
+    r#"
+    UPDATE outbox SET upsert_field = '@email'
+        WHERE system = 'hubspot' AND upsert_field = 'email';
+    UPDATE quarantine SET write_json = json_set(write_json, '$.upsert.field', '@email')
+        WHERE system = 'hubspot' AND write_json IS NOT NULL
+          AND json_extract(write_json, '$.upsert.field') = 'email';
+    "#,
 ];
 
 /// The schema version this binary writes.

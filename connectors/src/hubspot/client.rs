@@ -61,8 +61,8 @@ use super::wire::{
     SimplePublicObject, SortSpec, StandardError,
 };
 use crate::contract::{
-    Connector, Cursor, Cursors, FieldInfo, FieldKind, ObjectType, PullPage, Quota, Record,
-    ScanPage, System, Write, WriteOp, WriteOutcome, Written,
+    Connector, Cursor, Cursors, Fetched, FieldInfo, FieldKind, ObjectType, PullPage, Quota, Record,
+    ScanPage, System, UpsertKey, Write, WriteOp, WriteOutcome, Written,
 };
 use crate::error::{ApiError, Error, ErrorClass};
 use crate::http::classify::class_of_status;
@@ -89,6 +89,8 @@ pub const LIST_PAGE: usize = 100;
 pub const BATCH: usize = 100;
 
 const CONTACTS: &str = "/crm/v3/objects/contacts";
+/// The contact property holding the email, HubSpot's unique key for people.
+const EMAIL: &str = "email";
 const OBJECTS: [ObjectType; 1] = [ObjectType::HubSpotContact];
 
 /// The id HubSpot names in a 409 duplicate-email answer (`Existing ID: 123`).
@@ -109,6 +111,7 @@ pub struct HubSpotConnector {
     sweep_every: Duration,
     last_sweep: Mutex<Option<Instant>>,
     polls: PollTimes,
+    calls: AtomicU64,
 }
 
 fn ms_of(value: &str) -> Option<i64> {
@@ -148,15 +151,22 @@ fn record(object: SimplePublicObject) -> Record {
                 .collect()
         })
         .unwrap_or_default();
+    let email = object
+        .properties
+        .get(EMAIL)
+        .cloned()
+        .flatten()
+        .filter(|e| !e.is_empty());
     let fields = object
         .properties
         .into_iter()
         .map(|(k, v)| (k, v.map(Value::String).unwrap_or(Value::Null)))
         .collect();
     Record {
-        object: Some(ObjectType::HubSpotContact),
+        object: ObjectType::HubSpotContact,
         id: object.id,
         modified_at,
+        email,
         fields,
         deleted: object.archived,
         merged_ids,
@@ -280,6 +290,7 @@ impl HubSpotConnector {
             sweep_every: Duration::from_secs(300),
             last_sweep: Mutex::new(None),
             polls: PollTimes::default(),
+            calls: AtomicU64::new(0),
         })
     }
 
@@ -413,6 +424,7 @@ impl HubSpotConnector {
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let response = self.http.send(request, action).await?;
         if kind == CallKind::Standard {
             self.limits.observe(&response.headers);
@@ -687,15 +699,23 @@ impl HubSpotConnector {
     }
 
     fn input_of(&self, kind: Kind, write: &Write) -> BatchWriteInput {
-        let properties: BTreeMap<String, String> = write
+        let mut properties: BTreeMap<String, String> = write
             .fields
             .iter()
             .map(|(k, v)| (k.clone(), wire_value(v)))
             .collect();
         let (id, id_property) = match &write.op {
             WriteOp::Create {
-                upsert_on: Some(key),
-            } => (Some(key.value.clone()), Some(key.field.clone())),
+                upsert_on: Some(UpsertKey::Email(email)),
+            } => {
+                properties
+                    .entry(EMAIL.to_string())
+                    .or_insert_with(|| email.clone());
+                (Some(email.clone()), Some(EMAIL.to_string()))
+            }
+            WriteOp::Create {
+                upsert_on: Some(UpsertKey::Field { field, value }),
+            } => (Some(value.clone()), Some(field.clone())),
             WriteOp::Update { id } | WriteOp::Delete { id } => (Some(id.clone()), None),
             WriteOp::Create { upsert_on: None } => (None, None),
         };
@@ -813,7 +833,7 @@ impl HubSpotConnector {
                 WriteOp::Update { id } => Some((id.clone(), i)),
                 WriteOp::Create {
                     upsert_on: Some(key),
-                } => Some((key.value.to_lowercase(), i)),
+                } => Some((key.value().to_lowercase(), i)),
                 _ => None,
             })
             .collect();
@@ -822,8 +842,14 @@ impl HubSpotConnector {
             .enumerate()
             .filter_map(|(i, w)| {
                 w.fields
-                    .get("email")
+                    .get(EMAIL)
                     .and_then(Value::as_str)
+                    .or(match &w.op {
+                        WriteOp::Create {
+                            upsert_on: Some(UpsertKey::Email(email)),
+                        } => Some(email.as_str()),
+                        _ => None,
+                    })
                     .map(|e| (e.to_lowercase(), i))
             })
             .collect();
@@ -946,6 +972,10 @@ impl Connector for HubSpotConnector {
         &OBJECTS
     }
 
+    fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
     #[tracing::instrument(skip_all, fields(system = "hubspot"))]
     async fn pull(
         &self,
@@ -996,6 +1026,7 @@ impl Connector for HubSpotConnector {
         tracing::debug!(pulled = records.len(), done, "HubSpot pull page");
         Ok(PullPage {
             records,
+            rejected: Vec::new(),
             position: cursors,
             done,
         })
@@ -1013,21 +1044,28 @@ impl Connector for HubSpotConnector {
         let page = self.list_page(resume, false).await?;
         Ok(ScanPage {
             records: page.results.into_iter().map(record).collect(),
+            rejected: Vec::new(),
             next: page.paging.and_then(|p| p.next).map(|n| n.after),
         })
     }
 
     #[tracing::instrument(skip_all, fields(system = "hubspot"))]
-    async fn fetch(&self, object: ObjectType, ids: &[String]) -> Result<Vec<Record>, Error> {
+    async fn fetch(&self, object: ObjectType, ids: &[String]) -> Result<Fetched, Error> {
         if object != ObjectType::HubSpotContact {
-            return Ok(Vec::new());
+            return Ok(Fetched::default());
         }
-        self.batch_read(ids, false).await
+        Ok(Fetched {
+            records: self.batch_read(ids, false).await?,
+            rejected: Vec::new(),
+        })
     }
 
     #[tracing::instrument(skip_all, fields(system = "hubspot"))]
-    async fn find_by_email(&self, emails: &[String]) -> Result<Vec<Record>, Error> {
-        self.batch_read(emails, true).await
+    async fn find_by_email(&self, emails: &[String]) -> Result<Fetched, Error> {
+        Ok(Fetched {
+            records: self.batch_read(emails, true).await?,
+            rejected: Vec::new(),
+        })
     }
 
     #[tracing::instrument(skip_all, fields(system = "hubspot"))]

@@ -30,6 +30,7 @@
 //! ([`crate::lookback`]): an idle poll reads nothing once the look-back has passed.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,8 +42,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use crate::contract::{
-    Connector, Conversion, Cursor, Cursors, FieldInfo, FieldKind, ObjectType, PullPage, Quota,
-    Record, ScanPage, System, Write, WriteOp, WriteOutcome, Written,
+    Connector, Conversion, Cursor, Cursors, Fetched, FieldInfo, FieldKind, ObjectType, PullPage,
+    Quota, Record, ScanPage, System, UpsertKey, Write, WriteOp, WriteOutcome, Written,
 };
 use crate::error::{ApiError, Error, ErrorClass};
 use crate::http::{HttpClient, Response, classify, retry};
@@ -89,6 +90,7 @@ struct Inner {
     external_id: Option<FieldName>,
     pages: Mutex<HashMap<String, PendingPage>>,
     polls: PollTimes,
+    calls: AtomicU64,
 }
 
 fn config_error(message: String) -> Error {
@@ -106,6 +108,16 @@ fn names(list: &[&str]) -> Vec<FieldName> {
 fn field(name: &str) -> FieldName {
     // Only called with the constant names below, which are valid.
     FieldName::new(name).unwrap_or_else(|_| names(&["Id"]).remove(0))
+}
+
+/// The external-id field a create upserts on. Salesforce has no upsert on email.
+fn upsert_field(key: &UpsertKey) -> Result<&str, String> {
+    match key {
+        UpsertKey::Field { field, .. } => Ok(field),
+        UpsertKey::Email(_) => {
+            Err("Salesforce cannot upsert on email: configure an external-id field".into())
+        }
+    }
 }
 
 fn parse_modstamp(text: &str) -> Option<i64> {
@@ -238,6 +250,7 @@ impl SalesforceConnector {
                 external_id,
                 pages: Mutex::new(HashMap::new()),
                 polls: PollTimes::default(),
+                calls: AtomicU64::new(0),
             }),
         })
     }
@@ -293,6 +306,7 @@ impl SalesforceConnector {
             }
             let response = {
                 let _slot = self.inner.limits.slot().await;
+                self.inner.calls.fetch_add(1, Ordering::Relaxed);
                 self.inner.http.send(request, action).await?
             };
             self.inner.limits.observe_headers(&response.headers);
@@ -492,11 +506,21 @@ impl SalesforceConnector {
                     .get("ConvertedAccountId")
                     .and_then(Value::as_str)
                     .map(str::to_string),
+                opportunity_id: row
+                    .get("ConvertedOpportunityId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             });
+        let email = row
+            .get("Email")
+            .and_then(Value::as_str)
+            .filter(|e| !e.is_empty())
+            .map(str::to_string);
         Record {
-            object: Some(object),
+            object,
             id,
             modified_at,
+            email,
             fields: row.into_iter().collect(),
             deleted,
             merged_ids: Vec::new(),
@@ -652,7 +676,7 @@ impl SalesforceConnector {
                 upsert_on: Some(key),
             } => {
                 if let Some(f) = upsert_field {
-                    record.insert(f.to_string(), Value::String(key.value.clone()));
+                    record.insert(f.to_string(), Value::String(key.value().to_string()));
                 }
             }
             _ => {}
@@ -672,7 +696,7 @@ impl SalesforceConnector {
             let kind = match &write.op {
                 WriteOp::Create {
                     upsert_on: Some(key),
-                } => match FieldName::new(&key.field) {
+                } => match upsert_field(key).and_then(FieldName::new) {
                     Ok(f) => Kind::Upsert(write.object, f.as_str().to_string()),
                     Err(m) => {
                         let action = format!("Salesforce upsert of {}", write.object);
@@ -798,7 +822,8 @@ impl SalesforceConnector {
             let target = match &w.op {
                 WriteOp::Update { id } | WriteOp::Delete { id } => format!("{} {id}", w.object),
                 WriteOp::Create { upsert_on: Some(k) } => {
-                    format!("{} {}={}", w.object, k.field, k.value)
+                    let field = upsert_field(k).unwrap_or("Email");
+                    format!("{} {field}={}", w.object, k.value())
                 }
                 WriteOp::Create { upsert_on: None } => w.object.to_string(),
             };
@@ -822,6 +847,7 @@ impl SalesforceConnector {
         let mut plan: Vec<(ObjectType, Option<Cursor>)> = Vec::new();
         let mut subs = Vec::new();
         let mut out = PullPage {
+            rejected: Vec::new(),
             records: Vec::new(),
             position: Cursors::new(),
             done: true,
@@ -961,6 +987,10 @@ impl Connector for SalesforceConnector {
         &STREAMS
     }
 
+    fn calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
+    }
+
     async fn pull(
         &self,
         since: &Cursors,
@@ -1011,10 +1041,14 @@ impl Connector for SalesforceConnector {
         } else {
             None
         };
-        Ok(ScanPage { records, next })
+        Ok(ScanPage {
+            records,
+            rejected: Vec::new(),
+            next,
+        })
     }
 
-    async fn fetch(&self, object: ObjectType, ids: &[String]) -> Result<Vec<Record>, Error> {
+    async fn fetch(&self, object: ObjectType, ids: &[String]) -> Result<Fetched, Error> {
         let id = field("Id");
         let literals: Vec<Literal> = ids
             .iter()
@@ -1029,14 +1063,19 @@ impl Connector for SalesforceConnector {
                 (object, q.to_soql())
             })
             .collect();
-        self.run_queries(
-            queries,
-            &format!("Salesforce fetch of {} {object} by id", ids.len()),
-        )
-        .await
+        let records = self
+            .run_queries(
+                queries,
+                &format!("Salesforce fetch of {} {object} by id", ids.len()),
+            )
+            .await?;
+        Ok(Fetched {
+            records,
+            rejected: Vec::new(),
+        })
     }
 
-    async fn find_by_email(&self, emails: &[String]) -> Result<Vec<Record>, Error> {
+    async fn find_by_email(&self, emails: &[String]) -> Result<Fetched, Error> {
         let email = field("Email");
         let mut unique: Vec<String> = emails
             .iter()
@@ -1054,11 +1093,16 @@ impl Connector for SalesforceConnector {
                 queries.push((object, q.to_soql()));
             }
         }
-        self.run_queries(
-            queries,
-            &format!("Salesforce lookup of {} emails", unique.len()),
-        )
-        .await
+        let records = self
+            .run_queries(
+                queries,
+                &format!("Salesforce lookup of {} emails", unique.len()),
+            )
+            .await?;
+        Ok(Fetched {
+            records,
+            rejected: Vec::new(),
+        })
     }
 
     async fn apply(&self, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, Error> {
