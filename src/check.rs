@@ -155,6 +155,17 @@ fn writes_hubspot(rule: Rule) -> bool {
     !matches!(rule, Rule::AlwaysHubspot | Rule::None)
 }
 
+/// True when a mapping applies to this Salesforce object (without `on`: to all of its
+/// pair's).
+fn applies(mapping: &FieldMapping, object: SalesforceObject) -> bool {
+    let object = object.object_type();
+    mapping
+        .on
+        .as_deref()
+        .unwrap_or(mapping.object.salesforce_objects())
+        .contains(&object)
+}
+
 fn object_name(object: SalesforceObject) -> &'static str {
     match object {
         SalesforceObject::Lead => "Lead",
@@ -186,9 +197,9 @@ pub fn mapping_checks(
         check_mapping(&name, mapping, described, &mut out);
         let unseen: Vec<&str> = [
             described.hubspot.is_none().then_some("HubSpot"),
-            (mapping.on.contains(&SalesforceObject::Lead) && described.lead.is_none())
+            (applies(mapping, SalesforceObject::Lead) && described.lead.is_none())
                 .then_some("Salesforce Lead"),
-            (mapping.on.contains(&SalesforceObject::Contact) && described.contact.is_none())
+            (applies(mapping, SalesforceObject::Contact) && described.contact.is_none())
                 .then_some("Salesforce Contact"),
         ]
         .into_iter()
@@ -231,7 +242,10 @@ fn check_mapping(
         Some(Some(p)) => Some(p),
         None => None,
     };
-    for &object in &mapping.on {
+    for object in [SalesforceObject::Lead, SalesforceObject::Contact] {
+        if !applies(mapping, object) {
+            continue;
+        }
         let Some(describe) = described.object(object) else {
             continue;
         };
@@ -426,7 +440,7 @@ fn check_required(config: &Config, described: &Described<'_>, out: &mut Vec<Line
         let mapping = config
             .fields
             .iter()
-            .find(|m| m.on.contains(&object) && m.salesforce.eq_ignore_ascii_case(&f.name));
+            .find(|m| applies(m, object) && m.salesforce.eq_ignore_ascii_case(&f.name));
         match mapping {
             None => out.push(Line::fail(format!(
                 "{name}.{} is required by Salesforce and no [[field]] maps it: add a mapping \

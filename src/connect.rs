@@ -10,7 +10,9 @@ use truce_connectors::salesforce::{
     Grant as SalesforceGrant, SalesforceConfig, SalesforceConnector,
 };
 
-use crate::config::{Grant, HubSpotCredentials, Loaded, SalesforceObject};
+use truce_connectors::ObjectType;
+
+use crate::config::{Grant, HubSpotCredentials, Loaded};
 use crate::engine::settings::Settings;
 
 /// The HubSpot and Salesforce connectors a config describes, sharing one HTTP client.
@@ -48,7 +50,7 @@ pub fn hubspot_config(loaded: &Loaded, settings: &Settings) -> HubSpotConfig {
     config.search_requests_per_second = section.search_requests_per_second;
     config.daily_quota = section.daily_quota;
     config.daily_share = section.daily_share;
-    config.properties = settings.hubspot_properties();
+    config.properties = settings.fields_of(ObjectType::HubSpotContact);
     config
 }
 
@@ -68,7 +70,7 @@ pub fn salesforce_config(loaded: &Loaded, settings: &Settings) -> SalesforceConf
     config.daily_share = section.daily_share;
     config.external_id_field = section.external_id_field.clone();
     config.max_concurrency = section.max_concurrency;
-    config.lead_fields = settings.salesforce_fields(SalesforceObject::Lead);
-    config.contact_fields = settings.salesforce_fields(SalesforceObject::Contact);
+    config.lead_fields = settings.fields_of(ObjectType::SalesforceLead);
+    config.contact_fields = settings.fields_of(ObjectType::SalesforceContact);
     config
 }

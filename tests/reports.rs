@@ -36,6 +36,8 @@ fn filled(path: &Path) {
         .transaction(|tx| {
             let link = tx.create_link(
                 &NewLink {
+                    pair: "contacts".into(),
+                    name: None,
                     email: "Jane.Doe@Example.com".into(),
                     hubspot_id: Some("101".into()),
                     salesforce_object: Some("Lead".into()),
@@ -55,6 +57,7 @@ fn filled(path: &Path) {
                 ),
             ] {
                 tx.append_change(
+                    "contacts",
                     system,
                     &FieldChange {
                         object: object.into(),
@@ -72,6 +75,7 @@ fn filled(path: &Path) {
             tx.record_conflict(&conflict(link), t + 1)?;
             tx.quarantine_record(
                 &NewQuarantine {
+                    pair: "contacts".into(),
                     link_id: Some(link),
                     email: Some("jane.doe@example.com".into()),
                     system: "salesforce".into(),
@@ -83,6 +87,7 @@ fn filled(path: &Path) {
                 t + 2,
             )?;
             tx.report_duplicate(
+                "contacts",
                 "salesforce",
                 "twin@example.com",
                 &["00Q000000000002AAA".into(), "00Q000000000003AAA".into()],
@@ -95,6 +100,8 @@ fn filled(path: &Path) {
 
 fn conflict(link: LinkId) -> NewConflict {
     NewConflict {
+        pair: "contacts".into(),
+        name: None,
         link_id: link,
         email: "jane.doe@example.com".into(),
         field: "lastname".into(),
@@ -209,6 +216,7 @@ fn retry_requeues_quarantined_writes_and_refuses_unknown_ids() {
                 let link = tx.link_by_email_for_test();
                 let item = tx.enqueue(
                     &truce_state::OutboxWrite {
+                        pair: "contacts".into(),
                         link_id: link,
                         system: "salesforce".into(),
                         object: "Lead".into(),
@@ -257,7 +265,7 @@ trait LinkForTest {
 impl LinkForTest for truce_state::Tx<'_> {
     fn link_by_email_for_test(&self) -> Option<LinkId> {
         self.reader()
-            .link_by_email("jane.doe@example.com")
+            .link_by_email("contacts", "jane.doe@example.com")
             .unwrap()
             .map(|l| l.id)
     }

@@ -314,7 +314,7 @@ async fn a_converted_lead_moves_its_link_to_the_contact_and_later_edits_land_the
     let link = engine
         .store()
         .reader()
-        .link_by_salesforce_id(&contact)
+        .link_by_salesforce_id("contacts", &contact)
         .unwrap()
         .expect("the link moved to the Contact");
     assert_eq!(link.salesforce_object.as_deref(), Some("Contact"));
@@ -348,13 +348,18 @@ async fn a_hubspot_merge_leaves_one_link_on_the_survivor() {
     engine.cycle().await.unwrap();
     let reader = engine.store().reader();
     let link = reader
-        .link_by_hubspot_id(&survivor)
+        .link_by_hubspot_id("contacts", &survivor)
         .unwrap()
         .expect("survivor linked");
-    assert!(reader.link_by_hubspot_id(&linked).unwrap().is_none());
+    assert!(
+        reader
+            .link_by_hubspot_id("contacts", &linked)
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(link.email, "shared4@example.com");
     let active: Vec<_> = reader
-        .links_by_email("shared4@example.com")
+        .links_by_email("contacts", "shared4@example.com")
         .unwrap()
         .into_iter()
         .filter(|l| l.state == truce_state::LinkState::Active)
@@ -495,7 +500,7 @@ async fn a_changed_email_keeps_the_link_and_flows_to_the_other_side() {
     let link = engine
         .store()
         .reader()
-        .link_by_hubspot_id(&hs)
+        .link_by_hubspot_id("contacts", &hs)
         .unwrap()
         .unwrap();
     assert_eq!(link.salesforce_id.as_deref(), Some(lead.as_str()));
@@ -521,7 +526,10 @@ async fn a_delete_unlinks_by_default_and_keeps_the_other_side() {
     engine2.cycle().await.unwrap();
     let reader = engine2.store().reader();
     assert!(
-        reader.link_by_hubspot_id(&hs).unwrap().is_none(),
+        reader
+            .link_by_hubspot_id("contacts", &hs)
+            .unwrap()
+            .is_none(),
         "unlinked"
     );
     assert!(
@@ -575,7 +583,10 @@ async fn two_salesforce_records_with_one_email_are_reported_not_guessed() {
     engine.backfill(&Quiet, true).await.unwrap();
     let reader = engine.store().reader();
     assert!(
-        reader.link_by_email("twin@example.com").unwrap().is_none(),
+        reader
+            .link_by_email("contacts", "twin@example.com")
+            .unwrap()
+            .is_none(),
         "not linked"
     );
     let duplicates = reader.duplicates().unwrap();
@@ -628,7 +639,7 @@ async fn a_salesforce_create_whose_answer_was_lost_is_adopted_and_a_first_send_c
     let link = engine
         .store()
         .reader()
-        .link_by_email(&email)
+        .link_by_email("contacts", &email)
         .unwrap()
         .unwrap();
     assert_eq!(link.salesforce_id.as_deref(), Some(landed.as_str()));

@@ -305,7 +305,7 @@ async fn updates_upserts_and_deletes_go_through_collections_and_converted_leads_
     assert!(created.created && created.id.starts_with("00Q"));
     assert!(by_key[&2].is_ok() && by_key[&3].is_ok());
     let refused = by_key[&4].as_ref().err().unwrap();
-    assert_eq!(refused.class(), ErrorClass::Permanent);
+    assert_eq!(refused.class(), ErrorClass::Superseded);
     assert_eq!(
         refused.api().code.as_deref(),
         Some("CANNOT_UPDATE_CONVERTED_LEAD")

@@ -899,7 +899,9 @@ pub fn build_state(path: &Path, n: usize) -> anyhow::Result<()> {
                     let lead_id = format!("00Q{:015}", i);
                     let link = tx.create_link(
                         &NewLink {
+                            pair: "contacts".into(),
                             email: email.clone(),
+                            name: None,
                             hubspot_id: Some(hubspot_id.clone()),
                             salesforce_object: Some("Lead".into()),
                             salesforce_id: Some(lead_id.clone()),
@@ -926,26 +928,30 @@ pub fn build_state(path: &Path, n: usize) -> anyhow::Result<()> {
                         ("Title".to_string(), s("Analyst")),
                     ]);
                     tx.upsert_snapshot(
+                        "contacts",
                         "hubspot",
                         &SnapshotUpdate {
                             object: "contacts".into(),
                             record_id: hubspot_id,
-                            email: Some(email.clone()),
+                            match_key: Some(email.clone()),
                             modified_at: now - 1000,
                             deleted: false,
                             fields: hubspot_fields,
+                            meta: Default::default(),
                         },
                         now,
                     )?;
                     tx.upsert_snapshot(
+                        "contacts",
                         "salesforce",
                         &SnapshotUpdate {
                             object: "Lead".into(),
                             record_id: lead_id,
-                            email: Some(email.clone()),
+                            match_key: Some(email.clone()),
                             modified_at: now - 1000,
                             deleted: false,
                             fields: salesforce_fields,
+                            meta: Default::default(),
                         },
                         now,
                     )?;
@@ -1043,7 +1049,9 @@ pub async fn side_by_side(n: usize, root: &Path) -> anyhow::Result<Report> {
     let world = World::start("side", limits, "15s", "60s").await?;
     world.hubspot.seed_contacts(n, 42);
     let settings = Settings::from_config(&world.loaded()?.config);
-    let properties = settings.hubspot_properties().join(",");
+    let properties = settings
+        .fields_of(truce_connectors::ObjectType::HubSpotContact)
+        .join(",");
     let mut report = Report::new("side");
 
     // Can tap-hubspot be pointed at the sandbox?

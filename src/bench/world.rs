@@ -18,7 +18,8 @@ use truce_connectors::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions
 use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
 use truce_connectors::sandbox::Served;
 
-use crate::config::{self, Loaded, Rule, SalesforceObject};
+use crate::config::{self, Loaded, Pair, Rule};
+use truce_connectors::ObjectType;
 // The benchmark maps the same fields as the demo: the example config's, one per rule.
 use crate::demo::world::FIELDS;
 use crate::engine::settings::Settings;
@@ -321,14 +322,17 @@ fn field_disagreements(
     salesforce: &Value,
 ) -> Vec<String> {
     let object = match object {
-        "Contact" => SalesforceObject::Contact,
-        _ => SalesforceObject::Lead,
+        "Contact" => ObjectType::SalesforceContact,
+        _ => ObjectType::SalesforceLead,
     };
     if salesforce["IsConverted"] == Value::Bool(true) {
         return Vec::new();
     }
+    let Some(people) = settings.pair(Pair::Contacts) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    for map in settings.fields_for(object) {
+    for map in people.fields_for(object) {
         if map.rule == Rule::None {
             continue;
         }

@@ -148,9 +148,15 @@ fn print_duplicates(entries: &[Duplicate]) {
     if entries.is_empty() {
         return;
     }
-    println!("\nduplicates (one email, several records on one side; truce will not guess):");
+    println!("\nduplicates (one key, several records on one side; truce will not guess):");
     for d in entries {
-        println!("  {} {}: {}", d.system, d.email, d.record_ids.join(", "));
+        println!(
+            "  {} {} {}: {}",
+            d.pair,
+            d.system,
+            d.key,
+            d.record_ids.join(", ")
+        );
     }
 }
 
@@ -185,6 +191,7 @@ fn quarantine_json(q: &Quarantined) -> serde_json::Value {
     json!({
         "id": q.id.0,
         "quarantined_at": when_json(q.quarantined_at),
+        "object": q.pair,
         "link": q.link_id.map(|l| l.0),
         "email": q.email,
         "system": q.system,
@@ -197,8 +204,11 @@ fn quarantine_json(q: &Quarantined) -> serde_json::Value {
 
 fn duplicate_json(d: &Duplicate) -> serde_json::Value {
     json!({
+        "object": d.pair,
         "system": d.system,
-        "email": d.email,
+        "key": d.key,
+        // People are keyed by email; kept under its old name for scripts.
+        "email": (d.pair == "contacts").then_some(&d.key),
         "record_ids": d.record_ids,
         "detected_at": when_json(d.detected_at),
     })

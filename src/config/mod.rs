@@ -14,16 +14,18 @@
 mod duration;
 mod locate;
 mod secrets;
+mod settings;
 mod validate;
 
-use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use truce_connectors::Secret;
+use truce_connectors::{ObjectType, Secret};
 
+pub use crate::engine::mapping::{FieldMapping, FieldType};
+pub use crate::engine::merge::Rule;
+pub use crate::engine::pair::{DeletePolicy, Pair, Qualify};
 pub use duration::parse_duration;
 pub use secrets::SecretSource;
 
@@ -168,7 +170,7 @@ fn default_concurrency() -> usize {
     4
 }
 
-/// Which Salesforce object a new record is created as.
+/// What a qualified HubSpot contact is created as in Salesforce (`create_salesforce_as`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 pub enum SalesforceObject {
     /// A Lead.
@@ -177,14 +179,14 @@ pub enum SalesforceObject {
     Contact,
 }
 
-/// What happens when a linked record is deleted or archived on one side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeletePolicy {
-    /// Log it and unlink; the other side keeps its record.
-    Unlink,
-    /// Delete the other side's record too.
-    Propagate,
+impl SalesforceObject {
+    /// The connector's object type.
+    pub fn object_type(self) -> ObjectType {
+        match self {
+            SalesforceObject::Lead => ObjectType::SalesforceLead,
+            SalesforceObject::Contact => ObjectType::SalesforceContact,
+        }
+    }
 }
 
 /// `[sync]`
@@ -206,6 +208,12 @@ pub struct SyncSection {
     /// The qualification gate for creating HubSpot contacts in Salesforce.
     #[serde(default)]
     pub qualify: Qualify,
+    /// The object pairs synced besides `contacts`, which always is.
+    #[serde(default = "default_objects")]
+    pub objects: Vec<Pair>,
+    /// How often associations are read again in full (HubSpot does not date their changes).
+    #[serde(default = "default_sweep", with = "duration::serde_str")]
+    pub association_sweep: Duration,
 }
 
 impl Default for SyncSection {
@@ -216,8 +224,17 @@ impl Default for SyncSection {
             create_salesforce_as: default_create_as(),
             deletes: default_deletes(),
             qualify: Qualify::default(),
+            objects: default_objects(),
+            association_sweep: default_sweep(),
         }
     }
+}
+
+fn default_objects() -> Vec<Pair> {
+    vec![Pair::Contacts]
+}
+fn default_sweep() -> Duration {
+    Duration::from_secs(300)
 }
 
 fn default_poll() -> Duration {
@@ -231,120 +248,6 @@ fn default_create_as() -> SalesforceObject {
 }
 fn default_deletes() -> DeletePolicy {
     DeletePolicy::Unlink
-}
-
-/// `qualify = { property = "...", values = [...] }`: a HubSpot contact is created in
-/// Salesforce only when `property` holds one of `values`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Qualify {
-    /// The HubSpot property tested.
-    pub property: String,
-    /// The values that qualify.
-    pub values: Vec<String>,
-}
-
-impl Default for Qualify {
-    fn default() -> Self {
-        Qualify {
-            property: "lifecyclestage".into(),
-            values: [
-                "marketingqualifiedlead",
-                "salesqualifiedlead",
-                "opportunity",
-                "customer",
-            ]
-            .map(String::from)
-            .to_vec(),
-        }
-    }
-}
-
-/// How conflicts on a field are decided (DESIGN.md, "Field rules").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rule {
-    /// The most recent change wins.
-    TwoWay,
-    /// HubSpot wins whenever it has a value; Salesforce only fills a blank.
-    PreferHubspotUnlessBlank,
-    /// Salesforce wins whenever it has a value; HubSpot only fills a blank.
-    PreferSalesforceUnlessBlank,
-    /// One-way from HubSpot.
-    AlwaysHubspot,
-    /// One-way from Salesforce.
-    AlwaysSalesforce,
-    /// Never written; for matching and display.
-    None,
-}
-
-impl Rule {
-    /// The rule's name as written in the config and the log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::TwoWay => "two_way",
-            Rule::PreferHubspotUnlessBlank => "prefer_hubspot_unless_blank",
-            Rule::PreferSalesforceUnlessBlank => "prefer_salesforce_unless_blank",
-            Rule::AlwaysHubspot => "always_hubspot",
-            Rule::AlwaysSalesforce => "always_salesforce",
-            Rule::None => "none",
-        }
-    }
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How a value is converted between the two systems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldType {
-    /// Text, compared as is.
-    String,
-    /// An email address, compared trimmed and case-folded.
-    Email,
-    /// A calendar date (HubSpot midnight UTC, Salesforce `YYYY-MM-DD`).
-    Date,
-    /// An instant.
-    Datetime,
-    /// `true`/`false`.
-    Bool,
-    /// A number.
-    Number,
-}
-
-/// One `[[field]]` mapping.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FieldMapping {
-    /// The HubSpot property.
-    pub hubspot: String,
-    /// The Salesforce field.
-    pub salesforce: String,
-    /// The Salesforce objects this mapping applies to (default both).
-    #[serde(default = "default_on")]
-    pub on: Vec<SalesforceObject>,
-    /// The conflict rule.
-    #[serde(default = "default_rule")]
-    pub rule: Rule,
-    /// Value table HubSpot value → Salesforce value, for enumerations.
-    #[serde(default)]
-    pub values: BTreeMap<String, String>,
-    /// What to send Salesforce when HubSpot has no value (for required fields).
-    pub salesforce_if_blank: Option<String>,
-    /// How values convert (default: inferred, `email` for the email mapping).
-    #[serde(rename = "type")]
-    pub field_type: Option<FieldType>,
-}
-
-fn default_on() -> Vec<SalesforceObject> {
-    vec![SalesforceObject::Lead, SalesforceObject::Contact]
-}
-fn default_rule() -> Rule {
-    Rule::TwoWay
 }
 
 /// A config whose secrets are resolved and whose values passed validation.

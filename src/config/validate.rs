@@ -10,9 +10,10 @@ use std::path::Path;
 use truce_connectors::Secret;
 
 use super::locate::{Step, line_of};
+use truce_connectors::ObjectType;
+
 use super::{
-    Config, FieldMapping, Grant, HubSpotCredentials, Problem, SalesforceObject, SecretSource,
-    Secrets,
+    Config, FieldMapping, Grant, HubSpotCredentials, Pair, Problem, SecretSource, Secrets,
 };
 
 /// Collects problems with their key paths and lines.
@@ -191,6 +192,23 @@ fn check_sync(report: &mut Report<'_>, config: &Config) {
     if config.state.path.as_os_str().is_empty() {
         report.add(&[Step::Key("state"), Step::Key("path")], "is empty");
     }
+    for pair in &sync.objects {
+        if !supported(*pair) {
+            report.add(&[Step::Key("sync"), Step::Key("objects")], not_yet(*pair));
+        }
+    }
+}
+
+/// The pairs this truce can sync.
+fn supported(pair: Pair) -> bool {
+    pair == Pair::Contacts
+}
+
+fn not_yet(pair: Pair) -> String {
+    format!(
+        "`{pair}` is not yet supported by this version of truce (it syncs `contacts`); \
+         remove it, or upgrade truce"
+    )
 }
 
 fn check_fields(report: &mut Report<'_>, fields: &[FieldMapping]) {
@@ -201,10 +219,48 @@ fn check_fields(report: &mut Report<'_>, fields: &[FieldMapping]) {
              email, so add [[field]] hubspot = \"email\" salesforce = \"Email\"",
         );
     }
-    let mut targets: BTreeMap<(SalesforceObject, &str), usize> = BTreeMap::new();
+    let mut targets: BTreeMap<(ObjectType, &str), usize> = BTreeMap::new();
     for (i, field) in fields.iter().enumerate() {
         let at = |key| [Step::Key("field"), Step::Index(i), Step::Key(key)];
-        if !is_api_name(&field.hubspot) {
+        if !supported(field.object) {
+            report.add(&at("object"), not_yet(field.object));
+            continue;
+        }
+        let foreign: Vec<&str> = field
+            .on
+            .iter()
+            .flatten()
+            .filter(|o| !field.object.salesforce_objects().contains(o))
+            .map(|o| o.as_str())
+            .collect();
+        if !foreign.is_empty() {
+            report.add(
+                &at("on"),
+                format!(
+                    "{} {} not part of the `{}` pair (its Salesforce objects: {})",
+                    foreign.join(", "),
+                    if foreign.len() == 1 { "is" } else { "are" },
+                    field.object,
+                    field
+                        .object
+                        .salesforce_objects()
+                        .iter()
+                        .map(|o| o.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        let reference = field.hubspot.starts_with('@');
+        if reference && crate::engine::mapping::Reference::of(&field.hubspot).is_none() {
+            report.add(
+                &at("hubspot"),
+                format!(
+                    "`{}` is not an association truce knows; use @company, @contacts or @deals",
+                    field.hubspot
+                ),
+            );
+        } else if !reference && !is_api_name(&field.hubspot) {
             report.add(
                 &at("hubspot"),
                 format!("`{}` is not a property name", field.hubspot),
@@ -216,15 +272,24 @@ fn check_fields(report: &mut Report<'_>, fields: &[FieldMapping]) {
                 format!("`{}` is not a field name", field.salesforce),
             );
         }
-        if field.on.is_empty() {
-            report.add(&at("on"), "is empty; list \"Lead\", \"Contact\" or both");
+        if field.on.as_ref().is_some_and(Vec::is_empty) {
+            report.add(
+                &at("on"),
+                format!(
+                    "is empty; list the {} objects it applies to, or leave `on` out for all",
+                    field.object
+                ),
+            );
         }
-        let clashes: Vec<String> = field
+        let on = field
             .on
+            .as_deref()
+            .unwrap_or(field.object.salesforce_objects());
+        let clashes: Vec<String> = on
             .iter()
             .filter_map(|object| {
                 let first = targets.insert((*object, field.salesforce.as_str()), i)?;
-                Some(format!("{object:?}.{} (field[{first}])", field.salesforce))
+                Some(format!("{object}.{} (field[{first}])", field.salesforce))
             })
             .collect();
         if !clashes.is_empty() {

@@ -12,28 +12,32 @@
 //! - **failed for now** (5xx, 429, timeout): retried later with exponential backoff; after
 //!   `max_attempts` it is quarantined like a refusal.
 //!
-//! A Salesforce create without an external-id field is not idempotent, so it is marked as
-//! sent before the call; a create that carries the mark when it comes round again (a crash
-//! or a lost answer between sending and recording) is preceded by a lookup by email, and
-//! the record found is adopted instead of created twice. A create never sent costs no
-//! lookup.
+//! A create without an upsert key (a Salesforce create without an external-id field) is not
+//! idempotent, so it is marked as sent before the call; a create that carries the mark when
+//! it comes round again (a crash or a lost answer between sending and recording) is
+//! preceded by a lookup (a person by the link's email), and the record found is adopted
+//! instead of created twice. A create never sent costs no lookup.
+//!
+//! A write the remote system calls moot (its record moved on: a lead converted meanwhile)
+//! is dropped; the next pull moves the link and the merge plans the write again there.
 //!
 //! Both systems are applied side by side ([`SharedStore`]): each waits on its own quota.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 use truce_connectors::{
-    Connector, ErrorClass, ObjectType, System, UpsertKey, Write, WriteOp, WriteOutcome,
+    ApiError, Connector, Error, ErrorClass, ObjectType, System, Write, WriteOp, WriteOutcome,
 };
-use truce_state::{
-    FieldChange, LinkId, Origin, OutboxItem, Refusal, Tx, WriteOp as StoredOp, normalize_email,
-};
+use truce_state::{FieldChange, LinkId, Origin, OutboxItem, Refusal, Tx, WriteOp as StoredOp};
 
-use super::EngineError;
+use super::events::{self, QuarantineEvent};
+use super::observe::{Observer, WriteOutcomeKind};
+use super::pair::Pair;
 use super::settings::Settings;
 use super::shared::SharedStore;
-use crate::logging::{self, QuarantineEvent};
+use super::{EngineError, Progress, stored};
 
 /// What one apply pass did, per system.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,80 +55,244 @@ pub struct Applied {
     pub quarantined: usize,
 }
 
-/// Sends every due write of one system.
-pub async fn apply_system(
-    store: &SharedStore<'_>,
-    connector: &dyn Connector,
-    settings: &Settings,
-    now: &dyn Fn() -> i64,
-    progress: &dyn super::Progress,
-) -> Result<Applied, EngineError> {
-    let system = connector.system();
-    let mut total = Applied::default();
-    let queued: i64 = store
-        .with(|s| s.reader().pending_summary())?
-        .iter()
-        .filter(|p| p.system == system.as_str())
-        .map(|p| p.count)
-        .sum();
-    let queued = u64::try_from(queued).unwrap_or(0);
-    let mut settled = 0u64;
-    // Each round either finishes items or pushes them into the future, so this ends; the
-    // bound is a guard against a store that keeps handing back the same items.
-    for _ in 0..10_000 {
-        let items = store.with(|s| s.reader().due(system.as_str(), now(), settings.apply_batch))?;
-        if items.is_empty() {
-            break;
+impl Applied {
+    fn add(&mut self, other: Applied) {
+        self.finished.extend(other.finished);
+        self.written += other.written;
+        self.created += other.created;
+        self.retrying += other.retrying;
+        self.quarantined += other.quarantined;
+    }
+}
+
+/// One system's apply pass: where it reads and records, whom it sends to, whom it tells.
+pub struct Sender<'a> {
+    /// The store, shared with the other system's pass.
+    pub store: &'a SharedStore<'a>,
+    /// The system written to.
+    pub connector: Arc<dyn Connector>,
+    /// Batch size and retry limits.
+    pub settings: &'a Settings,
+    /// The clock (ms).
+    pub now: &'a (dyn Fn() -> i64 + Sync),
+    /// Where progress goes (the backfill's bar).
+    pub progress: &'a dyn Progress,
+    /// Where outcomes are counted.
+    pub observer: &'a dyn Observer,
+}
+
+impl Sender<'_> {
+    fn system(&self) -> System {
+        self.connector.system()
+    }
+
+    fn now(&self) -> i64 {
+        (self.now)()
+    }
+
+    /// Sends every due write of this system.
+    pub async fn send_all(&self) -> Result<Applied, EngineError> {
+        let system = stored::system_name(self.system());
+        let mut total = Applied::default();
+        let queued: i64 = self
+            .store
+            .with(|s| s.reader().pending_summary())?
+            .iter()
+            .filter(|p| p.system == system)
+            .map(|p| p.count)
+            .sum();
+        let queued = u64::try_from(queued).unwrap_or(0);
+        let mut settled = 0u64;
+        // Each round either finishes items or pushes them into the future, so this ends;
+        // the bound is a guard against a store that keeps handing back the same items.
+        for _ in 0..10_000 {
+            let batch = self.settings.apply_batch;
+            let items = self
+                .store
+                .with(|s| s.reader().due(system, self.now(), batch))?;
+            if items.is_empty() {
+                break;
+            }
+            let count = items.len() as u64;
+            total.add(self.send(items).await?);
+            settled += count;
+            self.progress
+                .wrote(self.system(), settled.min(queued), queued);
         }
-        let items = adopt_existing(store, connector, items, now(), &mut total.finished).await?;
+        Ok(total)
+    }
+
+    /// Sends one batch of due items and records what became of each.
+    async fn send(&self, items: Vec<OutboxItem>) -> Result<Applied, EngineError> {
+        let mut applied = Applied::default();
+        let items = self.adopt_existing(items, &mut applied.finished).await?;
         if items.is_empty() {
-            continue;
+            return Ok(applied);
         }
         let blind_ids: Vec<_> = items.iter().filter(|i| blind(i)).map(|i| i.id).collect();
         if !blind_ids.is_empty() {
-            store.with(|s| s.transaction(|tx| tx.mark_sent(&blind_ids, now())))?;
+            let now = self.now();
+            self.store
+                .with(|s| s.transaction(|tx| tx.mark_sent(&blind_ids, now)))?;
         }
-        let writes: Vec<Write> = items.iter().filter_map(to_write).collect();
-        let outcomes = match connector.apply(writes).await {
+        let (writes, unreadable): (Vec<_>, Vec<_>) =
+            items.iter().map(to_write).partition(Result::is_ok);
+        let writes: Vec<Write> = writes.into_iter().flatten().collect();
+        let keys: Vec<i64> = writes.iter().map(|w| w.key).collect();
+        let mut outcomes = match self.connector.apply(writes).await {
             Ok(outcomes) => outcomes,
-            Err(err) if err.class() == ErrorClass::Fatal => return Err(err.into()),
-            Err(err) if err.class() == ErrorClass::AuthExpired => return Err(err.into()),
-            Err(err) => items
-                .iter()
-                .map(|item| WriteOutcome {
-                    key: item.id.0,
+            Err(err) if matches!(err.class(), ErrorClass::Fatal | ErrorClass::AuthExpired) => {
+                return Err(err.into());
+            }
+            Err(err) => keys
+                .into_iter()
+                .map(|key| WriteOutcome {
+                    key,
                     result: Err(err.clone()),
                 })
                 .collect(),
         };
-        let applied = store.with(|s| {
-            s.transaction(|tx| record_outcomes(tx, system, &items, outcomes, settings, now()))
+        outcomes.extend(unreadable.into_iter().filter_map(Result::err).map(|o| *o));
+        let system = self.system();
+        let now = self.now();
+        let recorded = self.store.with(|s| {
+            s.transaction(|tx| {
+                record_outcomes(
+                    tx,
+                    system,
+                    &items,
+                    outcomes,
+                    self.settings,
+                    self.observer,
+                    now,
+                )
+            })
         })?;
-        settled += items.len() as u64;
-        progress.wrote(system, settled.min(queued), queued);
-        total.finished.extend(applied.finished);
-        total.written += applied.written;
-        total.created += applied.created;
-        total.retrying += applied.retrying;
-        total.quarantined += applied.quarantined;
+        applied.add(recorded);
+        Ok(applied)
     }
-    Ok(total)
+
+    /// For blind creates sent before without a recorded outcome: looks their people up by
+    /// email and adopts the records that already exist. Returns the items to send.
+    async fn adopt_existing(
+        &self,
+        items: Vec<OutboxItem>,
+        finished: &mut BTreeSet<LinkId>,
+    ) -> Result<Vec<OutboxItem>, EngineError> {
+        let resent = |item: &OutboxItem| blind(item) && item.sent_at.is_some();
+        let mut emails = BTreeMap::new();
+        for item in items.iter().filter(|i| resent(i)) {
+            if let Some(email) = self.person_email(item)? {
+                emails.insert(item.id, email);
+            }
+        }
+        if emails.is_empty() {
+            return Ok(items);
+        }
+        let lookup: Vec<String> = emails.values().cloned().collect();
+        let found = self.connector.find_by_email(&lookup).await?;
+        let mut existing: BTreeMap<String, (ObjectType, String)> = BTreeMap::new();
+        for record in &found.records {
+            if let Some(email) = stored::email_key(record.email.as_deref())
+                && !record.deleted
+                && record.converted.is_none()
+            {
+                existing
+                    .entry(email)
+                    .or_insert((record.object, record.id.clone()));
+            }
+        }
+        let mut send = Vec::with_capacity(items.len());
+        let mut adopted = Vec::new();
+        for item in items {
+            match emails.get(&item.id).and_then(|e| existing.get(e)) {
+                Some(found) => adopted.push((item, found.clone())),
+                None => send.push(item),
+            }
+        }
+        if !adopted.is_empty() {
+            let now = self.now();
+            self.store
+                .with(|s| s.transaction(|tx| adopt(tx, &adopted, now, finished)))?;
+        }
+        Ok(send)
+    }
+
+    /// The email of the person a people-pair item's link stands for.
+    fn person_email(&self, item: &OutboxItem) -> Result<Option<String>, EngineError> {
+        let (Some(link), true) = (
+            item.write.link_id,
+            item.write.pair == Pair::Contacts.as_str(),
+        ) else {
+            return Ok(None);
+        };
+        let link = self.store.with(|s| s.reader().link(link))?;
+        Ok(link.map(|l| l.email).filter(|e| !e.is_empty()))
+    }
 }
 
-fn to_write(item: &OutboxItem) -> Option<Write> {
-    let object = ObjectType::parse(&item.write.object)?;
+/// Records the records found for resent creates as their links' records.
+fn adopt(
+    tx: &mut Tx<'_>,
+    adopted: &[(OutboxItem, (ObjectType, String))],
+    now: i64,
+    finished: &mut BTreeSet<LinkId>,
+) -> Result<(), EngineError> {
+    for (item, (object, id)) in adopted {
+        if let Some(link) = item.write.link_id {
+            tracing::info!(
+                object = %item.write.pair,
+                link = link.0,
+                record = %id,
+                "{} already has this record: adopting it instead of creating another",
+                object.system().label()
+            );
+            let system = stored::system_name(object.system());
+            if tx
+                .reader()
+                .link_by_record(&item.write.pair, system, id)?
+                .is_none()
+            {
+                match object.system() {
+                    System::HubSpot => tx.set_link_hubspot(link, id, now)?,
+                    System::Salesforce => tx.set_link_salesforce(link, object.as_str(), id, now)?,
+                }
+            }
+            finished.insert(link);
+        }
+        tx.mark_done(item.id, now)?;
+    }
+    Ok(())
+}
+
+/// The contract's write for an outbox item; an item the store holds in a form this truce
+/// cannot read is answered at once with a permanent error naming the problem.
+fn to_write(item: &OutboxItem) -> Result<Write, Box<WriteOutcome>> {
+    let refuse = |message: String| {
+        Box::new(WriteOutcome {
+            key: item.id.0,
+            result: Err(Error::new(
+                ErrorClass::Permanent,
+                format!("reading queued write {}", item.id),
+                ApiError::message(message),
+            )),
+        })
+    };
+    let object = stored::object(&item.write.object).map_err(|e| refuse(e.to_string()))?;
+    let id = || {
+        item.write
+            .record_id
+            .clone()
+            .ok_or_else(|| refuse(format!("a {:?} without a record id", item.write.op)))
+    };
     let op = match item.write.op {
         StoredOp::Create => WriteOp::Create {
-            upsert_on: item.write.upsert.as_ref().map(upsert_key),
+            upsert_on: item.write.upsert.as_ref().map(stored::upsert),
         },
-        StoredOp::Update => WriteOp::Update {
-            id: item.write.record_id.clone()?,
-        },
-        StoredOp::Delete => WriteOp::Delete {
-            id: item.write.record_id.clone()?,
-        },
+        StoredOp::Update => WriteOp::Update { id: id()? },
+        StoredOp::Delete => WriteOp::Delete { id: id()? },
     };
-    Some(Write {
+    Ok(Write {
         key: item.id.0,
         object,
         op,
@@ -132,94 +300,10 @@ fn to_write(item: &OutboxItem) -> Option<Write> {
     })
 }
 
-/// The stored upsert key in the contract's terms.
-fn upsert_key(key: &truce_state::UpsertKey) -> UpsertKey {
-    if key.field == super::EMAIL_KEY {
-        UpsertKey::Email(key.value.clone())
-    } else {
-        UpsertKey::Field {
-            field: key.field.clone(),
-            value: key.value.clone(),
-        }
-    }
-}
-
-/// A create the remote system cannot recognise if it is sent twice: a Salesforce create
-/// without an external-id field.
+/// A create the remote system cannot recognise if it is sent twice: one without an
+/// upsert key.
 fn blind(item: &OutboxItem) -> bool {
-    item.write.system == "salesforce"
-        && item.write.op == StoredOp::Create
-        && item.write.upsert.is_none()
-}
-
-/// For blind creates sent before without a recorded outcome: looks their emails up and
-/// adopts the records that already exist. Returns the items to send.
-async fn adopt_existing(
-    store: &SharedStore<'_>,
-    connector: &dyn Connector,
-    items: Vec<OutboxItem>,
-    now: i64,
-    finished: &mut BTreeSet<LinkId>,
-) -> Result<Vec<OutboxItem>, EngineError> {
-    let resent = |item: &OutboxItem| blind(item) && item.sent_at.is_some();
-    let emails: Vec<String> = items
-        .iter()
-        .filter(|item| resent(item))
-        .filter_map(|item| item.write.fields.get("Email").and_then(Json::as_str))
-        .map(normalize_email)
-        .collect();
-    if emails.is_empty() {
-        return Ok(items);
-    }
-    let found = connector.find_by_email(&emails).await?;
-    let mut existing: BTreeMap<String, (ObjectType, String)> = BTreeMap::new();
-    for record in &found.records {
-        let object = record.object;
-        if let Some(email) = record.email.as_deref()
-            && !record.deleted
-            && record.converted.is_none()
-        {
-            existing
-                .entry(normalize_email(email))
-                .or_insert((object, record.id.clone()));
-        }
-    }
-    let mut send = Vec::with_capacity(items.len());
-    let mut adopted = Vec::new();
-    for item in items {
-        let email = item
-            .write
-            .fields
-            .get("Email")
-            .and_then(Json::as_str)
-            .map(normalize_email);
-        match email.and_then(|e| existing.get(&e).cloned()) {
-            Some(found) if resent(&item) => adopted.push((item, found)),
-            _ => send.push(item),
-        }
-    }
-    if !adopted.is_empty() {
-        store.with(|s| {
-            s.transaction(|tx| {
-            for (item, (object, id)) in &adopted {
-                if let Some(link) = item.write.link_id {
-                    tracing::info!(
-                        link = link.0,
-                        record = %id,
-                        "Salesforce already has this email: adopting the record instead of creating"
-                    );
-                    if tx.reader().link_by_salesforce_id(id)?.is_none() {
-                        tx.set_link_salesforce(link, object.as_str(), id, now)?;
-                    }
-                    finished.insert(link);
-                }
-                tx.mark_done(item.id, now)?;
-            }
-            Ok::<_, truce_state::StoreError>(())
-        })
-        })?;
-    }
-    Ok(send)
+    item.write.op == StoredOp::Create && item.write.upsert.is_none()
 }
 
 fn record_outcomes(
@@ -228,58 +312,87 @@ fn record_outcomes(
     items: &[OutboxItem],
     outcomes: Vec<WriteOutcome>,
     settings: &Settings,
+    observer: &dyn Observer,
     now: i64,
 ) -> Result<Applied, EngineError> {
     let mut applied = Applied::default();
     let by_key: BTreeMap<i64, &OutboxItem> = items.iter().map(|i| (i.id.0, i)).collect();
-    let mut answered = std::collections::BTreeSet::new();
+    let mut answered = BTreeSet::new();
     for outcome in outcomes {
         let Some(item) = by_key.get(&outcome.key) else {
             continue;
         };
-        answered.insert(outcome.key);
-        if outcome.result.is_ok() || converted_lead_outcome(&outcome) {
-            applied.finished.extend(item.write.link_id);
+        if !answered.insert(outcome.key) {
+            continue;
         }
-        match outcome.result {
-            Ok(written) => {
-                accepted(tx, system, item, &written.id, now)?;
-                applied.written += 1;
-                applied.created += usize::from(written.created);
-            }
-            Err(err) => match err.class() {
-                ErrorClass::Permanent | ErrorClass::Fatal => {
-                    if converted_lead(&err) {
-                        superseded(tx, item, now)?;
-                    } else {
-                        quarantine(tx, system, item, &err, now)?;
-                        applied.quarantined += 1;
-                    }
-                }
-                _ => {
-                    if failed(tx, system, item, &err, settings, now)? {
-                        applied.quarantined += 1;
-                    } else {
-                        applied.retrying += 1;
-                    }
-                }
-            },
+        let kind = settle(
+            tx,
+            system,
+            item,
+            outcome.result,
+            settings,
+            now,
+            &mut applied,
+        )?;
+        if let Some(kind) = kind {
+            observer.wrote(system, &item.write.pair, kind, 1);
         }
     }
     // A write the connector did not answer is treated as failed for now.
     for item in items.iter().filter(|i| !answered.contains(&i.id.0)) {
-        let err = truce_connectors::Error::new(
+        let err = Error::new(
             ErrorClass::Transient,
             format!("{} write", system.label()),
-            truce_connectors::ApiError::message("no outcome returned for this write"),
+            ApiError::message("no outcome returned for this write"),
         );
-        if failed(tx, system, item, &err, settings, now)? {
-            applied.quarantined += 1;
-        } else {
-            applied.retrying += 1;
+        let kind = settle(tx, system, item, Err(err), settings, now, &mut applied)?;
+        if let Some(kind) = kind {
+            observer.wrote(system, &item.write.pair, kind, 1);
         }
     }
     Ok(applied)
+}
+
+/// Records what became of one write; returns how it counts (`None` for a moot write).
+fn settle(
+    tx: &mut Tx<'_>,
+    system: System,
+    item: &OutboxItem,
+    result: Result<truce_connectors::Written, Error>,
+    settings: &Settings,
+    now: i64,
+    applied: &mut Applied,
+) -> Result<Option<WriteOutcomeKind>, EngineError> {
+    let err = match result {
+        Ok(written) => {
+            applied.finished.extend(item.write.link_id);
+            accepted(tx, system, item, &written.id, now)?;
+            applied.written += 1;
+            applied.created += usize::from(written.created);
+            return Ok(Some(WriteOutcomeKind::Ok));
+        }
+        Err(err) => err,
+    };
+    match err.class() {
+        ErrorClass::Superseded => {
+            applied.finished.extend(item.write.link_id);
+            superseded(tx, item, &err, now)?;
+            Ok(None)
+        }
+        ErrorClass::Permanent | ErrorClass::Fatal => {
+            quarantine(tx, system, item, &err, now)?;
+            applied.quarantined += 1;
+            Ok(Some(WriteOutcomeKind::Quarantined))
+        }
+        _ if failed(tx, system, item, &err, settings, now)? => {
+            applied.quarantined += 1;
+            Ok(Some(WriteOutcomeKind::Quarantined))
+        }
+        _ => {
+            applied.retrying += 1;
+            Ok(Some(WriteOutcomeKind::Retry))
+        }
+    }
 }
 
 fn accepted(
@@ -291,18 +404,16 @@ fn accepted(
 ) -> Result<(), EngineError> {
     let write = &item.write;
     let mut link = write.link_id;
+    let system_name = stored::system_name(system);
     if write.op == StoredOp::Create
         && let Some(link_id) = link
     {
-        let taken = match system {
-            System::HubSpot => tx.reader().link_by_hubspot_id(id)?,
-            System::Salesforce => tx.reader().link_by_salesforce_id(id)?,
-        };
-        match taken {
+        match tx.reader().link_by_record(&write.pair, system_name, id)? {
             Some(other) if other.id != link_id => {
-                // The upsert landed on a record another link holds: one person, two links.
+                // The upsert landed on a record another link holds: one thing, two links.
                 tracing::warn!(
                     target: "truce::duplicate",
+                    object = %write.pair,
                     link = link_id.0,
                     other_link = other.id.0,
                     record = id,
@@ -324,14 +435,15 @@ fn accepted(
     for (field, value) in &write.base {
         tx.set_base(link, field, value, now)?;
     }
-    let snapshot = tx.reader().snapshot(system.as_str(), id)?;
+    let snapshot = tx.reader().snapshot(&write.pair, system_name, id)?;
     for (field, value) in &write.fields {
         let old = snapshot
             .as_ref()
             .and_then(|s| s.fields.get(field).cloned())
             .unwrap_or(Json::Null);
         tx.append_change(
-            system.as_str(),
+            &write.pair,
+            system_name,
             &FieldChange {
                 object: write.object.clone(),
                 record_id: id.to_string(),
@@ -348,21 +460,20 @@ fn accepted(
     Ok(())
 }
 
-fn converted_lead_outcome(outcome: &WriteOutcome) -> bool {
-    outcome.result.as_ref().err().is_some_and(converted_lead)
-}
-
-fn converted_lead(err: &truce_connectors::Error) -> bool {
-    err.api().code.as_deref() == Some("CANNOT_UPDATE_CONVERTED_LEAD")
-}
-
-/// A write to a lead that was converted meanwhile: dropped; the next pull moves the link
-/// to the Contact and the merge plans the write there.
-fn superseded(tx: &mut Tx<'_>, item: &OutboxItem, now: i64) -> Result<(), EngineError> {
+/// A write to a record that moved on (a lead converted meanwhile): dropped; the next pull
+/// moves the link and the merge plans the write there.
+fn superseded(
+    tx: &mut Tx<'_>,
+    item: &OutboxItem,
+    err: &Error,
+    now: i64,
+) -> Result<(), EngineError> {
     tracing::info!(
+        object = %item.write.pair,
         link = item.write.link_id.map(|l| l.0),
-        lead = item.write.record_id.as_deref().unwrap_or(""),
-        "write to a converted lead dropped; the link moves to its Contact"
+        record = item.write.record_id.as_deref().unwrap_or(""),
+        reason = %err.api(),
+        "write dropped: the record moved on (converted or merged); the link follows it"
     );
     tx.mark_done(item.id, now)?;
     Ok(())
@@ -373,7 +484,7 @@ fn failed(
     tx: &mut Tx<'_>,
     system: System,
     item: &OutboxItem,
-    err: &truce_connectors::Error,
+    err: &Error,
     settings: &Settings,
     now: i64,
 ) -> Result<bool, EngineError> {
@@ -395,7 +506,7 @@ fn quarantine(
     tx: &mut Tx<'_>,
     system: System,
     item: &OutboxItem,
-    err: &truce_connectors::Error,
+    err: &Error,
     now: i64,
 ) -> Result<(), EngineError> {
     let api = err.api();
@@ -409,15 +520,17 @@ fn quarantine(
         message: api.message.clone(),
     };
     tx.quarantine_write(item.id, &refusal, now)?;
-    let email = match item.write.link_id {
-        Some(link) => tx.reader().link(link)?.map(|l| l.email),
+    let link = match item.write.link_id {
+        Some(link) => tx.reader().link(link)?,
         None => None,
-    }
-    .unwrap_or_default();
-    logging::quarantine(&QuarantineEvent {
+    };
+    let pair = stored::pair(&item.write.pair)?;
+    events::quarantine(&QuarantineEvent {
+        object: pair,
         link: item.write.link_id.map_or(0, |l| l.0),
-        email: &email,
-        system: system.as_str(),
+        email: link.as_ref().map_or("", |l| l.email.as_str()),
+        name: link.as_ref().and_then(|l| l.name.as_deref()).unwrap_or(""),
+        system: stored::system_name(system),
         record_id: item.write.record_id.as_deref().unwrap_or(""),
         field: refusal.field.as_deref(),
         error_code: &refusal.error_code,

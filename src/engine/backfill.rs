@@ -1,4 +1,4 @@
-//! The backfill: scan both systems completely, link by email, merge every link, write.
+//! The backfill: scan both systems completely, link every pair, merge every link, write.
 //!
 //! Resumable by construction: each scanned page is recorded with its resume token in one
 //! transaction, a finished scan is skipped on the next run, and linking and merging are
@@ -18,9 +18,11 @@ use truce_connectors::{ApiError, Connector, ErrorClass, ObjectType, ScanPage, Sy
 use truce_state::{Cursor, ScanStep};
 
 use super::apply::Applied;
+use super::identity::all_unlinked;
+use super::pull::{record_page, reject};
 use super::settings::Settings;
 use super::shared::SharedStore;
-use super::{Clock, Engine, EngineError, MergeSummary, Progress, all_unlinked, record_page};
+use super::{Clock, Engine, EngineError, MergeSummary, Progress, stored};
 
 /// What a backfill did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,11 +41,15 @@ pub struct BackfillSummary {
     pub to_salesforce: Applied,
 }
 
-const SCANS: [(System, ObjectType); 3] = [
-    (System::HubSpot, ObjectType::HubSpotContact),
-    (System::Salesforce, ObjectType::SalesforceLead),
-    (System::Salesforce, ObjectType::SalesforceContact),
-];
+/// The objects a backfill scans in `system`: every object of every synced pair, pairs in
+/// linking order.
+fn scans(settings: &Settings, system: System) -> Vec<ObjectType> {
+    settings
+        .pairs
+        .iter()
+        .flat_map(|spec| spec.pair.objects(system))
+        .collect()
+}
 
 impl Engine {
     /// Runs (or resumes) the backfill. With `write == false` it scans, links and plans
@@ -61,8 +67,12 @@ impl Engine {
         summary.scan_pages = hubspot.1 + salesforce.1;
         self.start_cursors()?;
         progress.phase("linking");
-        let mut touched = all_unlinked(&self.store, System::HubSpot)?;
-        touched.extend(all_unlinked(&self.store, System::Salesforce)?);
+        let mut touched = Vec::new();
+        for spec in &self.settings.pairs {
+            for system in [System::HubSpot, System::Salesforce] {
+                touched.extend(all_unlinked(&self.store.reader(), spec.pair, system)?);
+            }
+        }
         let settle = self.settle(&touched).await?;
         progress.phase("merging");
         let merged = self.reconcile_all()?;
@@ -78,12 +88,7 @@ impl Engine {
         if write {
             progress.phase("writing");
             let (to_hubspot, to_salesforce) = self.apply(progress).await?;
-            let finished: Vec<_> = to_hubspot
-                .finished
-                .union(&to_salesforce.finished)
-                .copied()
-                .collect();
-            let after = self.merge_links(finished)?;
+            let after = self.after_apply(&to_hubspot, &to_salesforce)?;
             summary.merge.writes += after.writes;
             summary.merge.conflicts += after.conflicts;
             summary.to_hubspot = to_hubspot;
@@ -116,18 +121,22 @@ impl Engine {
     /// read by the scan.
     fn start_cursors(&mut self) -> Result<(), EngineError> {
         let lookback = i64::try_from(self.settings.lookback.as_millis()).unwrap_or(0);
+        let settings = &self.settings;
         self.store.transaction(|tx| {
-            for (system, object) in SCANS {
-                let stream = object.as_str();
-                let Some(scan) = tx.reader().scan(system.as_str(), stream)? else {
-                    continue;
-                };
-                if tx.reader().cursor(system.as_str(), stream)?.is_none() {
-                    let cursor = Cursor {
-                        modified_at: scan.started_at - lookback,
-                        id: String::new(),
+            for system in [System::HubSpot, System::Salesforce] {
+                let name = stored::system_name(system);
+                for object in scans(settings, system) {
+                    let stream = object.as_str();
+                    let Some(scan) = tx.reader().scan(name, stream)? else {
+                        continue;
                     };
-                    tx.advance_cursor(system.as_str(), stream, &cursor, scan.started_at)?;
+                    if tx.reader().cursor(name, stream)?.is_none() {
+                        let cursor = Cursor {
+                            modified_at: scan.started_at - lookback,
+                            id: String::new(),
+                        };
+                        tx.advance_cursor(name, stream, &cursor, scan.started_at)?;
+                    }
                 }
             }
             Ok::<_, truce_state::StoreError>(())
@@ -151,8 +160,8 @@ impl Scanner<'_> {
     async fn scan_all(&self, store: &SharedStore<'_>) -> Result<(u64, u64), EngineError> {
         let system = self.connector.system();
         let (mut records, mut pages) = (0, 0);
-        for (_, object) in SCANS.iter().filter(|(s, _)| *s == system) {
-            let (r, p) = self.scan(store, *object).await?;
+        for object in scans(self.settings, system) {
+            let (r, p) = self.scan(store, object).await?;
             records += r;
             pages += p;
         }
@@ -174,7 +183,8 @@ impl Scanner<'_> {
         object: ObjectType,
     ) -> Result<(u64, u64), EngineError> {
         let system = self.connector.system();
-        let stored = store.with(|s| s.reader().scan(system.as_str(), object.as_str()))?;
+        let name = stored::system_name(system);
+        let stored = store.with(|s| s.reader().scan(name, object.as_str()))?;
         if stored.as_ref().is_some_and(|s| s.done) {
             let total = stored.map_or(0, |s| u64::try_from(s.records).unwrap_or(0));
             self.progress.scanned(system, object, total);
@@ -205,6 +215,7 @@ impl Scanner<'_> {
                     });
                 })
             })?;
+            store.with(|s| reject(s, system, &page.rejected, now))?;
             let n = page.records.len() as u64;
             records += n;
             total += n;

@@ -17,14 +17,125 @@
 //! An enumeration with a `values` table is canonical in HubSpot's terms; a Salesforce value
 //! outside the table cannot be mapped. So can't a malformed date or number: each is a
 //! [`MapError`] naming the field and the value, and the engine quarantines that record.
+//!
+//! ## References
+//!
+//! A mapping whose HubSpot name starts with `@` is an association ([`Reference`]): `@company`
+//! holds one record, `@contacts` a set. Its values are record ids of the other pair, which
+//! mean nothing to the other system, so they are not converted here: the merge resolves
+//! them to links first ([`super::reconcile`]), and compares links.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value as Json;
+use truce_connectors::{ObjectType, System};
 
-use super::merge::{Side, Value};
-use crate::config::{FieldMapping, FieldType, Rule, SalesforceObject};
+use super::merge::{Rule, Side, Value};
+use super::pair::Pair;
+
+/// How a value is converted between the two systems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// Text, compared as is.
+    String,
+    /// An email address, compared trimmed and case-folded.
+    Email,
+    /// A calendar date (HubSpot midnight UTC, Salesforce `YYYY-MM-DD`).
+    Date,
+    /// An instant.
+    Datetime,
+    /// `true`/`false`.
+    Bool,
+    /// A number.
+    Number,
+}
+
+/// One `[[field]]` entry of the config: a HubSpot property and a Salesforce field that hold
+/// the same thing, for one pair.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldMapping {
+    /// The pair the mapping belongs to (default `contacts`).
+    #[serde(default = "contacts")]
+    pub object: Pair,
+    /// The HubSpot property, or an association (`@company`, `@contacts`).
+    pub hubspot: String,
+    /// The Salesforce field (or, for a deal's contacts, `OpportunityContactRole`).
+    pub salesforce: String,
+    /// The Salesforce objects this mapping applies to (absent: every object of the pair).
+    #[serde(default, deserialize_with = "salesforce_objects")]
+    pub on: Option<Vec<ObjectType>>,
+    /// The conflict rule.
+    #[serde(default = "two_way")]
+    pub rule: Rule,
+    /// Value table HubSpot value → Salesforce value, for enumerations.
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    /// What to send Salesforce when HubSpot has none (for required fields).
+    pub salesforce_if_blank: Option<String>,
+    /// How values convert (default: inferred, `email` for the email mapping).
+    #[serde(rename = "type")]
+    pub field_type: Option<FieldType>,
+}
+
+fn contacts() -> Pair {
+    Pair::Contacts
+}
+
+fn two_way() -> Rule {
+    Rule::TwoWay
+}
+
+/// Reads Salesforce object names (`Lead`, `Account`...) as object types.
+fn salesforce_objects<'de, D: Deserializer<'de>>(
+    de: D,
+) -> Result<Option<Vec<ObjectType>>, D::Error> {
+    let names = Vec::<String>::deserialize(de)?;
+    names
+        .iter()
+        .map(|name| {
+            ObjectType::parse(name)
+                .filter(|o| o.system() == System::Salesforce)
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "`{name}` is not a Salesforce object truce syncs (Lead, Contact, \
+                         Account, Opportunity)"
+                    ))
+                })
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+/// A mapping that is an association: its values are records of `target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reference {
+    /// The pair the referenced records belong to.
+    pub target: Pair,
+    /// A set (`@contacts`) rather than one record (`@company`).
+    pub many: bool,
+}
+
+impl Reference {
+    /// The reference a HubSpot name stands for: `@company` is one company, `@contacts`
+    /// the set of contacts, `@deals` the set of deals; `None` for a plain property.
+    pub fn of(hubspot: &str) -> Option<Reference> {
+        let name = hubspot.strip_prefix('@')?;
+        let (target, many) = match name {
+            "company" => (Pair::Companies, false),
+            "companies" => (Pair::Companies, true),
+            "contact" => (Pair::Contacts, false),
+            "contacts" => (Pair::Contacts, true),
+            "deal" => (Pair::Deals, false),
+            "deals" => (Pair::Deals, true),
+            _ => return None,
+        };
+        Some(Reference { target, many })
+    }
+}
 
 /// A value that cannot be converted: the field, the side, the value and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +161,9 @@ pub struct FieldMap {
     /// The Salesforce field.
     pub salesforce: String,
     /// The Salesforce objects it applies to.
-    pub on: Vec<SalesforceObject>,
+    pub on: Vec<ObjectType>,
+    /// Set when the mapping is an association, whose values are records of another pair.
+    pub reference: Option<Reference>,
     /// The conflict rule.
     pub rule: Rule,
     /// How values convert.
@@ -64,7 +177,8 @@ pub struct FieldMap {
 }
 
 impl FieldMap {
-    /// Builds a field map from its config entry.
+    /// Builds a field map from its config entry; without `on` it applies to every
+    /// Salesforce object of the mapping's pair.
     pub fn new(mapping: &FieldMapping) -> FieldMap {
         let field_type = mapping.field_type.unwrap_or(if mapping.hubspot == "email" {
             FieldType::Email
@@ -76,10 +190,15 @@ impl FieldMap {
             .iter()
             .map(|(hubspot, salesforce)| (salesforce.clone(), hubspot.clone()))
             .collect();
+        let on = mapping
+            .on
+            .clone()
+            .unwrap_or_else(|| mapping.object.salesforce_objects().to_vec());
         FieldMap {
             hubspot: mapping.hubspot.clone(),
             salesforce: mapping.salesforce.clone(),
-            on: mapping.on.clone(),
+            on,
+            reference: Reference::of(&mapping.hubspot),
             rule: mapping.rule,
             field_type,
             to_salesforce: mapping.values.clone(),
@@ -89,8 +208,16 @@ impl FieldMap {
     }
 
     /// True when the mapping applies to this Salesforce object.
-    pub fn applies_to(&self, object: SalesforceObject) -> bool {
+    pub fn applies_to(&self, object: ObjectType) -> bool {
         self.on.contains(&object)
+    }
+
+    /// The field's name on `side`.
+    pub fn name(&self, side: Side) -> &str {
+        match side {
+            Side::HubSpot => &self.hubspot,
+            Side::Salesforce => &self.salesforce,
+        }
     }
 
     /// HubSpot's wire value in canonical form.
@@ -329,9 +456,10 @@ mod tests {
 
     fn map(field_type: Option<FieldType>) -> FieldMap {
         FieldMap::new(&FieldMapping {
+            object: Pair::Contacts,
             hubspot: "x".into(),
             salesforce: "X__c".into(),
-            on: vec![SalesforceObject::Lead],
+            on: Some(vec![ObjectType::SalesforceLead]),
             rule: Rule::TwoWay,
             values: BTreeMap::new(),
             salesforce_if_blank: None,
@@ -413,9 +541,10 @@ mod tests {
             "Closed - Not Converted".to_string(),
         );
         let m = FieldMap::new(&FieldMapping {
+            object: Pair::Contacts,
             hubspot: "hs_lead_status".into(),
             salesforce: "Status".into(),
-            on: vec![SalesforceObject::Lead],
+            on: Some(vec![ObjectType::SalesforceLead]),
             rule: Rule::AlwaysSalesforce,
             values,
             salesforce_if_blank: None,
@@ -440,9 +569,10 @@ mod tests {
     #[test]
     fn the_blank_placeholder_goes_out_for_blank_and_reads_back_as_blank() {
         let m = FieldMap::new(&FieldMapping {
+            object: Pair::Contacts,
             hubspot: "company".into(),
             salesforce: "Company".into(),
-            on: vec![SalesforceObject::Lead],
+            on: Some(vec![ObjectType::SalesforceLead]),
             rule: Rule::PreferHubspotUnlessBlank,
             values: BTreeMap::new(),
             salesforce_if_blank: Some("[not provided]".into()),
@@ -472,6 +602,44 @@ mod tests {
                 .is_err()
         );
         assert!(map(None).from_hubspot(Some(&json!({"a": 1}))).is_err());
+    }
+
+    #[test]
+    fn an_at_name_is_a_reference_to_another_pair_and_no_on_means_the_whole_pair() {
+        assert_eq!(
+            Reference::of("@company"),
+            Some(Reference {
+                target: Pair::Companies,
+                many: false
+            })
+        );
+        assert_eq!(
+            Reference::of("@contacts"),
+            Some(Reference {
+                target: Pair::Contacts,
+                many: true
+            })
+        );
+        assert_eq!(Reference::of("company"), None);
+        assert_eq!(Reference::of("@owner"), None);
+        let deals: FieldMapping = toml::from_str(
+            "object = \"deals\"\nhubspot = \"@contacts\"\nsalesforce = \"OpportunityContactRole\"",
+        )
+        .unwrap();
+        let map = FieldMap::new(&deals);
+        assert_eq!(map.on, [ObjectType::SalesforceOpportunity]);
+        assert!(map.reference.is_some_and(|r| r.many));
+        let people: FieldMapping =
+            toml::from_str("hubspot = \"city\"\nsalesforce = \"City\"\non = [\"Lead\"]").unwrap();
+        assert_eq!(FieldMap::new(&people).on, [ObjectType::SalesforceLead]);
+        let wrong = toml::from_str::<FieldMapping>(
+            "hubspot = \"city\"\nsalesforce = \"City\"\non = [\"contacts\"]",
+        )
+        .unwrap_err();
+        assert!(
+            wrong.to_string().contains("not a Salesforce object"),
+            "{wrong}"
+        );
     }
 
     #[test]

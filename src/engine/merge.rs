@@ -26,8 +26,55 @@
 //! | `always_hubspot` | HubSpot, even when blank |
 //! | `always_salesforce` | Salesforce, even when blank |
 //! | `none` | nobody: nothing is ever written |
+//!
+//! ## Sets
+//!
+//! A set-valued field (a deal's contacts, as links) is merged by [`merge_set`], element by
+//! element: each element is a field that is present or blank, under the same rule. An
+//! element added on one side and another removed on the other both stand.
 
-use crate::config::Rule;
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Deserialize;
+
+/// How conflicts on a field are decided (DESIGN.md, "Field rules"); the config names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// The most recent change wins.
+    TwoWay,
+    /// HubSpot wins whenever it has a value; Salesforce only fills a blank.
+    PreferHubspotUnlessBlank,
+    /// Salesforce wins whenever it has a value; HubSpot only fills a blank.
+    PreferSalesforceUnlessBlank,
+    /// One-way from HubSpot.
+    AlwaysHubspot,
+    /// One-way from Salesforce.
+    AlwaysSalesforce,
+    /// Never written; for matching and display.
+    None,
+}
+
+impl Rule {
+    /// The rule's name as written in the config and the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::TwoWay => "two_way",
+            Rule::PreferHubspotUnlessBlank => "prefer_hubspot_unless_blank",
+            Rule::PreferSalesforceUnlessBlank => "prefer_salesforce_unless_blank",
+            Rule::AlwaysHubspot => "always_hubspot",
+            Rule::AlwaysSalesforce => "always_salesforce",
+            Rule::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One of the two systems, as a side of a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -228,6 +275,98 @@ fn value_of<'a>(field: &FieldState<'a>, side: Side) -> &'a Value {
         Side::HubSpot => field.hubspot,
         Side::Salesforce => field.salesforce,
     }
+}
+
+/// A set-valued field (a deal's contacts) for one link: the base set, when the sides ever
+/// agreed, and each side's set, all canonical (link ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetState<'a> {
+    /// The last agreed set; `None` when the link was never synced.
+    pub base: Option<&'a BTreeSet<String>>,
+    /// HubSpot's current set.
+    pub hubspot: &'a BTreeSet<String>,
+    /// Salesforce's current set.
+    pub salesforce: &'a BTreeSet<String>,
+    /// When HubSpot's set last changed (ms), for `two_way`.
+    pub hubspot_changed_at: i64,
+    /// When Salesforce's set last changed (ms), for `two_way`.
+    pub salesforce_changed_at: i64,
+    /// The field's rule.
+    pub rule: Rule,
+}
+
+/// The decision for a set-valued field: the set each side must end up with (when it must
+/// change), the set both will agree on, and the elements on which the sides disagreed
+/// with nothing to tell who changed what (first sync), as conflicts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetDecision {
+    /// HubSpot's new set, when it changes.
+    pub to_hubspot: Option<BTreeSet<String>>,
+    /// Salesforce's new set, when it changes.
+    pub to_salesforce: Option<BTreeSet<String>>,
+    /// The set both sides hold once the writes succeed; `None` when they will not agree
+    /// (rule `none`).
+    pub agreed: Option<BTreeSet<String>>,
+    /// Elements decided as conflicts, with the side that won each.
+    pub conflicts: Vec<(String, Option<Side>)>,
+    /// Elements put back on the side whose edit the rule does not let stand.
+    pub reverted: Vec<(String, Side)>,
+}
+
+/// Decides a set element by element: each element is a field that is either present or
+/// blank, merged by the same rule as any field. An element added on one side and another
+/// removed on the other are two one-sided changes, and both stand.
+pub fn merge_set(field: &SetState<'_>) -> SetDecision {
+    let present = || Some(String::new());
+    let mut hubspot = field.hubspot.clone();
+    let mut salesforce = field.salesforce.clone();
+    let mut agreed = Some(BTreeSet::new());
+    let mut out = SetDecision::default();
+    let elements: BTreeSet<&String> = field
+        .hubspot
+        .iter()
+        .chain(field.salesforce)
+        .chain(field.base.into_iter().flatten())
+        .collect();
+    for element in elements {
+        let has = |set: &BTreeSet<String>| set.contains(element).then(present).flatten();
+        let base = field.base.map(has);
+        let decision = merge_field(&FieldState {
+            base: base.as_ref(),
+            hubspot: &has(field.hubspot),
+            salesforce: &has(field.salesforce),
+            hubspot_changed_at: field.hubspot_changed_at,
+            salesforce_changed_at: field.salesforce_changed_at,
+            rule: field.rule,
+        });
+        if let Some((side, value)) = &decision.write {
+            let set = match side {
+                Side::HubSpot => &mut hubspot,
+                Side::Salesforce => &mut salesforce,
+            };
+            match value {
+                Some(_) => set.insert(element.clone()),
+                None => set.remove(element),
+            };
+            if decision.kind == Kind::Reverted {
+                out.reverted.push((element.clone(), *side));
+            }
+        }
+        if let Kind::Conflict { winner } = decision.kind {
+            out.conflicts.push((element.clone(), winner));
+        }
+        match (&mut agreed, decision.agreed) {
+            (Some(set), Some(Some(_))) => {
+                set.insert(element.clone());
+            }
+            (_, None) => agreed = None,
+            (None, Some(_)) | (Some(_), Some(None)) => {}
+        }
+    }
+    out.to_hubspot = (hubspot != *field.hubspot).then_some(hubspot);
+    out.to_salesforce = (salesforce != *field.salesforce).then_some(salesforce);
+    out.agreed = agreed;
+    out
 }
 
 #[cfg(test)]

@@ -3,20 +3,37 @@
 //! [`plan_link`] canonicalises each mapped field on both sides ([`super::mapping`]), runs the
 //! three-way merge ([`super::merge`]) and gathers the result as data: base values that are
 //! now agreed, at most one write per side (all of its fields in one record update), the
-//! conflicts decided, the edits reverted, or — when a value cannot be mapped — one
-//! quarantine entry instead of any write. The only outside knowledge it needs, when each
-//! side last changed a field (for `two_way` conflicts), comes through a closure, so the
-//! function itself does no I/O.
+//! conflicts decided, the edits reverted, the references still waiting for their target,
+//! or — when a value cannot be mapped — one quarantine entry instead of any write.
+//!
+//! The function does no I/O. What it needs from outside comes through [`Lookup`]: when
+//! each side last changed a field (for `two_way` conflicts), and, for references, which
+//! link a record id belongs to and which record a link holds on each side.
+//!
+//! ## References
+//!
+//! A reference's canonical value is the *link* it points to (a set of links for
+//! `@contacts`), so both sides agree when they point at the same linked pair, whatever the
+//! ids. A side pointing at a record that is not linked yet leaves the field out of this
+//! merge (it would look like a blank), and the link waits for that record
+//! ([`LinkPlan::deferred`]); an element of a set that is not linked yet is left out of the
+//! set the same way. A value to write whose link has no record on the written side yet
+//! (its create is on the way) waits too. truce never writes one system's id into the
+//! other.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as Json;
-use truce_state::{LinkView, NewConflict, NewQuarantine, OutboxWrite, Snapshot, WriteOp};
+use truce_connectors::{ObjectType, System};
+use truce_state::{
+    Deferred, LinkId, LinkView, NewConflict, NewQuarantine, OutboxWrite, Snapshot, WriteOp,
+};
 
-use super::mapping::FieldMap;
-use super::merge::{self, Decision, FieldState, Kind, Side, Value};
-use super::settings::Settings;
-use crate::config::{Rule, SalesforceObject};
+use super::EngineError;
+use super::mapping::{FieldMap, Reference};
+use super::merge::{self, Decision, FieldState, Kind, Rule, SetState, Side, Value};
+use super::pair::PairSpec;
+use super::stored;
 
 /// An edit put back because the field's rule does not let that side win.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,9 +61,27 @@ pub struct LinkPlan {
     pub conflicts: Vec<NewConflict>,
     /// Edits put back.
     pub reverts: Vec<Revert>,
+    /// References waiting for a record to be linked: the link is merged again then.
+    pub deferred: Vec<Deferred>,
     /// Set when a value could not be mapped: the record goes to quarantine, nothing is
     /// written for this link.
     pub quarantine: Option<NewQuarantine>,
+}
+
+/// What the plan needs to know from outside, asked only when needed.
+pub trait Lookup {
+    /// When `side`'s `field` of this link last changed (ms since the epoch); 0 when the
+    /// change log holds no change of it (it is the oldest value there is).
+    fn changed_at(&mut self, side: Side, field: &str) -> Result<i64, EngineError>;
+    /// The active link of `target`'s pair holding the record `id` of `side`.
+    fn link_of(
+        &mut self,
+        target: Reference,
+        side: Side,
+        id: &str,
+    ) -> Result<Option<LinkId>, EngineError>;
+    /// The record `link` holds on `side`, once it holds one.
+    fn record_of(&mut self, link: LinkId, side: Side) -> Result<Option<String>, EngineError>;
 }
 
 /// The canonical value as stored in the base and conflict tables.
@@ -62,61 +97,186 @@ fn value_of(json: &Json) -> Value {
     }
 }
 
-/// True when a Salesforce snapshot is a converted lead, which is never written again.
-pub fn is_converted(snapshot: &Snapshot) -> bool {
-    snapshot.fields.get("IsConverted") == Some(&Json::Bool(true))
+/// The system a side stands for.
+pub fn system_of(side: Side) -> System {
+    match side {
+        Side::HubSpot => System::HubSpot,
+        Side::Salesforce => System::Salesforce,
+    }
 }
 
-/// Plans one link. `changed_at(side, field)` says when that side's field last changed
-/// (ms), and is asked only to break `two_way` conflicts.
+/// Plans one link of `spec`'s pair.
 pub fn plan_link(
     view: &LinkView,
-    settings: &Settings,
-    changed_at: &mut dyn FnMut(Side, &str) -> i64,
-) -> LinkPlan {
+    spec: &PairSpec,
+    lookup: &mut dyn Lookup,
+) -> Result<LinkPlan, EngineError> {
     let mut plan = LinkPlan::default();
     let (Some(hubspot), Some(salesforce)) = (&view.hubspot, &view.salesforce) else {
-        return plan;
+        return Ok(plan);
     };
     if hubspot.deleted || salesforce.deleted {
-        return plan;
+        return Ok(plan);
     }
-    let Some(object) = salesforce_object(&view.link.salesforce_object) else {
-        return plan;
+    let Some(object) = stored::salesforce_object(&view.link)? else {
+        return Ok(plan);
     };
-    let mut to_hubspot = Pending::default();
-    let mut to_salesforce = Pending::default();
-    for map in settings.fields_for(object) {
-        let (h, s) = match canonical_pair(map, hubspot, salesforce) {
-            Ok(pair) => pair,
-            Err(quarantine) => {
-                return LinkPlan {
-                    quarantine: Some(quarantine.with_link(view)),
-                    ..LinkPlan::default()
-                };
-            }
+    let mut planner = Planner {
+        view,
+        spec,
+        object,
+        hubspot,
+        salesforce,
+        plan: &mut plan,
+        to_hubspot: Pending::default(),
+        to_salesforce: Pending::default(),
+    };
+    for map in spec.fields_for(object) {
+        let planned = match map.reference {
+            None => planner.value_field(map, lookup)?,
+            Some(reference) if reference.many => planner.set_field(map, reference, lookup)?,
+            Some(reference) => planner.reference_field(map, reference, lookup)?,
         };
-        let stored_base = view.base.get(&map.salesforce);
-        let base = stored_base.map(|b| value_of(&b.value));
-        // A side observed before its base was last set has not shown truce's write yet:
-        // its stale value is not a change (the echo will confirm the base).
-        let (h, s) = match (stored_base, &base) {
+        if let Err(quarantine) = planned {
+            return Ok(LinkPlan {
+                quarantine: Some(*quarantine),
+                ..LinkPlan::default()
+            });
+        }
+    }
+    planner.finish();
+    Ok(plan)
+}
+
+/// A quarantine entry for this link, boxed: it is the rare path.
+type Quarantined = Box<NewQuarantine>;
+
+struct Planner<'a> {
+    view: &'a LinkView,
+    spec: &'a PairSpec,
+    object: ObjectType,
+    hubspot: &'a Snapshot,
+    salesforce: &'a Snapshot,
+    plan: &'a mut LinkPlan,
+    to_hubspot: Pending,
+    to_salesforce: Pending,
+}
+
+impl Planner<'_> {
+    /// A plain field: canonical values, three-way merge, writes in each API's wire form.
+    fn value_field(
+        &mut self,
+        map: &FieldMap,
+        lookup: &mut dyn Lookup,
+    ) -> Result<Result<(), Quarantined>, EngineError> {
+        let (h, s) = match self.canonical_pair(map) {
+            Ok(pair) => pair,
+            Err(quarantine) => return Ok(Err(quarantine)),
+        };
+        let (base, h, s) = self.settled(map, h, s);
+        let decision = self.decide(map, &base, &h, &s, lookup)?;
+        self.record(
+            map,
+            (&base, &h, &s),
+            decision,
+            |map, side, value| match side {
+                Side::HubSpot => Ok(map.to_hubspot(value)),
+                Side::Salesforce => map.to_salesforce(value).map_err(|e| e.to_string()),
+            },
+        )
+    }
+
+    /// One referenced record: both sides resolved to links, then merged like a value.
+    fn reference_field(
+        &mut self,
+        map: &FieldMap,
+        reference: Reference,
+        lookup: &mut dyn Lookup,
+    ) -> Result<Result<(), Quarantined>, EngineError> {
+        let mut resolved = [None, None];
+        for (slot, side) in resolved.iter_mut().zip([Side::HubSpot, Side::Salesforce]) {
+            let ids = match self.raw_ids(map, side) {
+                Ok(ids) => ids,
+                Err(quarantine) => return Ok(Err(quarantine)),
+            };
+            match ids.first() {
+                None => *slot = Some(None),
+                Some(id) => match lookup.link_of(reference, side, id)? {
+                    Some(link) => *slot = Some(Some(link.0.to_string())),
+                    None => self.wait(map, reference, side, id),
+                },
+            }
+        }
+        let [Some(h), Some(s)] = resolved else {
+            return Ok(Ok(()));
+        };
+        let (base, h, s) = self.settled(map, h, s);
+        let decision = self.decide(map, &base, &h, &s, lookup)?;
+        let Some((side, Some(link))) = &decision.write else {
+            return self.record(map, (&base, &h, &s), decision, |_, _, _| Ok(Json::Null));
+        };
+        let link = link_id(link)?;
+        match lookup.record_of(link, *side)? {
+            Some(id) => self.record(map, (&base, &h, &s), decision, |_, _, _| {
+                Ok(Json::String(id.clone()))
+            }),
+            None => {
+                self.wait_for_link(map, reference, link, *side, lookup)?;
+                Ok(Ok(()))
+            }
+        }
+    }
+
+    /// A set of referenced records, merged element by element.
+    fn set_field(
+        &mut self,
+        map: &FieldMap,
+        reference: Reference,
+        lookup: &mut dyn Lookup,
+    ) -> Result<Result<(), Quarantined>, EngineError> {
+        let mut sets = [BTreeSet::new(), BTreeSet::new()];
+        for (set, side) in sets.iter_mut().zip([Side::HubSpot, Side::Salesforce]) {
+            let ids = match self.raw_ids(map, side) {
+                Ok(ids) => ids,
+                Err(quarantine) => return Ok(Err(quarantine)),
+            };
+            for id in ids {
+                match lookup.link_of(reference, side, &id)? {
+                    Some(link) => {
+                        set.insert(link.0.to_string());
+                    }
+                    None => self.wait(map, reference, side, &id),
+                }
+            }
+        }
+        let [h, s] = sets;
+        let stored = self.view.base.get(&map.salesforce);
+        let base: Option<BTreeSet<String>> = stored.map(|b| set_of(&b.value));
+        let (h, s) = match (stored, &base) {
             (Some(stored), Some(base)) => (
-                settled(h, base, hubspot.observed_at, stored.updated_at),
-                settled(s, base, salesforce.observed_at, stored.updated_at),
+                if self.hubspot.observed_at < stored.updated_at {
+                    base.clone()
+                } else {
+                    h
+                },
+                if self.salesforce.observed_at < stored.updated_at {
+                    base.clone()
+                } else {
+                    s
+                },
             ),
             _ => (h, s),
         };
-        let conflict_possible = base.as_ref().is_none_or(|b| h != *b && s != *b);
-        let (h_at, s_at) = if map.rule == Rule::TwoWay && conflict_possible && h != s {
+        let changed = base.as_ref().is_none_or(|b| h != *b && s != *b);
+        let (h_at, s_at) = if map.rule == Rule::TwoWay && changed && h != s {
             (
-                changed_at(Side::HubSpot, &map.hubspot),
-                changed_at(Side::Salesforce, &map.salesforce),
+                lookup.changed_at(Side::HubSpot, &map.hubspot)?,
+                lookup.changed_at(Side::Salesforce, &map.salesforce)?,
             )
         } else {
             (0, 0)
         };
-        let decision = merge::merge_field(&FieldState {
+        let decision = merge::merge_set(&SetState {
             base: base.as_ref(),
             hubspot: &h,
             salesforce: &s,
@@ -124,93 +284,353 @@ pub fn plan_link(
             salesforce_changed_at: s_at,
             rule: map.rule,
         });
-        if let Err(quarantine) = record(
-            &mut plan,
-            &mut to_hubspot,
-            &mut to_salesforce,
-            map,
-            view,
-            (&base, &h, &s),
-            decision,
-        ) {
-            return LinkPlan {
-                quarantine: Some(*quarantine),
-                ..LinkPlan::default()
+        for (element, winner) in &decision.conflicts {
+            let has = |set: &BTreeSet<String>| set.contains(element).then(|| element.clone());
+            self.plan.conflicts.push(self.conflict(
+                map,
+                &base.as_ref().map(has).unwrap_or(None),
+                &has(&h),
+                &has(&s),
+                *winner,
+            ));
+        }
+        for (element, side) in &decision.reverted {
+            self.plan.reverts.push(Revert {
+                field: map.hubspot.clone(),
+                salesforce_field: map.salesforce.clone(),
+                side: *side,
+                rule: map.rule,
+                value: Some(element.clone()),
+            });
+        }
+        let mut writes = Vec::new();
+        for (side, target) in [
+            (Side::HubSpot, &decision.to_hubspot),
+            (Side::Salesforce, &decision.to_salesforce),
+        ] {
+            let Some(target) = target else { continue };
+            let mut ids = Vec::with_capacity(target.len());
+            for link in target {
+                let link = link_id(link)?;
+                match lookup.record_of(link, side)? {
+                    Some(id) => ids.push(Json::String(id)),
+                    None => {
+                        self.wait_for_link(map, reference, link, side, lookup)?;
+                        return Ok(Ok(()));
+                    }
+                }
+            }
+            writes.push((side, Json::Array(ids)));
+        }
+        let agreed = decision.agreed.map(|set| json_of_set(&set));
+        for (side, wire) in writes {
+            let pending = match side {
+                Side::HubSpot => &mut self.to_hubspot,
+                Side::Salesforce => &mut self.to_salesforce,
             };
+            pending.fields.insert(map.name(side).to_string(), wire);
+            if let Some(agreed) = &agreed {
+                pending.base.insert(map.salesforce.clone(), agreed.clone());
+            }
+        }
+        let unchanged = decision.to_hubspot.is_none() && decision.to_salesforce.is_none();
+        if let (true, Some(agreed)) = (unchanged, agreed)
+            && stored.map(|b| &b.value) != Some(&agreed)
+        {
+            self.plan.agreed.insert(map.salesforce.clone(), agreed);
+        }
+        Ok(Ok(()))
+    }
+
+    /// The record ids a reference holds on `side` (none, one, or a set).
+    fn raw_ids(&self, map: &FieldMap, side: Side) -> Result<Vec<String>, Quarantined> {
+        let snapshot = self.snapshot(side);
+        let raw = snapshot.fields.get(map.name(side));
+        match raw {
+            None | Some(Json::Null) => Ok(Vec::new()),
+            Some(Json::String(id)) if id.is_empty() => Ok(Vec::new()),
+            Some(Json::String(id)) => Ok(vec![id.clone()]),
+            Some(Json::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Json::String(id) => Ok(id.clone()),
+                    Json::Number(n) => Ok(n.to_string()),
+                    other => Err(self.unreadable(side, map, other)),
+                })
+                .collect(),
+            Some(Json::Number(n)) => Ok(vec![n.to_string()]),
+            Some(other) => Err(self.unreadable(side, map, other)),
         }
     }
-    let converted = is_converted(salesforce);
-    if let Some(write) = to_hubspot.into_write(view, "hubspot", "contacts", &hubspot.record_id) {
-        plan.writes.push(write);
-    }
-    // A converted lead is read-only; its link moves to the Contact before it is planned.
-    if !converted
-        && let Some(write) = to_salesforce.into_write(
-            view,
-            "salesforce",
-            &salesforce.object,
-            &salesforce.record_id,
-        )
-    {
-        plan.writes.push(write);
-    }
-    plan
-}
 
-/// The value to merge for one side: the base when the side was last observed before the
-/// base was set (truce wrote it since), otherwise what was observed.
-fn settled(observed: Value, base: &Value, observed_at: i64, base_set_at: i64) -> Value {
-    if observed_at < base_set_at {
-        base.clone()
-    } else {
-        observed
-    }
-}
-
-fn salesforce_object(name: &Option<String>) -> Option<SalesforceObject> {
-    match name.as_deref() {
-        Some("Lead") => Some(SalesforceObject::Lead),
-        Some("Contact") => Some(SalesforceObject::Contact),
-        _ => None,
-    }
-}
-
-/// A quarantine entry still missing its link.
-struct Unmappable(Box<NewQuarantine>);
-
-impl Unmappable {
-    fn with_link(self, view: &LinkView) -> NewQuarantine {
-        NewQuarantine {
-            link_id: Some(view.link.id),
-            email: Some(view.link.email.clone()),
-            ..*self.0
-        }
-    }
-}
-
-fn canonical_pair(
-    map: &FieldMap,
-    hubspot: &Snapshot,
-    salesforce: &Snapshot,
-) -> Result<(Value, Value), Unmappable> {
-    let unmappable = |snapshot: &Snapshot, err: super::mapping::MapError| {
-        Unmappable(Box::new(NewQuarantine {
-            link_id: None,
-            email: None,
+    fn unreadable(&self, side: Side, map: &FieldMap, value: &Json) -> Quarantined {
+        let snapshot = self.snapshot(side);
+        Box::new(NewQuarantine {
+            pair: self.spec.pair.as_str().into(),
+            link_id: Some(self.view.link.id),
+            email: self.email(),
             system: snapshot.system.clone(),
             record_id: Some(snapshot.record_id.clone()),
-            field: Some(err.field.clone()),
+            field: Some(map.name(side).to_string()),
             error_code: "UNMAPPABLE_VALUE".into(),
-            message: err.to_string(),
+            message: format!(
+                "{} field `{}`: cannot read {value} as record ids",
+                system_of(side).label(),
+                map.name(side)
+            ),
+        })
+    }
+
+    /// Notes that this link waits for record `id` of `side` to be linked.
+    fn wait(&mut self, map: &FieldMap, reference: Reference, side: Side, id: &str) {
+        self.plan.deferred.push(Deferred {
+            link_id: self.view.link.id,
+            field: map.hubspot.clone(),
+            target_pair: reference.target.as_str().into(),
+            target_system: stored::system_name(system_of(side)).into(),
+            target_id: id.to_string(),
+        });
+    }
+
+    /// Notes that this link waits for `link` to hold a record on `side` (its create is on
+    /// the way): it waits for the record the link holds on the other side to be linked.
+    fn wait_for_link(
+        &mut self,
+        map: &FieldMap,
+        reference: Reference,
+        link: LinkId,
+        side: Side,
+        lookup: &mut dyn Lookup,
+    ) -> Result<(), EngineError> {
+        if let Some(known) = lookup.record_of(link, side.other())? {
+            self.wait(map, reference, side.other(), &known);
+        }
+        Ok(())
+    }
+
+    fn snapshot(&self, side: Side) -> &Snapshot {
+        match side {
+            Side::HubSpot => self.hubspot,
+            Side::Salesforce => self.salesforce,
+        }
+    }
+
+    fn email(&self) -> Option<String> {
+        Some(self.view.link.email.clone()).filter(|e| !e.is_empty())
+    }
+
+    fn canonical_pair(&self, map: &FieldMap) -> Result<(Value, Value), Quarantined> {
+        let unmappable = |snapshot: &Snapshot, err: super::mapping::MapError| {
+            Box::new(NewQuarantine {
+                pair: self.spec.pair.as_str().into(),
+                link_id: Some(self.view.link.id),
+                email: self.email(),
+                system: snapshot.system.clone(),
+                record_id: Some(snapshot.record_id.clone()),
+                field: Some(err.field.clone()),
+                error_code: "UNMAPPABLE_VALUE".into(),
+                message: err.to_string(),
+            })
+        };
+        let h = map
+            .from_hubspot(self.hubspot.fields.get(&map.hubspot))
+            .map_err(|e| unmappable(self.hubspot, e))?;
+        let s = map
+            .from_salesforce(self.salesforce.fields.get(&map.salesforce))
+            .map_err(|e| unmappable(self.salesforce, e))?;
+        Ok((h, s))
+    }
+
+    /// The base, and each side's value to merge: the base for a side last observed
+    /// before the base was set (truce wrote it since: its stale value is not a change;
+    /// the echo will confirm the base), otherwise what was observed.
+    fn settled(&self, map: &FieldMap, h: Value, s: Value) -> (Option<Value>, Value, Value) {
+        let stored = self.view.base.get(&map.salesforce);
+        let base = stored.map(|b| value_of(&b.value));
+        match (stored, &base) {
+            (Some(stored), Some(b)) => {
+                let pick = |observed: Value, at: i64| {
+                    if at < stored.updated_at {
+                        b.clone()
+                    } else {
+                        observed
+                    }
+                };
+                let h = pick(h, self.hubspot.observed_at);
+                let s = pick(s, self.salesforce.observed_at);
+                (base, h, s)
+            }
+            _ => (base, h, s),
+        }
+    }
+
+    fn decide(
+        &self,
+        map: &FieldMap,
+        base: &Option<Value>,
+        h: &Value,
+        s: &Value,
+        lookup: &mut dyn Lookup,
+    ) -> Result<Decision, EngineError> {
+        let conflict_possible = base.as_ref().is_none_or(|b| h != b && s != b);
+        let (h_at, s_at) = if map.rule == Rule::TwoWay && conflict_possible && h != s {
+            (
+                lookup.changed_at(Side::HubSpot, &map.hubspot)?,
+                lookup.changed_at(Side::Salesforce, &map.salesforce)?,
+            )
+        } else {
+            (0, 0)
+        };
+        Ok(merge::merge_field(&FieldState {
+            base: base.as_ref(),
+            hubspot: h,
+            salesforce: s,
+            hubspot_changed_at: h_at,
+            salesforce_changed_at: s_at,
+            rule: map.rule,
         }))
-    };
-    let h = map
-        .from_hubspot(hubspot.fields.get(&map.hubspot))
-        .map_err(|e| unmappable(hubspot, e))?;
-    let s = map
-        .from_salesforce(salesforce.fields.get(&map.salesforce))
-        .map_err(|e| unmappable(salesforce, e))?;
-    Ok((h, s))
+    }
+
+    fn conflict(
+        &self,
+        map: &FieldMap,
+        base: &Option<String>,
+        h: &Value,
+        s: &Value,
+        winner: Option<Side>,
+    ) -> NewConflict {
+        NewConflict {
+            pair: self.spec.pair.as_str().into(),
+            link_id: self.view.link.id,
+            email: self.view.link.email.clone(),
+            name: self.view.link.name.clone(),
+            field: map.hubspot.clone(),
+            salesforce_field: map.salesforce.clone(),
+            hubspot_value: json_of(h),
+            salesforce_value: json_of(s),
+            base_value: json_of(base),
+            rule: map.rule.as_str().into(),
+            winner: winner.map_or("none", Side::as_str).into(),
+        }
+    }
+
+    /// Adds one field's decision to the plan; `wire` turns the value to write into the
+    /// written side's form.
+    fn record(
+        &mut self,
+        map: &FieldMap,
+        (base, h, s): (&Option<Value>, &Value, &Value),
+        decision: Decision,
+        wire: impl FnOnce(&FieldMap, Side, &Value) -> Result<Json, String>,
+    ) -> Result<Result<(), Quarantined>, EngineError> {
+        if decision.kind == Kind::Agreed {
+            if let Some(agreed) = &decision.agreed
+                && base.as_ref() != Some(agreed)
+            {
+                self.plan
+                    .agreed
+                    .insert(map.salesforce.clone(), json_of(agreed));
+            }
+            return Ok(Ok(()));
+        }
+        if let Kind::Conflict { winner } = &decision.kind {
+            let conflict = self.conflict(map, &base.clone().flatten(), h, s, *winner);
+            self.plan.conflicts.push(conflict);
+            if winner.is_none() {
+                // Rule `none` writes nothing; moving the base to HubSpot's value reports
+                // this disagreement once instead of at every merge.
+                self.plan.agreed.insert(map.salesforce.clone(), json_of(h));
+            }
+        }
+        let Some((target, value)) = &decision.write else {
+            return Ok(Ok(()));
+        };
+        if decision.kind == Kind::Reverted {
+            self.plan.reverts.push(Revert {
+                field: map.hubspot.clone(),
+                salesforce_field: map.salesforce.clone(),
+                side: *target,
+                rule: map.rule,
+                value: value.clone(),
+            });
+        }
+        let written = match wire(map, *target, value) {
+            Ok(written) => written,
+            Err(message) => {
+                return Ok(Err(Box::new(NewQuarantine {
+                    pair: self.spec.pair.as_str().into(),
+                    link_id: Some(self.view.link.id),
+                    email: self.email(),
+                    system: stored::system_name(system_of(target.other())).into(),
+                    record_id: self.snapshot(target.other()).record_id.clone().into(),
+                    field: Some(map.name(target.other()).to_string()),
+                    error_code: "UNMAPPABLE_VALUE".into(),
+                    message,
+                })));
+            }
+        };
+        let pending = match target {
+            Side::HubSpot => &mut self.to_hubspot,
+            Side::Salesforce => &mut self.to_salesforce,
+        };
+        pending
+            .fields
+            .insert(map.name(*target).to_string(), written);
+        pending.base.insert(map.salesforce.clone(), json_of(value));
+        Ok(Ok(()))
+    }
+
+    /// Turns the pending fields into at most one write per side. A converted lead is
+    /// read-only; its link moves to the Contact before it is planned again.
+    fn finish(self) {
+        let converted = stored::is_converted(self.salesforce);
+        let hubspot_object = self.spec.pair.hubspot_object();
+        if let Some(write) = self.to_hubspot.into_write(
+            self.view,
+            self.spec,
+            System::HubSpot,
+            hubspot_object,
+            &self.hubspot.record_id,
+        ) {
+            self.plan.writes.push(write);
+        }
+        if !converted
+            && let Some(write) = self.to_salesforce.into_write(
+                self.view,
+                self.spec,
+                System::Salesforce,
+                self.object,
+                &self.salesforce.record_id,
+            )
+        {
+            self.plan.writes.push(write);
+        }
+    }
+}
+
+/// The link a reference's canonical value names.
+fn link_id(canonical: &str) -> Result<LinkId, EngineError> {
+    canonical.parse().map(LinkId).map_err(|_| {
+        EngineError::Unreadable(format!(
+            "a reference's value `{canonical}` is not a link id; the state file's base values \
+             were not written by this truce"
+        ))
+    })
+}
+
+/// A set's canonical value as stored: a JSON array of link ids, sorted.
+fn json_of_set(set: &BTreeSet<String>) -> Json {
+    Json::Array(set.iter().cloned().map(Json::String).collect())
+}
+
+fn set_of(json: &Json) -> BTreeSet<String> {
+    match json {
+        Json::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+        _ => BTreeSet::new(),
+    }
 }
 
 /// Fields to write to one side, with the base values they establish.
@@ -224,14 +644,16 @@ impl Pending {
     fn into_write(
         self,
         view: &LinkView,
-        system: &str,
-        object: &str,
+        spec: &PairSpec,
+        system: System,
+        object: ObjectType,
         record_id: &str,
     ) -> Option<OutboxWrite> {
         (!self.fields.is_empty()).then(|| OutboxWrite {
+            pair: spec.pair.as_str().into(),
             link_id: Some(view.link.id),
-            system: system.into(),
-            object: object.into(),
+            system: stored::system_name(system).into(),
+            object: object.as_str().into(),
             op: WriteOp::Update,
             record_id: Some(record_id.into()),
             fields: self.fields,
@@ -241,127 +663,122 @@ impl Pending {
     }
 }
 
-fn record(
-    plan: &mut LinkPlan,
-    to_hubspot: &mut Pending,
-    to_salesforce: &mut Pending,
-    map: &FieldMap,
-    view: &LinkView,
-    (base, h, s): (&Option<Value>, &Value, &Value),
-    decision: Decision,
-) -> Result<(), Box<NewQuarantine>> {
-    if decision.kind == Kind::Agreed {
-        if let Some(agreed) = &decision.agreed
-            && base.as_ref() != Some(agreed)
-        {
-            plan.agreed.insert(map.salesforce.clone(), json_of(agreed));
-        }
-        return Ok(());
-    }
-    if let Kind::Conflict { winner } = &decision.kind {
-        plan.conflicts.push(NewConflict {
-            link_id: view.link.id,
-            email: view.link.email.clone(),
-            field: map.hubspot.clone(),
-            salesforce_field: map.salesforce.clone(),
-            hubspot_value: json_of(h),
-            salesforce_value: json_of(s),
-            base_value: base.as_ref().map_or(Json::Null, json_of),
-            rule: map.rule.as_str().into(),
-            winner: winner.map_or("none", Side::as_str).into(),
-        });
-        if winner.is_none() {
-            // Rule `none` writes nothing; moving the base to HubSpot's value reports this
-            // disagreement once instead of at every merge.
-            plan.agreed.insert(map.salesforce.clone(), json_of(h));
-        }
-    }
-    let Some((target, value)) = &decision.write else {
-        return Ok(());
-    };
-    if decision.kind == Kind::Reverted {
-        plan.reverts.push(Revert {
-            field: map.hubspot.clone(),
-            salesforce_field: map.salesforce.clone(),
-            side: *target,
-            rule: map.rule,
-            value: value.clone(),
-        });
-    }
-    let agreed = json_of(value);
-    match target {
-        Side::HubSpot => {
-            to_hubspot
-                .fields
-                .insert(map.hubspot.clone(), map.to_hubspot(value));
-            to_hubspot.base.insert(map.salesforce.clone(), agreed);
-        }
-        Side::Salesforce => {
-            let wire = map.to_salesforce(value).map_err(|err| {
-                Box::new(NewQuarantine {
-                    link_id: Some(view.link.id),
-                    email: Some(view.link.email.clone()),
-                    system: "hubspot".into(),
-                    record_id: view.link.hubspot_id.clone(),
-                    field: Some(map.hubspot.clone()),
-                    error_code: "UNMAPPABLE_VALUE".into(),
-                    message: err.to_string(),
-                })
-            })?;
-            to_salesforce.fields.insert(map.salesforce.clone(), wire);
-            to_salesforce.base.insert(map.salesforce.clone(), agreed);
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{DeletePolicy, FieldMapping, FieldType, Qualify};
+    use crate::engine::mapping::{FieldMapping, FieldType};
+    use crate::engine::pair::{Identity, Pair, People, Qualify};
     use serde_json::json;
-    use std::time::Duration;
-    use truce_state::{BaseValue, Link, LinkId, LinkState};
+    use std::collections::HashMap;
+    use truce_state::{BaseValue, Converted, Link, LinkState, RecordMeta};
 
-    fn settings() -> Settings {
-        let field = |hubspot: &str, salesforce: &str, rule, field_type| FieldMapping {
+    fn field(
+        hubspot: &str,
+        salesforce: &str,
+        rule: Rule,
+        field_type: Option<FieldType>,
+    ) -> FieldMapping {
+        FieldMapping {
+            object: Pair::Contacts,
             hubspot: hubspot.into(),
             salesforce: salesforce.into(),
-            on: vec![SalesforceObject::Lead, SalesforceObject::Contact],
+            on: None,
             rule,
             values: BTreeMap::new(),
             salesforce_if_blank: None,
             field_type,
-        };
-        Settings {
-            fields: [
-                field("email", "Email", Rule::TwoWay, None),
-                field("firstname", "FirstName", Rule::TwoWay, None),
-                field("lastname", "LastName", Rule::AlwaysSalesforce, None),
-                field("score", "Score__c", Rule::TwoWay, Some(FieldType::Number)),
-            ]
-            .iter()
-            .map(FieldMap::new)
-            .collect(),
-            qualify: Qualify::default(),
-            create_as: SalesforceObject::Lead,
-            deletes: DeletePolicy::Unlink,
-            lookback: Duration::from_secs(60),
-            external_id_field: None,
-            max_attempts: 8,
-            apply_batch: 1000,
         }
+    }
+
+    fn spec_with(extra: &[FieldMapping]) -> PairSpec {
+        let mut fields = vec![
+            field("email", "Email", Rule::TwoWay, None),
+            field("firstname", "FirstName", Rule::TwoWay, None),
+            field("lastname", "LastName", Rule::AlwaysSalesforce, None),
+            field("score", "Score__c", Rule::TwoWay, Some(FieldType::Number)),
+        ];
+        fields.extend_from_slice(extra);
+        PairSpec {
+            pair: Pair::Contacts,
+            identity: Identity::Email(People {
+                qualify: Qualify::default(),
+                create_as: ObjectType::SalesforceLead,
+                external_id_field: None,
+            }),
+            fields: fields.iter().map(FieldMap::new).collect(),
+        }
+    }
+
+    fn spec() -> PairSpec {
+        spec_with(&[])
+    }
+
+    /// The outside world of a plan: change times by side, and links as (pair, side, id).
+    #[derive(Default)]
+    struct World {
+        changed: HashMap<Side, i64>,
+        links: HashMap<(Pair, Side, String), LinkId>,
+        records: HashMap<(LinkId, Side), String>,
+    }
+
+    impl World {
+        fn at(hubspot: i64, salesforce: i64) -> World {
+            World {
+                changed: HashMap::from([(Side::HubSpot, hubspot), (Side::Salesforce, salesforce)]),
+                ..World::default()
+            }
+        }
+
+        /// A company link `id` holding HubSpot company `h` and Account `s` (either may be
+        /// missing while its create is on the way).
+        fn company(mut self, id: i64, h: Option<&str>, s: Option<&str>) -> World {
+            let link = LinkId(id);
+            for (side, record) in [(Side::HubSpot, h), (Side::Salesforce, s)] {
+                if let Some(record) = record {
+                    self.links
+                        .insert((Pair::Companies, side, record.into()), link);
+                    self.records.insert((link, side), record.into());
+                }
+            }
+            self
+        }
+    }
+
+    impl Lookup for World {
+        fn changed_at(&mut self, side: Side, _: &str) -> Result<i64, EngineError> {
+            Ok(self.changed.get(&side).copied().unwrap_or(0))
+        }
+        fn link_of(
+            &mut self,
+            target: Reference,
+            side: Side,
+            id: &str,
+        ) -> Result<Option<LinkId>, EngineError> {
+            Ok(self
+                .links
+                .get(&(target.target, side, id.to_string()))
+                .copied())
+        }
+        fn record_of(&mut self, link: LinkId, side: Side) -> Result<Option<String>, EngineError> {
+            Ok(self.records.get(&(link, side)).cloned())
+        }
+    }
+
+    fn plan_of(v: &LinkView, world: &mut World) -> LinkPlan {
+        plan_link(v, &spec(), world).unwrap()
     }
 
     fn snapshot(system: &str, object: &str, id: &str, fields: Json) -> Snapshot {
         Snapshot {
+            pair: "contacts".into(),
             system: system.into(),
             object: object.into(),
             record_id: id.into(),
-            email: Some("ada@example.com".into()),
+            match_key: Some("ada@example.com".into()),
             modified_at: 0,
             deleted: false,
             fields: serde_json::from_value(fields).unwrap(),
+            meta: RecordMeta::default(),
             observed_at: 0,
         }
     }
@@ -370,16 +787,18 @@ mod tests {
         LinkView {
             link: Link {
                 id: LinkId(1),
+                pair: "contacts".into(),
                 email: "ada@example.com".into(),
+                name: None,
                 hubspot_id: Some("101".into()),
-                salesforce_object: Some("Lead".into()),
-                salesforce_id: Some("00Q1".into()),
+                salesforce_object: Some("Contact".into()),
+                salesforce_id: Some("0031".into()),
                 state: LinkState::Active,
                 created_at: 0,
                 updated_at: 0,
             },
             hubspot: Some(snapshot("hubspot", "contacts", "101", hubspot)),
-            salesforce: Some(snapshot("salesforce", "Lead", "00Q1", salesforce)),
+            salesforce: Some(snapshot("salesforce", "Contact", "0031", salesforce)),
             base: base
                 .iter()
                 .map(|(k, v)| {
@@ -407,12 +826,12 @@ mod tests {
                 ("Score__c", json!("3.5")),
             ],
         );
-        let plan = plan_link(&v, &settings(), &mut |_, _| 0);
+        let plan = plan_of(&v, &mut World::default());
         assert!(plan.conflicts.is_empty());
         assert_eq!(plan.writes.len(), 1, "{plan:?}");
         let write = &plan.writes[0];
         assert_eq!(write.system, "salesforce");
-        assert_eq!(write.record_id.as_deref(), Some("00Q1"));
+        assert_eq!(write.record_id.as_deref(), Some("0031"));
         assert_eq!(
             write.fields,
             BTreeMap::from([("FirstName".into(), json!("Ada"))])
@@ -430,7 +849,7 @@ mod tests {
             json!({"Email": "ada@example.com", "FirstName": "Ada", "LastName": "L", "Score__c": 3.5}),
             &[],
         );
-        let plan = plan_link(&v, &settings(), &mut |_, _| 0);
+        let plan = plan_of(&v, &mut World::default());
         assert!(plan.writes.is_empty(), "{plan:?}");
         assert_eq!(plan.agreed.get("Score__c"), Some(&json!("3.5")));
         assert_eq!(plan.agreed.get("Email"), Some(&json!("ada@example.com")));
@@ -443,10 +862,7 @@ mod tests {
             json!({"Email": "ada@example.com", "FirstName": "Ada-S", "LastName": "L"}),
             &[("FirstName", json!("Ada"))],
         );
-        let plan = plan_link(&v, &settings(), &mut |side, _| match side {
-            Side::HubSpot => 100,
-            Side::Salesforce => 200,
-        });
+        let plan = plan_of(&v, &mut World::at(100, 200));
         assert_eq!(plan.conflicts.len(), 1);
         let c = &plan.conflicts[0];
         assert_eq!(
@@ -467,7 +883,7 @@ mod tests {
             json!({"Email": "ada@example.com", "FirstName": "Ada", "LastName": "L"}),
             &[("LastName", json!("L")), ("FirstName", json!("Ada"))],
         );
-        let plan = plan_link(&v, &settings(), &mut |_, _| 0);
+        let plan = plan_of(&v, &mut World::default());
         assert_eq!(plan.reverts.len(), 1);
         assert_eq!(plan.reverts[0].side, Side::HubSpot);
         assert_eq!(plan.writes[0].fields.get("lastname"), Some(&json!("L")));
@@ -480,7 +896,7 @@ mod tests {
             json!({"Email": "ada@example.com", "FirstName": "Y", "Score__c": 3}),
             &[],
         );
-        let plan = plan_link(&v, &settings(), &mut |_, _| 0);
+        let plan = plan_of(&v, &mut World::default());
         assert!(plan.writes.is_empty());
         let q = plan.quarantine.expect("quarantined");
         assert_eq!(q.field.as_deref(), Some("score"));
@@ -502,11 +918,11 @@ mod tests {
         v.base.get_mut("FirstName").unwrap().updated_at = 10;
         v.salesforce.as_mut().unwrap().observed_at = 5;
         v.hubspot.as_mut().unwrap().observed_at = 5;
-        let plan = plan_link(&v, &settings(), &mut |_, _| 0);
+        let plan = plan_of(&v, &mut World::default());
         assert!(plan.writes.is_empty(), "{plan:?}");
         // Once Salesforce is observed again, its value counts.
         v.salesforce.as_mut().unwrap().observed_at = 11;
-        let plan = plan_link(&v, &settings(), &mut |_, _| 0);
+        let plan = plan_of(&v, &mut World::default());
         assert_eq!(plan.writes[0].system, "hubspot");
     }
 
@@ -514,13 +930,125 @@ mod tests {
     fn a_converted_lead_is_never_written() {
         let v = view(
             json!({"email": "ada@example.com", "firstname": "New"}),
-            json!({"Email": "ada@example.com", "FirstName": "Old", "IsConverted": true}),
+            json!({"Email": "ada@example.com", "FirstName": "Old"}),
             &[("FirstName", json!("Old"))],
         );
-        let plan = plan_link(&v, &settings(), &mut |_, _| 0);
+        let mut v = v;
+        v.salesforce.as_mut().unwrap().meta.converted = Some(Converted::default());
+        let plan = plan_of(&v, &mut World::default());
         assert!(
             plan.writes.iter().all(|w| w.system != "salesforce"),
             "{plan:?}"
         );
+    }
+
+    fn company_ref() -> FieldMapping {
+        FieldMapping {
+            on: Some(vec![ObjectType::SalesforceContact]),
+            ..field("@company", "AccountId", Rule::TwoWay, None)
+        }
+    }
+
+    fn plan_refs(v: &LinkView, world: &mut World) -> LinkPlan {
+        plan_link(v, &spec_with(&[company_ref()]), world).unwrap()
+    }
+
+    fn person(company: Json, account: Json, base: Option<&str>) -> LinkView {
+        let base: Vec<(&str, Json)> = base.map(|b| ("AccountId", json!(b))).into_iter().collect();
+        view(
+            json!({"email": "ada@example.com", "@company": company}),
+            json!({"Email": "ada@example.com", "AccountId": account}),
+            &base,
+        )
+    }
+
+    fn world() -> World {
+        World::default()
+            .company(7, Some("501"), Some("0017"))
+            .company(8, Some("502"), Some("0018"))
+            .company(9, Some("503"), None)
+    }
+
+    #[test]
+    fn references_agree_when_they_point_at_one_linked_pair_whatever_the_ids() {
+        let plan = plan_refs(&person(json!("501"), json!("0017"), None), &mut world());
+        assert!(plan.writes.is_empty(), "{plan:?}");
+        assert_eq!(plan.agreed.get("AccountId"), Some(&json!("7")));
+        assert!(plan.deferred.is_empty());
+    }
+
+    #[test]
+    fn a_moved_reference_is_written_as_the_other_systems_id_of_the_same_link() {
+        let plan = plan_refs(
+            &person(json!("502"), json!("0017"), Some("7")),
+            &mut world(),
+        );
+        assert_eq!(plan.writes.len(), 1, "{plan:?}");
+        let write = &plan.writes[0];
+        assert_eq!(write.system, "salesforce");
+        assert_eq!(write.fields.get("AccountId"), Some(&json!("0018")));
+        assert_eq!(write.base.get("AccountId"), Some(&json!("8")));
+        // And the other way: Salesforce moved, HubSpot's association follows.
+        let plan = plan_refs(
+            &person(json!("501"), json!("0018"), Some("7")),
+            &mut world(),
+        );
+        assert_eq!(plan.writes[0].system, "hubspot");
+        assert_eq!(plan.writes[0].fields.get("@company"), Some(&json!("502")));
+    }
+
+    #[test]
+    fn a_reference_to_a_record_not_linked_yet_waits_and_is_never_written_as_a_raw_id() {
+        let plan = plan_refs(
+            &person(json!("999"), json!("0017"), Some("7")),
+            &mut world(),
+        );
+        assert!(plan.writes.is_empty(), "{plan:?}");
+        assert!(!plan.agreed.contains_key("AccountId"));
+        assert_eq!(plan.deferred.len(), 1);
+        let wait = &plan.deferred[0];
+        assert_eq!(
+            (
+                wait.target_pair.as_str(),
+                wait.target_system.as_str(),
+                wait.target_id.as_str()
+            ),
+            ("companies", "hubspot", "999")
+        );
+    }
+
+    #[test]
+    fn a_reference_to_a_link_whose_other_side_is_still_being_created_waits_for_it() {
+        let plan = plan_refs(
+            &person(json!("503"), json!("0017"), Some("7")),
+            &mut world(),
+        );
+        assert!(plan.writes.is_empty(), "{plan:?}");
+        assert_eq!(plan.deferred.len(), 1);
+        assert_eq!(plan.deferred[0].target_id, "503");
+    }
+
+    #[test]
+    fn a_cleared_reference_clears_the_other_side_by_the_rule() {
+        let plan = plan_refs(&person(json!("501"), Json::Null, Some("7")), &mut world());
+        assert_eq!(plan.writes[0].system, "hubspot");
+        assert_eq!(plan.writes[0].fields.get("@company"), Some(&Json::Null));
+        assert_eq!(plan.writes[0].base.get("AccountId"), Some(&Json::Null));
+    }
+
+    #[test]
+    fn references_conflict_and_are_decided_by_the_rule_like_any_field() {
+        // Both moved away from link 7: HubSpot to 8, Salesforce to a company not linked.
+        let mut w = world().company(10, Some("504"), Some("0110"));
+        let plan = plan_link(
+            &person(json!("502"), json!("0110"), Some("7")),
+            &spec_with(&[company_ref()]),
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!(plan.conflicts.len(), 1);
+        assert_eq!(plan.conflicts[0].winner, "hubspot");
+        assert_eq!(plan.conflicts[0].hubspot_value, json!("8"));
+        assert_eq!(plan.writes[0].fields.get("AccountId"), Some(&json!("0018")));
     }
 }

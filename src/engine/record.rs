@@ -1,33 +1,34 @@
-//! The record step: connector records in, one store page out.
+//! The record step: connector records in, store pages out.
 //!
-//! For each pulled (or scanned) record, [`build_page`] compares the tracked fields with the
-//! stored snapshot and emits one change-log row per field that changed. A change whose new
-//! value, in canonical form, equals the link's base is the echo of truce's own write
+//! For each pulled (or scanned) record, [`build_pages`] compares the tracked fields with
+//! the stored snapshot and emits one change-log row per field that changed. A change whose
+//! new value, in canonical form, equals the link's base is the echo of truce's own write
 //! (`origin = echo`): it is logged, and the merge will find both sides agreeing, so it never
 //! propagates back. Records that are new, changed, deleted, converted or merged are
 //! returned as *touched*, for the identity and merge steps.
 //!
-//! The page (changes, snapshots, cursors or scan token) is written by the caller in one
-//! transaction ([`truce_state::Tx::record_page`]).
+//! A connector page may hold records of several pairs (Salesforce reads Leads and Accounts
+//! in one call): it becomes one store page per pair, written by the caller in one
+//! transaction ([`truce_state::Tx::record_page`]). Records of objects no synced pair holds
+//! are not recorded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as Json;
 use truce_connectors::{ObjectType, Record, System};
-use truce_state::{FieldChange, Origin, PulledPage, Reader, SnapshotUpdate, normalize_email};
+use truce_state::{FieldChange, Origin, PulledPage, Reader};
 
+use super::EngineError;
 use super::merge::Side;
+use super::pair::{Identity, Pair, PairSpec};
 use super::settings::Settings;
-
-/// Snapshot keys truce adds from the record's metadata (real API field names).
-const IS_CONVERTED: &str = "IsConverted";
-const CONVERTED_CONTACT: &str = "ConvertedContactId";
-const MASTER_RECORD: &str = "MasterRecordId";
-const MERGED_IDS: &str = "hs_merged_object_ids";
+use super::stored;
 
 /// A record the identity and merge steps must look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Touched {
+    /// The record's pair.
+    pub pair: Pair,
     /// The record's system.
     pub system: System,
     /// The record's object.
@@ -36,125 +37,122 @@ pub struct Touched {
     pub id: String,
 }
 
-/// Builds the page for `records` of one system. `observed_at` is now (ms).
-pub fn build_page(
+/// Builds the store pages for `records` of one system, one per pair, in [`Pair::ALL`]'s
+/// order. `observed_at` is now (ms).
+pub fn build_pages(
     reader: &Reader<'_>,
     system: System,
     records: &[Record],
     settings: &Settings,
     observed_at: i64,
-) -> truce_state::Result<(PulledPage, Vec<Touched>)> {
-    let mut page = PulledPage {
-        system: system.as_str().into(),
-        observed_at,
-        ..PulledPage::default()
-    };
+) -> Result<(Vec<PulledPage>, Vec<Touched>), EngineError> {
+    let mut pages: BTreeMap<Pair, PulledPage> = BTreeMap::new();
     let mut touched = Vec::new();
     for record in records {
-        let object = record.object;
-        let fields = snapshot_fields(record);
-        let previous = reader.snapshot(system.as_str(), &record.id)?;
-        if previous
-            .as_ref()
-            .is_some_and(|p| p.modified_at > record.modified_at)
-        {
-            // An older version seen again (look-back re-read): nothing new.
+        let Some(spec) = settings.pair_of(record.object) else {
             continue;
+        };
+        let page = pages.entry(spec.pair).or_insert_with(|| PulledPage {
+            pair: spec.pair.as_str().into(),
+            system: stored::system_name(system).into(),
+            observed_at,
+            ..PulledPage::default()
+        });
+        if let Some(t) = record_one(reader, spec, system, record, page)? {
+            touched.push(t);
         }
-        let old_fields = previous.as_ref().map(|p| &p.fields);
-        let changes = field_changes(
-            reader, system, record, object, old_fields, &fields, settings,
-        )?;
-        let deleted_changed = previous.as_ref().map(|p| p.deleted) != Some(record.deleted);
-        if previous.is_none() || deleted_changed || !changes.is_empty() {
-            touched.push(Touched {
-                system,
-                object,
-                id: record.id.clone(),
-            });
-        }
-        page.changes.extend(changes);
-        page.snapshots.push(SnapshotUpdate {
-            object: object.as_str().into(),
-            record_id: record.id.clone(),
-            email: record.email.as_deref().map(normalize_email),
-            modified_at: record.modified_at,
-            deleted: record.deleted,
-            fields,
+    }
+    let mut pages: Vec<PulledPage> = Pair::ALL
+        .into_iter()
+        .filter_map(|pair| pages.remove(&pair))
+        .collect();
+    if pages.is_empty() {
+        // The cursors and scan step still need a page to travel in.
+        pages.push(PulledPage {
+            pair: Pair::Contacts.as_str().into(),
+            system: stored::system_name(system).into(),
+            observed_at,
+            ..PulledPage::default()
         });
     }
-    Ok((page, touched))
+    Ok((pages, touched))
 }
 
-/// The record's fields plus the metadata the engine needs later from the snapshot alone.
-fn snapshot_fields(record: &Record) -> BTreeMap<String, Json> {
-    let mut fields = record.fields.clone();
-    if let Some(conversion) = &record.converted {
-        fields.insert(IS_CONVERTED.into(), Json::Bool(true));
-        if let Some(contact) = &conversion.contact_id {
-            fields.insert(CONVERTED_CONTACT.into(), Json::String(contact.clone()));
-        }
+/// Adds one record's changes and snapshot to its pair's page; returns it when touched.
+fn record_one(
+    reader: &Reader<'_>,
+    spec: &PairSpec,
+    system: System,
+    record: &Record,
+    page: &mut PulledPage,
+) -> Result<Option<Touched>, EngineError> {
+    let pair = spec.pair.as_str();
+    let system_name = stored::system_name(system);
+    let previous = reader.snapshot(pair, system_name, &record.id)?;
+    if previous
+        .as_ref()
+        .is_some_and(|p| p.modified_at > record.modified_at)
+    {
+        // An older version seen again (look-back re-read): nothing new.
+        return Ok(None);
     }
-    if let Some(master) = &record.merged_into {
-        fields.insert(MASTER_RECORD.into(), Json::String(master.clone()));
-    }
-    if !record.merged_ids.is_empty() {
-        fields.insert(MERGED_IDS.into(), Json::String(record.merged_ids.join(";")));
-    }
-    fields
+    let update = stored::snapshot_update(record, match_key(spec, record));
+    let changes = field_changes(
+        reader,
+        spec,
+        system,
+        record,
+        previous.as_ref().map(|p| &p.fields),
+    )?;
+    let moved = previous.as_ref().is_none_or(|p| {
+        p.deleted != update.deleted || p.meta != update.meta || p.match_key != update.match_key
+    });
+    page.changes.extend_from_slice(&changes);
+    page.snapshots.push(update);
+    Ok((moved || !changes.is_empty()).then(|| Touched {
+        pair: spec.pair,
+        system,
+        object: record.object,
+        id: record.id.clone(),
+    }))
 }
 
-/// The fields whose changes are logged: mapped ones, email, the qualification property,
-/// and the metadata keys.
-fn tracked(settings: &Settings, system: System, field: &str) -> bool {
-    match system {
-        System::HubSpot => {
-            field == MERGED_IDS
-                || field == settings.qualify.property
-                || settings.fields.iter().any(|f| f.hubspot == field)
-        }
-        System::Salesforce => {
-            matches!(field, IS_CONVERTED | CONVERTED_CONTACT | MASTER_RECORD)
-                || settings.fields.iter().any(|f| f.salesforce == field)
-        }
+/// What identity matches a record on within its pair.
+fn match_key(spec: &PairSpec, record: &Record) -> Option<String> {
+    match &spec.identity {
+        Identity::Email(_) => stored::email_key(record.email.as_deref()),
     }
 }
 
 fn field_changes(
     reader: &Reader<'_>,
+    spec: &PairSpec,
     system: System,
     record: &Record,
-    object: ObjectType,
     old: Option<&BTreeMap<String, Json>>,
-    new: &BTreeMap<String, Json>,
-    settings: &Settings,
-) -> truce_state::Result<Vec<FieldChange>> {
-    let link = match system {
-        System::HubSpot => reader.link_by_hubspot_id(&record.id)?,
-        System::Salesforce => reader.link_by_salesforce_id(&record.id)?,
-    };
+) -> Result<Vec<FieldChange>, EngineError> {
+    let pair = spec.pair.as_str();
+    let link = reader.link_by_record(pair, stored::system_name(system), &record.id)?;
     let base = match &link {
         Some(link) => reader.base(link.id)?,
         None => BTreeMap::new(),
     };
-    let mut changes = Vec::new();
-    let keys = new
+    let keys: BTreeSet<&String> = record
+        .fields
         .keys()
         .chain(old.into_iter().flat_map(|o| o.keys()))
-        .filter(|k| tracked(settings, system, k));
-    let mut seen = std::collections::BTreeSet::new();
+        .filter(|k| spec.tracks(system, k))
+        .collect();
+    let mut changes = Vec::new();
     for key in keys {
-        if !seen.insert(key.as_str()) {
-            continue;
-        }
         let before = old.and_then(|o| o.get(key)).cloned().unwrap_or(Json::Null);
-        let after = new.get(key).cloned().unwrap_or(Json::Null);
+        let after = record.fields.get(key).cloned().unwrap_or(Json::Null);
         if before == after || (is_blank(&before) && is_blank(&after)) {
             continue;
         }
-        let echo = link.is_some() && is_echo(settings, system, key, &after, &base);
+        let echo = link.is_some() && is_echo(spec, system, key, &after, &base);
         changes.push(FieldChange {
-            object: object.as_str().into(),
+            object: record.object.as_str().into(),
             record_id: record.id.clone(),
             link_id: link.as_ref().map(|l| l.id),
             field: key.clone(),
@@ -172,9 +170,10 @@ fn is_blank(value: &Json) -> bool {
 }
 
 /// True when the new value is what the link's base says both sides agreed on: truce's own
-/// write coming back.
+/// write coming back. References are compared as links by the merge, not here: their
+/// changes are logged as remote, which only affects what `history` calls them.
 fn is_echo(
-    settings: &Settings,
+    spec: &PairSpec,
     system: System,
     field: &str,
     value: &Json,
@@ -184,15 +183,17 @@ fn is_echo(
         System::HubSpot => Side::HubSpot,
         System::Salesforce => Side::Salesforce,
     };
-    settings.fields.iter().any(|map| {
-        let (name, canonical) = match side {
-            Side::HubSpot => (&map.hubspot, map.from_hubspot(Some(value))),
-            Side::Salesforce => (&map.salesforce, map.from_salesforce(Some(value))),
-        };
-        name == field
-            && canonical.is_ok_and(|v| {
+    spec.fields
+        .iter()
+        .filter(|map| map.reference.is_none() && map.name(side) == field)
+        .any(|map| {
+            let canonical = match side {
+                Side::HubSpot => map.from_hubspot(Some(value)),
+                Side::Salesforce => map.from_salesforce(Some(value)),
+            };
+            canonical.is_ok_and(|v| {
                 base.get(&map.salesforce)
                     .is_some_and(|b| super::reconcile::json_of(&v) == b.value)
             })
-    })
+        })
 }

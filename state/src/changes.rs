@@ -53,6 +53,8 @@ pub struct Change {
     pub seq: i64,
     /// When truce recorded it (ms).
     pub observed_at: i64,
+    /// The object pair of the record.
+    pub pair: String,
     /// `hubspot` or `salesforce`.
     pub system: String,
     /// The API's object name.
@@ -73,8 +75,9 @@ pub struct Change {
     pub origin: Origin,
 }
 
-const COLUMNS: &str = "seq, observed_at, system, object, record_id, link_id, field, old, new, \
-                       source_modified_at, origin";
+/// The columns [`from_row`] reads, in order.
+pub(crate) const COLUMNS: &str = "seq, observed_at, system, object, record_id, link_id, field, \
+                                  old, new, source_modified_at, origin, pair";
 
 pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Change> {
     Ok(Change {
@@ -89,13 +92,15 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Change> {
         new: row.get::<_, JsonValue>(8)?.0,
         source_modified_at: row.get(9)?,
         origin: row.get(10)?,
+        pair: row.get(11)?,
     })
 }
 
 impl Tx<'_> {
-    /// Appends one change of a `system` record to the log and returns its `seq`.
+    /// Appends one change of a `system` record of `pair` to the log and returns its `seq`.
     pub fn append_change(
         &mut self,
+        pair: &str,
         system: &str,
         change: &FieldChange,
         observed_at: i64,
@@ -103,8 +108,8 @@ impl Tx<'_> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO changes (observed_at, system, object, record_id, link_id, field,
-                                      old, new, source_modified_at, origin)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                                      old, new, source_modified_at, origin, pair)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  RETURNING seq",
             )
             .and_then(|mut stmt| {
@@ -119,7 +124,8 @@ impl Tx<'_> {
                         value_text(&change.old),
                         value_text(&change.new),
                         change.source_modified_at,
-                        change.origin
+                        change.origin,
+                        pair
                     ],
                     |r| r.get(0),
                 )
@@ -143,12 +149,21 @@ impl Reader<'_> {
     }
 
     /// Every logged change of one record, in log order.
-    pub fn changes_for_record(&self, system: &str, record_id: &str) -> Result<Vec<Change>> {
+    pub fn changes_for_record(
+        &self,
+        pair: &str,
+        system: &str,
+        record_id: &str,
+    ) -> Result<Vec<Change>> {
         self.conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM changes WHERE system = ?1 AND record_id = ?2 ORDER BY seq"
+                "SELECT {COLUMNS} FROM changes
+                 WHERE pair = ?1 AND system = ?2 AND record_id = ?3 ORDER BY seq"
             ))
-            .and_then(|mut stmt| stmt.query_map([system, record_id], from_row)?.collect())
+            .and_then(|mut stmt| {
+                stmt.query_map([pair, system, record_id], from_row)?
+                    .collect()
+            })
             .ctx(self.path, "reading a record's changes")
     }
 
@@ -156,6 +171,7 @@ impl Reader<'_> {
     /// per-field change time the `two_way` rule compares.
     pub fn latest_change(
         &self,
+        pair: &str,
         system: &str,
         record_id: &str,
         field: &str,
@@ -163,11 +179,11 @@ impl Reader<'_> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM changes
-                 WHERE system = ?1 AND record_id = ?2 AND field = ?3
+                 WHERE pair = ?1 AND system = ?2 AND record_id = ?3 AND field = ?4
                  ORDER BY seq DESC LIMIT 1"
             ))
             .and_then(|mut stmt| {
-                stmt.query_row([system, record_id, field], from_row)
+                stmt.query_row([pair, system, record_id, field], from_row)
                     .optional()
             })
             .ctx(self.path, "reading a field's latest change")

@@ -21,10 +21,14 @@ id_type!(
 /// A decided conflict, to record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewConflict {
+    /// The object pair.
+    pub pair: String,
     /// The link whose records disagreed.
     pub link_id: LinkId,
-    /// The person's email (normalised by the store).
+    /// The person's email (normalised by the store); empty for pairs without one.
     pub email: String,
+    /// The record's name, for pairs without an email.
+    pub name: Option<String>,
     /// The HubSpot property.
     pub field: String,
     /// The Salesforce field.
@@ -48,10 +52,14 @@ pub struct Conflict {
     pub id: ConflictId,
     /// When the merge decided it (ms).
     pub decided_at: i64,
+    /// The object pair.
+    pub pair: String,
     /// The link whose records disagreed.
     pub link_id: LinkId,
-    /// The person's email.
+    /// The person's email; empty for pairs without one.
     pub email: String,
+    /// The record's name, for pairs without an email.
+    pub name: Option<String>,
     /// The HubSpot property.
     pub field: String,
     /// The Salesforce field.
@@ -68,15 +76,19 @@ pub struct Conflict {
     pub winner: String,
 }
 
-const COLUMNS: &str = "id, decided_at, link_id, email, field, salesforce_field, hubspot_value, \
-                       salesforce_value, base_value, rule, winner";
+/// The columns [`from_row`] reads, in order.
+pub(crate) const COLUMNS: &str = "id, decided_at, link_id, email, field, salesforce_field, \
+                                  hubspot_value, salesforce_value, base_value, rule, winner, \
+                                  pair, name";
 
 pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Conflict> {
     Ok(Conflict {
         id: row.get(0)?,
         decided_at: row.get(1)?,
+        pair: row.get(11)?,
         link_id: row.get(2)?,
         email: row.get(3)?,
+        name: row.get(12)?,
         field: row.get(4)?,
         salesforce_field: row.get(5)?,
         hubspot_value: row.get::<_, JsonValue>(6)?.0,
@@ -97,8 +109,9 @@ impl Tx<'_> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO conflicts (decided_at, link_id, email, field, salesforce_field,
-                                        hubspot_value, salesforce_value, base_value, rule, winner)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                                        hubspot_value, salesforce_value, base_value, rule, winner,
+                                        pair, name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  RETURNING id",
             )
             .and_then(|mut stmt| {
@@ -113,7 +126,9 @@ impl Tx<'_> {
                         value_text(&conflict.salesforce_value),
                         value_text(&conflict.base_value),
                         conflict.rule,
-                        conflict.winner
+                        conflict.winner,
+                        conflict.pair,
+                        conflict.name
                     ],
                     |r| r.get(0),
                 )

@@ -1,5 +1,7 @@
 //! History: everything the store knows happened to one person, for `truce history EMAIL`.
 //!
+//! People are the `contacts` pair: the pair whose links and snapshots carry an email.
+//!
 //! A person is found by email through every link ever made for it (active or not) and every
 //! snapshot that carries it, so the history also covers records that were never linked or
 //! that changed hands (a converted lead, a HubSpot merge). Field changes and conflict
@@ -37,9 +39,10 @@ impl Reader<'_> {
         let email = normalize_email(email);
         let changes: Vec<Change> = self
             .conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "WITH person_links AS (
-                     SELECT id, hubspot_id, salesforce_id FROM links WHERE email = ?1
+                     SELECT id, hubspot_id, salesforce_id FROM links
+                     WHERE email = ?1 AND pair = 'contacts'
                  ),
                  person_records (system, record_id) AS (
                      SELECT 'hubspot', hubspot_id FROM person_links WHERE hubspot_id IS NOT NULL
@@ -47,27 +50,29 @@ impl Reader<'_> {
                      SELECT 'salesforce', salesforce_id FROM person_links
                          WHERE salesforce_id IS NOT NULL
                      UNION
-                     SELECT system, record_id FROM snapshots
-                         WHERE system IN ('hubspot', 'salesforce') AND email = ?1
+                     SELECT system, record_id FROM snapshots INDEXED BY snapshots_key
+                         WHERE pair = 'contacts' AND system IN ('hubspot', 'salesforce')
+                           AND match_key = ?1
                  )
-                 SELECT seq, observed_at, system, object, record_id, link_id, field, old, new,
-                        source_modified_at, origin
+                 SELECT {columns}
                  FROM changes
                  WHERE link_id IN (SELECT id FROM person_links)
-                    OR (system, record_id) IN (SELECT system, record_id FROM person_records)
+                    OR (pair = 'contacts'
+                        AND (system, record_id) IN (SELECT system, record_id FROM person_records))
                  ORDER BY seq",
-            )
+                columns = changes::COLUMNS
+            ))
             .and_then(|mut stmt| stmt.query_map([&email], changes::from_row)?.collect())
             .ctx(self.path, "reading a person's changes")?;
         let conflicts: Vec<Conflict> = self
             .conn
-            .prepare_cached(
-                "SELECT id, decided_at, link_id, email, field, salesforce_field, hubspot_value,
-                        salesforce_value, base_value, rule, winner
-                 FROM conflicts
-                 WHERE email = ?1 OR link_id IN (SELECT id FROM links WHERE email = ?1)
+            .prepare_cached(&format!(
+                "SELECT {columns} FROM conflicts
+                 WHERE pair = 'contacts' AND (email = ?1
+                     OR link_id IN (SELECT id FROM links WHERE email = ?1 AND pair = 'contacts'))
                  ORDER BY decided_at, id",
-            )
+                columns = conflicts::COLUMNS
+            ))
             .and_then(|mut stmt| stmt.query_map([&email], conflicts::from_row)?.collect())
             .ctx(self.path, "reading a person's conflicts")?;
 

@@ -3,7 +3,8 @@
 //! Everything truce remembers between two polls lives in one SQLite file, and every SQL
 //! statement truce runs lives in this crate. The rest of truce sees typed rows and typed
 //! methods; it never sees a table name. The crate knows nothing of connectors, config or the
-//! CLI: systems, objects and record ids are plain strings (`"hubspot"`, `"Lead"`, `"00Q..."`),
+//! CLI: object pairs, systems, objects and record ids are plain strings (`"contacts"`,
+//! `"hubspot"`, `"Lead"`, `"00Q..."`),
 //! field values are `serde_json::Value`s, and times are milliseconds since the Unix epoch,
 //! always passed in by the caller, so tests control the clock.
 //!
@@ -11,15 +12,16 @@
 //!
 //! | table | module | what it holds |
 //! |---|---|---|
-//! | `links` | [`links`] | one person known to both systems: a HubSpot contact and a Salesforce Lead or Contact |
-//! | `snapshots` | [`snapshots`] | the last observed state of every remote record |
+//! | `links` | [`links`] | one thing known to both systems, within one object pair (a person, a company, a deal) |
+//! | `snapshots` | [`snapshots`] | the last observed state of every remote record, with its metadata and match key |
 //! | `base` | [`base`] | per link and field, the value both sides last agreed on |
 //! | `changes` | [`changes`] | the append-only, field-level change log |
 //! | `cursors`, `scans` | [`cursors`] | where each change stream and each backfill scan stands |
 //! | `outbox` | [`outbox`] | writes planned but not yet confirmed by the remote system |
 //! | `conflicts` | [`conflicts`] | every conflict the merge decided, and how |
 //! | `quarantine` | [`quarantine`] | writes and records set aside with the API's own reason |
-//! | `duplicates` | [`duplicates`] | emails shared by two records on one side |
+//! | `duplicates` | [`duplicates`] | match keys shared by two records on one side |
+//! | `deferred` | [`deferred`] | reference fields waiting for the record they point to |
 //! | `quota` | [`quota`] | API usage as each system last reported it |
 //!
 //! ## Transactions
@@ -64,6 +66,7 @@ pub mod base;
 pub mod changes;
 pub mod conflicts;
 pub mod cursors;
+pub mod deferred;
 pub mod duplicates;
 mod error;
 pub mod history;
@@ -81,6 +84,7 @@ pub use base::BaseValue;
 pub use changes::{Change, FieldChange, Origin};
 pub use conflicts::{Conflict, ConflictId, NewConflict};
 pub use cursors::{Cursor, ScanProgress, ScanStep, StreamCursor};
+pub use deferred::Deferred;
 pub use duplicates::Duplicate;
 pub use error::{Result, StoreError};
 pub use history::HistoryEntry;
@@ -92,7 +96,7 @@ pub use outbox::{
 pub use page::{PulledPage, RecordSummary};
 pub use quarantine::{NewQuarantine, QuarantineId, QuarantineState, Quarantined, Refusal, Retried};
 pub use quota::QuotaUsage;
-pub use snapshots::{Snapshot, SnapshotUpdate};
+pub use snapshots::{Converted, RecordMeta, Snapshot, SnapshotUpdate};
 pub use status::Status;
 
 use error::SqlContext;

@@ -1,8 +1,10 @@
-//! Links: which HubSpot contact and which Salesforce Lead or Contact are one person.
+//! Links: which HubSpot record and which Salesforce record are one thing, within one object
+//! pair (a person: a HubSpot contact and a Lead or Contact; a company and an Account; a deal
+//! and an Opportunity).
 //!
 //! The link row is the one place that says which records belong together; snapshots, base
-//! values and conflicts hang off it. A record belongs to at most one *active* link (unique
-//! indexes enforce it). Links are never deleted: unlinking (a delete under the `unlink`
+//! values and conflicts hang off it. A record belongs to at most one *active* link of its
+//! pair (unique indexes enforce it). Links are never deleted: unlinking (a delete under the `unlink`
 //! policy, a merge that went wrong) sets the state to `unlinked`, so `truce history` can still
 //! tell what the record used to be joined to.
 
@@ -31,16 +33,20 @@ text_enum!(
     }
 );
 
-/// One person known to both systems.
+/// One thing known to both systems.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
     /// The link's id.
     pub id: LinkId,
-    /// The normalised email the records were matched on.
+    /// The object pair (`contacts`, `companies`, `deals`).
+    pub pair: String,
+    /// The normalised email the records were matched on (people only; empty otherwise).
     pub email: String,
-    /// The HubSpot contact id, once known.
+    /// What people call it, for pairs without an email (a company's or deal's name).
+    pub name: Option<String>,
+    /// The HubSpot record id, once known.
     pub hubspot_id: Option<String>,
-    /// `Lead` or `Contact`, once known.
+    /// The Salesforce object (`Lead`, `Contact`, `Account`...), once known.
     pub salesforce_object: Option<String>,
     /// The Salesforce record id, once known.
     pub salesforce_id: Option<String>,
@@ -55,11 +61,16 @@ pub struct Link {
 /// A link to create. A side may be missing while its create is still in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewLink {
-    /// The email the records were matched on (normalised by the store).
+    /// The object pair.
+    pub pair: String,
+    /// The email the records were matched on (normalised by the store); empty for pairs
+    /// that are not people.
     pub email: String,
-    /// The HubSpot contact id.
+    /// The display name, for pairs without an email.
+    pub name: Option<String>,
+    /// The HubSpot record id.
     pub hubspot_id: Option<String>,
-    /// `Lead` or `Contact`; required when `salesforce_id` is given.
+    /// The Salesforce object; required when `salesforce_id` is given.
     pub salesforce_object: Option<String>,
     /// The Salesforce record id.
     pub salesforce_id: Option<String>,
@@ -70,7 +81,7 @@ pub struct NewLink {
 pub struct LinkView {
     /// The link.
     pub link: Link,
-    /// The HubSpot contact's last snapshot, if observed.
+    /// The HubSpot record's last snapshot, if observed.
     pub hubspot: Option<Snapshot>,
     /// The Salesforce record's last snapshot, if observed.
     pub salesforce: Option<Snapshot>,
@@ -78,19 +89,21 @@ pub struct LinkView {
     pub base: BTreeMap<String, BaseValue>,
 }
 
-const COLUMNS: &str =
-    "id, email, hubspot_id, salesforce_object, salesforce_id, state, created_at, updated_at";
+const COLUMNS: &str = "id, pair, email, name, hubspot_id, salesforce_object, salesforce_id, \
+                       state, created_at, updated_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Link> {
     Ok(Link {
         id: row.get(0)?,
-        email: row.get(1)?,
-        hubspot_id: row.get(2)?,
-        salesforce_object: row.get(3)?,
-        salesforce_id: row.get(4)?,
-        state: row.get(5)?,
-        created_at: row.get(6)?,
-        updated_at: row.get(7)?,
+        pair: row.get(1)?,
+        email: row.get(2)?,
+        name: row.get(3)?,
+        hubspot_id: row.get(4)?,
+        salesforce_object: row.get(5)?,
+        salesforce_id: row.get(6)?,
+        state: row.get(7)?,
+        created_at: row.get(8)?,
+        updated_at: row.get(9)?,
     })
 }
 
@@ -100,15 +113,17 @@ impl Tx<'_> {
     pub fn create_link(&mut self, link: &NewLink, now: i64) -> Result<LinkId> {
         self.conn()
             .prepare_cached(
-                "INSERT INTO links (email, hubspot_id, salesforce_object, salesforce_id, state,
-                                    created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?5)
+                "INSERT INTO links (pair, email, name, hubspot_id, salesforce_object,
+                                    salesforce_id, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7)
                  RETURNING id",
             )
             .and_then(|mut stmt| {
                 stmt.query_row(
                     params![
+                        link.pair,
                         normalize_email(&link.email),
+                        link.name,
                         link.hubspot_id,
                         link.salesforce_object,
                         link.salesforce_id,
@@ -120,7 +135,7 @@ impl Tx<'_> {
             .ctx(self.path(), "creating a link")
     }
 
-    /// Points the link at another HubSpot contact (a merge winner, or the id a create
+    /// Points the link at another HubSpot record (a merge winner, or the id a create
     /// returned).
     pub fn set_link_hubspot(&mut self, id: LinkId, hubspot_id: &str, now: i64) -> Result<()> {
         self.update_link(
@@ -156,6 +171,16 @@ impl Tx<'_> {
             "UPDATE links SET email = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, normalize_email(email), now],
             "setting a link's email",
+        )
+    }
+
+    /// Renames a link (a company's or deal's name changed).
+    pub fn set_link_name(&mut self, id: LinkId, name: Option<&str>, now: i64) -> Result<()> {
+        self.update_link(
+            id,
+            "UPDATE links SET name = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, name, now],
+            "renaming a link",
         )
     }
 
@@ -204,43 +229,58 @@ impl Reader<'_> {
         )
     }
 
-    /// The active link for this email (compared normalised); the oldest if, against the
-    /// matching rules, there are several.
-    pub fn link_by_email(&self, email: &str) -> Result<Option<Link>> {
+    /// The active link of `pair` for this email (compared normalised); the oldest if,
+    /// against the matching rules, there are several.
+    pub fn link_by_email(&self, pair: &str, email: &str) -> Result<Option<Link>> {
         self.query_link(
             &format!(
-                "SELECT {COLUMNS} FROM links WHERE email = ?1 AND state = 'active'
+                "SELECT {COLUMNS} FROM links WHERE email = ?1 AND pair = ?2 AND state = 'active'
                  ORDER BY id LIMIT 1"
             ),
-            &[&normalize_email(email)],
+            &[&normalize_email(email), &pair],
         )
     }
 
-    /// Every link, active or not, ever made for this email, oldest first.
-    pub fn links_by_email(&self, email: &str) -> Result<Vec<Link>> {
+    /// Every link of `pair`, active or not, ever made for this email, oldest first.
+    pub fn links_by_email(&self, pair: &str, email: &str) -> Result<Vec<Link>> {
         let email = normalize_email(email);
         self.conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM links WHERE email = ?1 ORDER BY id"
+                "SELECT {COLUMNS} FROM links WHERE email = ?1 AND pair = ?2 ORDER BY id"
             ))
-            .and_then(|mut stmt| stmt.query_map([&email], from_row)?.collect())
+            .and_then(|mut stmt| stmt.query_map(params![email, pair], from_row)?.collect())
             .ctx(self.path, "reading links by email")
     }
 
-    /// The active link holding this HubSpot contact.
-    pub fn link_by_hubspot_id(&self, hubspot_id: &str) -> Result<Option<Link>> {
+    /// The active link of `pair` holding this HubSpot record.
+    pub fn link_by_hubspot_id(&self, pair: &str, hubspot_id: &str) -> Result<Option<Link>> {
         self.query_link(
-            &format!("SELECT {COLUMNS} FROM links WHERE hubspot_id = ?1 AND state = 'active'"),
-            &[&hubspot_id],
+            &format!(
+                "SELECT {COLUMNS} FROM links
+                 WHERE pair = ?1 AND hubspot_id = ?2 AND state = 'active'"
+            ),
+            &[&pair, &hubspot_id],
         )
     }
 
-    /// The active link holding this Salesforce Lead or Contact.
-    pub fn link_by_salesforce_id(&self, salesforce_id: &str) -> Result<Option<Link>> {
+    /// The active link of `pair` holding this Salesforce record.
+    pub fn link_by_salesforce_id(&self, pair: &str, salesforce_id: &str) -> Result<Option<Link>> {
         self.query_link(
-            &format!("SELECT {COLUMNS} FROM links WHERE salesforce_id = ?1 AND state = 'active'"),
-            &[&salesforce_id],
+            &format!(
+                "SELECT {COLUMNS} FROM links
+                 WHERE pair = ?1 AND salesforce_id = ?2 AND state = 'active'"
+            ),
+            &[&pair, &salesforce_id],
         )
+    }
+
+    /// The active link of `pair` holding this record of `system` (`hubspot` or
+    /// `salesforce`).
+    pub fn link_by_record(&self, pair: &str, system: &str, id: &str) -> Result<Option<Link>> {
+        match system {
+            HUBSPOT => self.link_by_hubspot_id(pair, id),
+            _ => self.link_by_salesforce_id(pair, id),
+        }
     }
 
     /// Up to `limit` active links with ids above `after`, in id order, each with its
@@ -274,11 +314,11 @@ impl Reader<'_> {
 
     fn view(&self, link: Link) -> Result<LinkView> {
         let hubspot = match &link.hubspot_id {
-            Some(id) => self.snapshot(HUBSPOT, id)?,
+            Some(id) => self.snapshot(&link.pair, HUBSPOT, id)?,
             None => None,
         };
         let salesforce = match &link.salesforce_id {
-            Some(id) => self.snapshot(SALESFORCE, id)?,
+            Some(id) => self.snapshot(&link.pair, SALESFORCE, id)?,
             None => None,
         };
         let base = self.base(link.id)?;

@@ -195,6 +195,92 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         WHERE system = 'hubspot' AND write_json IS NOT NULL
           AND json_extract(write_json, '$.upsert.field') = 'email';
     "#,
+    // 7: object pairs. Every record, link, change, write, conflict, quarantine entry and
+    // duplicate belongs to one pair (`contacts` for everything a file held until now):
+    // HubSpot ids are only unique within an object, so a record is (pair, system, id).
+    // Snapshots keep their record's metadata (conversion, merges) as typed JSON of their
+    // own instead of vendor field names among the fields, and their match key (the
+    // normalised email of a person, the domain of a company) instead of an email column.
+    // References to records not linked yet wait in `deferred`.
+    r#"
+    ALTER TABLE links ADD COLUMN pair TEXT NOT NULL DEFAULT 'contacts';
+    ALTER TABLE links ADD COLUMN name TEXT;
+    DROP INDEX links_active_hubspot;
+    DROP INDEX links_active_salesforce;
+    CREATE UNIQUE INDEX links_active_hubspot ON links (pair, hubspot_id) WHERE state = 'active';
+    CREATE UNIQUE INDEX links_active_salesforce ON links (pair, salesforce_id)
+        WHERE state = 'active';
+
+    CREATE TABLE snapshots_v7 (
+        pair TEXT NOT NULL,
+        system TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        object TEXT NOT NULL,
+        match_key TEXT,
+        modified_at INTEGER NOT NULL,
+        deleted INTEGER NOT NULL,
+        fields TEXT NOT NULL,
+        meta TEXT NOT NULL,
+        observed_at INTEGER NOT NULL,
+        PRIMARY KEY (pair, system, record_id)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO snapshots_v7
+        SELECT 'contacts', system, record_id, object, email, modified_at, deleted,
+               json_remove(fields, '$.IsConverted', '$.ConvertedContactId',
+                           '$.ConvertedAccountId', '$.MasterRecordId',
+                           '$.hs_merged_object_ids'),
+               json_object(
+                   'converted', json(CASE WHEN json_extract(fields, '$.IsConverted') = 1
+                       THEN json_object(
+                           'contact_id', json_extract(fields, '$.ConvertedContactId'),
+                           'account_id', json_extract(fields, '$.ConvertedAccountId'),
+                           'opportunity_id', NULL)
+                       END),
+                   'merged_into', json_extract(fields, '$.MasterRecordId'),
+                   'merged_ids', json(CASE
+                       WHEN coalesce(json_extract(fields, '$.hs_merged_object_ids'), '') <> ''
+                       THEN '["' || replace(json_extract(fields, '$.hs_merged_object_ids'),
+                                            ';', '","') || '"]'
+                       ELSE '[]' END)),
+               observed_at
+        FROM snapshots;
+    DROP TABLE snapshots;
+    ALTER TABLE snapshots_v7 RENAME TO snapshots;
+    CREATE INDEX snapshots_key ON snapshots (pair, system, match_key);
+
+    ALTER TABLE changes ADD COLUMN pair TEXT NOT NULL DEFAULT 'contacts';
+    DROP INDEX changes_record;
+    CREATE INDEX changes_record ON changes (pair, system, record_id, field, seq);
+
+    ALTER TABLE outbox ADD COLUMN pair TEXT NOT NULL DEFAULT 'contacts';
+    ALTER TABLE conflicts ADD COLUMN pair TEXT NOT NULL DEFAULT 'contacts';
+    ALTER TABLE conflicts ADD COLUMN name TEXT;
+    ALTER TABLE quarantine ADD COLUMN pair TEXT NOT NULL DEFAULT 'contacts';
+
+    CREATE TABLE duplicates_v7 (
+        pair TEXT NOT NULL,
+        system TEXT NOT NULL,
+        match_key TEXT NOT NULL,
+        record_ids TEXT NOT NULL,
+        detected_at INTEGER NOT NULL,
+        PRIMARY KEY (pair, system, match_key)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO duplicates_v7
+        SELECT 'contacts', system, email, record_ids, detected_at FROM duplicates;
+    DROP TABLE duplicates;
+    ALTER TABLE duplicates_v7 RENAME TO duplicates;
+
+    CREATE TABLE deferred (
+        link_id INTEGER NOT NULL REFERENCES links (id),
+        field TEXT NOT NULL,
+        target_pair TEXT NOT NULL,
+        target_system TEXT NOT NULL,
+        target_id TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (link_id, field, target_system, target_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX deferred_target ON deferred (target_pair, target_system, target_id);
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -279,7 +365,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::{NewLink, Store};
+    use crate::Store;
 
     fn schema(conn: &Connection) -> Vec<String> {
         let mut stmt = conn
@@ -297,33 +383,114 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("truce.db");
             {
-                let mut store = Store::open_with(&path, true, &MIGRATIONS[..old]).unwrap();
+                let store = Store::open_with(&path, true, &MIGRATIONS[..old]).unwrap();
                 assert_eq!(store.schema_version().unwrap(), old as i64);
+                // Written as the old binary wrote it: its columns only.
                 store
-                    .transaction(|tx| {
-                        tx.create_link(
-                            &NewLink {
-                                email: "ada@example.com".into(),
-                                hubspot_id: Some("101".into()),
-                                ..NewLink::default()
-                            },
-                            1,
-                        )
-                    })
+                    .conn
+                    .execute(
+                        "INSERT INTO links (email, hubspot_id, state, created_at, updated_at)
+                         VALUES ('ada@example.com', '101', 'active', 1, 1)",
+                        [],
+                    )
                     .unwrap();
             }
             let mut store = Store::open(&path).unwrap();
             assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
-            let link = store.reader().link_by_hubspot_id("101").unwrap().unwrap();
+            let link = store
+                .reader()
+                .link_by_hubspot_id("contacts", "101")
+                .unwrap()
+                .unwrap();
             assert_eq!(link.email, "ada@example.com");
             // Version 2's table works on the migrated file.
             store
                 .transaction(|tx| {
-                    tx.report_duplicate("hubspot", "ada@example.com", &["1".into(), "2".into()], 5)
+                    tx.report_duplicate(
+                        "contacts",
+                        "hubspot",
+                        "ada@example.com",
+                        &["1".into(), "2".into()],
+                        5,
+                    )
                 })
                 .unwrap();
             assert_eq!(store.reader().duplicates().unwrap().len(), 1);
         }
+    }
+
+    #[test]
+    fn a_version_6_file_keeps_its_people_as_the_contacts_pair_with_typed_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("truce.db");
+        {
+            let store = Store::open_with(&path, true, &MIGRATIONS[..6]).unwrap();
+            store
+                .conn
+                .execute_batch(
+                    r#"
+                    INSERT INTO snapshots VALUES
+                        ('salesforce', '00Q1', 'Lead', 'ada@example.com', 5, 0,
+                         '{"Email":"ada@example.com","City":"Paris","IsConverted":true,
+                           "ConvertedContactId":"0031","ConvertedAccountId":"0011"}', 6),
+                        ('salesforce', '0032', 'Contact', 'bob@example.com', 5, 1,
+                         '{"Email":"bob@example.com","MasterRecordId":"0033"}', 6),
+                        ('hubspot', '101', 'contacts', 'ada@example.com', 5, 0,
+                         '{"email":"ada@example.com","hs_merged_object_ids":"7;8"}', 6),
+                        ('hubspot', '102', 'contacts', NULL, 5, 0, '{"city":"Lyon"}', 6);
+                    INSERT INTO duplicates VALUES ('hubspot', 'eve@example.com', '["1","2"]', 9);
+                    INSERT INTO outbox (link_id, system, object, op, record_id, fields, state,
+                                        attempts, next_attempt_at, created_at, updated_at)
+                        VALUES (NULL, 'salesforce', 'Lead', 'update', '00Q1', '{}', 'pending',
+                                0, 1, 1, 1);
+                    "#,
+                )
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let r = store.reader();
+        let lead = r
+            .snapshot("contacts", "salesforce", "00Q1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            lead.meta.converted,
+            Some(crate::Converted {
+                contact_id: Some("0031".into()),
+                account_id: Some("0011".into()),
+                opportunity_id: None,
+            })
+        );
+        assert_eq!(
+            lead.fields.keys().collect::<Vec<_>>(),
+            ["City", "Email"],
+            "vendor metadata left the fields"
+        );
+        assert_eq!(lead.match_key.as_deref(), Some("ada@example.com"));
+        let loser = r
+            .snapshot("contacts", "salesforce", "0032")
+            .unwrap()
+            .unwrap();
+        assert_eq!(loser.meta.merged_into.as_deref(), Some("0033"));
+        assert!(loser.deleted);
+        let survivor = r.snapshot("contacts", "hubspot", "101").unwrap().unwrap();
+        assert_eq!(survivor.meta.merged_ids, ["7", "8"]);
+        let plain = r.snapshot("contacts", "hubspot", "102").unwrap().unwrap();
+        assert_eq!(plain.meta, crate::RecordMeta::default());
+        assert_eq!(
+            r.snapshots_by_key("contacts", "hubspot", "ada@example.com")
+                .unwrap()
+                .len(),
+            1
+        );
+        let duplicates = r.duplicates().unwrap();
+        assert_eq!(duplicates.len(), 1);
+        assert_eq!(duplicates[0].pair, "contacts");
+        assert_eq!(duplicates[0].key, "eve@example.com");
+        assert_eq!(
+            r.due("salesforce", 10, 10).unwrap()[0].write.pair,
+            "contacts"
+        );
     }
 
     #[test]

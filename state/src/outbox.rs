@@ -52,7 +52,8 @@ text_enum!(
 /// The unique key a create is made idempotent on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpsertKey {
-    /// The unique field (`email` in HubSpot, the external-id field in Salesforce).
+    /// The unique field (an external-id field), or a marker the engine gives a meaning
+    /// (the person's email).
     pub field: String,
     /// Its value for this record.
     pub value: String,
@@ -62,6 +63,9 @@ pub struct UpsertKey {
 /// `truce retry` can queue it again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxWrite {
+    /// The object pair of the record written (`contacts` in writes kept before pairs).
+    #[serde(default = "contacts")]
+    pub pair: String,
     /// The link the write serves, when there is one.
     pub link_id: Option<LinkId>,
     /// The system written to.
@@ -81,6 +85,10 @@ pub struct OutboxWrite {
     /// refused write cannot make the other side's old value look like a fresh change.
     #[serde(default)]
     pub base: BTreeMap<String, Value>,
+}
+
+fn contacts() -> String {
+    "contacts".into()
 }
 
 /// A queued write with its delivery state.
@@ -109,7 +117,7 @@ pub struct OutboxItem {
 
 const COLUMNS: &str = "id, link_id, system, object, op, record_id, fields, upsert_field, \
                        upsert_value, state, attempts, next_attempt_at, last_error, created_at, \
-                       updated_at, base, sent_at";
+                       updated_at, base, sent_at, pair";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<OutboxItem> {
     let upsert_field: Option<String> = row.get(7)?;
@@ -117,6 +125,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<OutboxItem> {
     Ok(OutboxItem {
         id: row.get(0)?,
         write: OutboxWrite {
+            pair: row.get(17)?,
             link_id: row.get(1)?,
             system: row.get(2)?,
             object: row.get(3)?,
@@ -148,8 +157,8 @@ impl Tx<'_> {
             .prepare_cached(
                 "INSERT INTO outbox (link_id, system, object, op, record_id, fields, upsert_field,
                                      upsert_value, state, attempts, next_attempt_at, created_at,
-                                     updated_at, base)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?9, ?10)
+                                     updated_at, base, pair)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?9, ?10, ?11)
                  RETURNING id",
             )
             .and_then(|mut stmt| {
@@ -164,7 +173,8 @@ impl Tx<'_> {
                         write.upsert.as_ref().map(|k| &k.field),
                         write.upsert.as_ref().map(|k| &k.value),
                         now,
-                        base
+                        base,
+                        write.pair
                     ],
                     |r| r.get(0),
                 )

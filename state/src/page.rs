@@ -15,9 +15,13 @@ use crate::cursors::{Cursor, ScanStep};
 use crate::error::Result;
 use crate::snapshots::SnapshotUpdate;
 
-/// Everything one pulled (or scanned) page of one system changes in the store.
+/// Everything one pulled (or scanned) page of one system changes in the store, for the
+/// records of one object pair. A connector page holding several pairs' records is
+/// recorded as several of these in one transaction, the cursors on the last.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PulledPage {
+    /// The object pair the changes and snapshots belong to.
+    pub pair: String,
     /// `hubspot` or `salesforce`.
     pub system: String,
     /// When truce read the page (ms).
@@ -54,11 +58,12 @@ impl Tx<'_> {
     pub fn record_page(&mut self, page: &PulledPage) -> Result<RecordSummary> {
         let mut summary = RecordSummary::default();
         for change in &page.changes {
-            summary.last_seq = self.append_change(&page.system, change, page.observed_at)?;
+            summary.last_seq =
+                self.append_change(&page.pair, &page.system, change, page.observed_at)?;
             summary.changes += 1;
         }
         for snapshot in &page.snapshots {
-            if self.upsert_snapshot(&page.system, snapshot, page.observed_at)? {
+            if self.upsert_snapshot(&page.pair, &page.system, snapshot, page.observed_at)? {
                 summary.snapshots += 1;
             } else {
                 summary.stale_snapshots += 1;
@@ -77,6 +82,7 @@ impl Tx<'_> {
             summary.last_seq = self.reader().last_seq()?;
         }
         tracing::debug!(
+            pair = %page.pair,
             system = %page.system,
             changes = summary.changes,
             snapshots = summary.snapshots,

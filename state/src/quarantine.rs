@@ -46,6 +46,8 @@ pub struct Refusal {
 /// A record set aside without a write (bad input from an API).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewQuarantine {
+    /// The object pair of the record.
+    pub pair: String,
     /// The record's link, when it has one.
     pub link_id: Option<LinkId>,
     /// The person's email, when known.
@@ -69,6 +71,8 @@ pub struct Quarantined {
     pub id: QuarantineId,
     /// When it was set aside (ms).
     pub quarantined_at: i64,
+    /// The object pair of the record or write.
+    pub pair: String,
     /// The outbox item it came from, for a refused write.
     pub outbox_id: Option<OutboxId>,
     /// The link concerned.
@@ -105,12 +109,13 @@ pub struct Retried {
 }
 
 const COLUMNS: &str = "id, quarantined_at, outbox_id, link_id, email, system, record_id, field, \
-                       error_code, message, write_json, state, retried_at, retry_outbox_id";
+                       error_code, message, write_json, state, retried_at, retry_outbox_id, pair";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Quarantined> {
     Ok(Quarantined {
         id: row.get(0)?,
         quarantined_at: row.get(1)?,
+        pair: row.get(14)?,
         outbox_id: row.get(2)?,
         link_id: row.get(3)?,
         email: row.get(4)?,
@@ -155,6 +160,7 @@ impl Tx<'_> {
         self.expect_pending(id, changed)?;
         self.insert_quarantine(
             &NewQuarantine {
+                pair: item.write.pair.clone(),
                 link_id: item.write.link_id,
                 email: refusal.email.clone(),
                 system: item.write.system.clone(),
@@ -184,10 +190,11 @@ impl Tx<'_> {
         self.conn()
             .prepare_cached(
                 "INSERT INTO quarantine (quarantined_at, outbox_id, link_id, email, system,
-                                         record_id, field, error_code, message, write_json, state)
+                                         record_id, field, error_code, message, write_json, state,
+                                         pair)
                  VALUES (?1, ?2, ?3,
-                         coalesce(?4, (SELECT email FROM links WHERE id = ?3)),
-                         ?5, ?6, ?7, ?8, ?9, ?10, 'open')
+                         coalesce(?4, (SELECT nullif(email, '') FROM links WHERE id = ?3)),
+                         ?5, ?6, ?7, ?8, ?9, ?10, 'open', ?11)
                  RETURNING id",
             )
             .and_then(|mut stmt| {
@@ -202,7 +209,8 @@ impl Tx<'_> {
                         entry.field,
                         entry.error_code,
                         entry.message,
-                        write
+                        write,
+                        entry.pair
                     ],
                     |r| r.get(0),
                 )
@@ -257,6 +265,27 @@ impl Tx<'_> {
 }
 
 impl Reader<'_> {
+    /// True when this record already has an open entry with this code: a record that is
+    /// read again (a look-back re-read) is reported once, not once per read.
+    pub fn open_quarantine_for(
+        &self,
+        pair: &str,
+        system: &str,
+        record_id: Option<&str>,
+        error_code: &str,
+    ) -> Result<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM quarantine
+                 WHERE state = 'open' AND pair = ?1 AND system = ?2
+                   AND record_id IS ?3 AND error_code = ?4)",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![pair, system, record_id, error_code], |r| r.get(0))
+            })
+            .ctx(self.path, "looking for an open quarantine entry")
+    }
+
     /// Quarantine entries, oldest first: the open ones, or all with `include_retried`.
     pub fn quarantined(&self, include_retried: bool) -> Result<Vec<Quarantined>> {
         self.conn

@@ -10,7 +10,8 @@ use tempfile::TempDir;
 use truce_state::{
     APPLICATION_ID, Cursor, FieldChange, HistoryEntry, LinkState, NewConflict, NewLink,
     NewQuarantine, Origin, OutboxState, OutboxWrite, PulledPage, QuarantineState, ReadView,
-    Refusal, SCHEMA_VERSION, ScanStep, SnapshotUpdate, Store, StoreError, UpsertKey, WriteOp,
+    RecordMeta, Refusal, SCHEMA_VERSION, ScanStep, SnapshotUpdate, Store, StoreError, UpsertKey,
+    WriteOp,
 };
 
 fn temp() -> (TempDir, PathBuf) {
@@ -30,10 +31,11 @@ fn contact(id: &str, email: &str, modified_at: i64, city: &str) -> SnapshotUpdat
     SnapshotUpdate {
         object: "contacts".into(),
         record_id: id.into(),
-        email: Some(email.into()),
+        match_key: Some(email.into()),
         modified_at,
         deleted: false,
         fields: fields(&[("email", json!(email)), ("city", json!(city))]),
+        meta: RecordMeta::default(),
     }
 }
 
@@ -65,6 +67,7 @@ fn cursor(modified_at: i64, id: &str) -> Cursor {
 
 fn hubspot_page(observed_at: i64) -> PulledPage {
     PulledPage {
+        pair: "contacts".into(),
         system: "hubspot".into(),
         observed_at,
         changes: vec![
@@ -82,6 +85,7 @@ fn hubspot_page(observed_at: i64) -> PulledPage {
 
 fn update_write(link: Option<truce_state::LinkId>, record: &str) -> OutboxWrite {
     OutboxWrite {
+        pair: "contacts".into(),
         link_id: link,
         system: "salesforce".into(),
         object: "Lead".into(),
@@ -95,7 +99,9 @@ fn update_write(link: Option<truce_state::LinkId>, record: &str) -> OutboxWrite 
 
 fn new_link(email: &str, hubspot: &str, salesforce: &str) -> NewLink {
     NewLink {
+        pair: "contacts".into(),
         email: email.into(),
+        name: None,
         hubspot_id: Some(hubspot.into()),
         salesforce_object: Some("Lead".into()),
         salesforce_id: Some(salesforce.into()),
@@ -173,6 +179,7 @@ fn reopening_keeps_every_kind_of_row() {
                 tx.set_base(link, "city", &json!("Paris"), 2_000)?;
                 tx.enqueue(&update_write(Some(link), "00Q1"), 2_000)?;
                 tx.report_duplicate(
+                    "contacts",
                     "salesforce",
                     "bob@example.com",
                     &["003a".into(), "00Qb".into()],
@@ -185,7 +192,10 @@ fn reopening_keeps_every_kind_of_row() {
     let store = Store::open_existing(&path).unwrap();
     let r = store.reader();
     assert_eq!(
-        r.link_by_email("ADA@example.com").unwrap().unwrap().id,
+        r.link_by_email("contacts", "ADA@example.com")
+            .unwrap()
+            .unwrap()
+            .id,
         link
     );
     assert_eq!(
@@ -196,8 +206,8 @@ fn reopening_keeps_every_kind_of_row() {
         r.cursor("hubspot", "contacts").unwrap(),
         Some(cursor(1_001, "102"))
     );
-    let snapshot = r.snapshot("hubspot", "101").unwrap().unwrap();
-    assert_eq!(snapshot.email.as_deref(), Some("ada@example.com"));
+    let snapshot = r.snapshot("contacts", "hubspot", "101").unwrap().unwrap();
+    assert_eq!(snapshot.match_key.as_deref(), Some("ada@example.com"));
     assert_eq!(snapshot.fields["city"], json!("Paris"));
     assert_eq!(r.changes_after(0, 10).unwrap().len(), 2);
     assert_eq!(r.outbox_depth().unwrap(), 1);
@@ -222,6 +232,7 @@ fn a_failed_record_page_leaves_no_partial_rows_and_the_cursor_where_it_was() {
     store.record_page(&hubspot_page(2_000)).unwrap();
 
     let mut page = PulledPage {
+        pair: "contacts".into(),
         system: "hubspot".into(),
         observed_at: 3_000,
         changes: vec![change("103", None, "city", Value::Null, json!("Nice"))],
@@ -251,7 +262,7 @@ fn a_failed_record_page_leaves_no_partial_rows_and_the_cursor_where_it_was() {
         2,
         "only the first page's changes"
     );
-    assert!(r.snapshot("hubspot", "103").unwrap().is_none());
+    assert!(r.snapshot("contacts", "hubspot", "103").unwrap().is_none());
     assert_eq!(
         r.cursor("hubspot", "contacts").unwrap(),
         Some(cursor(1_001, "102"))
@@ -272,6 +283,8 @@ fn an_error_returned_by_a_transaction_closure_rolls_back_everything_it_wrote() {
         tx.enqueue(&update_write(Some(link), "00Q1"), 1)?;
         tx.record_conflict(
             &NewConflict {
+                pair: "contacts".into(),
+                name: None,
                 link_id: link,
                 email: "ada@example.com".into(),
                 field: "city".into(),
@@ -340,6 +353,7 @@ fn a_read_view_sees_one_instant_while_a_writer_commits() {
             tx.create_link(&new_link("ada@example.com", "101", "00Q1"), 3_000)?;
             tx.create_link(&new_link("bob@example.com", "102", "00Q2"), 3_000)?;
             tx.append_change(
+                "contacts",
                 "hubspot",
                 &change("101", None, "city", json!("Paris"), json!("Rome")),
                 3_000,
@@ -361,7 +375,7 @@ fn a_read_view_sees_one_instant_while_a_writer_commits() {
     assert_eq!(view.reader().changes_after(0, 100).unwrap().len(), 2);
     assert!(
         view.reader()
-            .link_by_email("ada@example.com")
+            .link_by_email("contacts", "ada@example.com")
             .unwrap()
             .is_none()
     );
@@ -463,6 +477,7 @@ fn a_cursor_never_moves_backwards() {
     let (_dir, path) = temp();
     let mut store = Store::open(&path).unwrap();
     let page = |at: Cursor| PulledPage {
+        pair: "contacts".into(),
         system: "salesforce".into(),
         observed_at: 9_000,
         cursors: BTreeMap::from([("Lead".to_string(), at)]),
@@ -526,6 +541,7 @@ fn a_snapshot_never_goes_back_in_time() {
     let (_dir, path) = temp();
     let mut store = Store::open(&path).unwrap();
     let page = |snapshot| PulledPage {
+        pair: "contacts".into(),
         system: "hubspot".into(),
         observed_at: 1,
         snapshots: vec![snapshot],
@@ -541,7 +557,7 @@ fn a_snapshot_never_goes_back_in_time() {
     assert_eq!(
         store
             .reader()
-            .snapshot("hubspot", "101")
+            .snapshot("contacts", "hubspot", "101")
             .unwrap()
             .unwrap()
             .fields["city"],
@@ -553,7 +569,7 @@ fn a_snapshot_never_goes_back_in_time() {
     assert_eq!(
         store
             .reader()
-            .snapshot("hubspot", "101")
+            .snapshot("contacts", "hubspot", "101")
             .unwrap()
             .unwrap()
             .fields["city"],
@@ -581,6 +597,7 @@ fn a_backfill_page_records_its_resume_token_with_its_snapshots() {
     let (_dir, path) = temp();
     let mut store = Store::open(&path).unwrap();
     let page = |next: Option<&str>, ids: &[&str]| PulledPage {
+        pair: "contacts".into(),
         system: "salesforce".into(),
         observed_at: 7,
         snapshots: ids
@@ -661,6 +678,7 @@ fn outbox_writes_go_due_failed_done_quarantined_and_retried() {
             let a = tx.enqueue(&update_write(Some(link), "00Q1"), 10)?;
             let b = tx.enqueue(&update_write(Some(link), "00Q1"), 11)?;
             let create = OutboxWrite {
+                pair: "contacts".into(),
                 link_id: Some(link),
                 system: "hubspot".into(),
                 object: "contacts".into(),
@@ -844,6 +862,8 @@ fn outbox_writes_go_due_failed_done_quarantined_and_retried() {
 
 fn conflict(link: truce_state::LinkId, field: &str, salesforce_field: &str) -> NewConflict {
     NewConflict {
+        pair: "contacts".into(),
+        name: None,
         link_id: link,
         email: "ada@example.com".into(),
         field: field.into(),
@@ -903,6 +923,7 @@ fn history_by_email_interleaves_both_sides_changes_and_conflicts_in_time_order()
         .transaction(|tx| {
             let link = tx.create_link(&new_link("ada@example.com", "101", "00Q1"), 1_500)?;
             tx.append_change(
+                "contacts",
                 "salesforce",
                 &FieldChange {
                     object: "Lead".into(),
@@ -918,6 +939,7 @@ fn history_by_email_interleaves_both_sides_changes_and_conflicts_in_time_order()
             )?;
             tx.record_conflict(&conflict(link, "city", "City"), 2_000)?;
             tx.append_change(
+                "contacts",
                 "hubspot",
                 &FieldChange {
                     origin: Origin::Echo,
@@ -927,6 +949,7 @@ fn history_by_email_interleaves_both_sides_changes_and_conflicts_in_time_order()
             )?;
             // Someone else's record: not in Ada's history.
             tx.append_change(
+                "contacts",
                 "hubspot",
                 &change("102", None, "city", json!("Lyon"), json!("Nice")),
                 3_000,
@@ -988,8 +1011,15 @@ fn a_record_belongs_to_one_active_link_until_it_is_unlinked() {
         .transaction(|tx| tx.set_link_salesforce(first, "Contact", "0031", 3))
         .unwrap();
     let r = store.reader();
-    assert!(r.link_by_salesforce_id("00Q1").unwrap().is_none());
-    let link = r.link_by_salesforce_id("0031").unwrap().unwrap();
+    assert!(
+        r.link_by_salesforce_id("contacts", "00Q1")
+            .unwrap()
+            .is_none()
+    );
+    let link = r
+        .link_by_salesforce_id("contacts", "0031")
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (link.salesforce_object.as_deref(), link.updated_at),
         (Some("Contact"), 3)
@@ -997,18 +1027,29 @@ fn a_record_belongs_to_one_active_link_until_it_is_unlinked() {
 
     store.transaction(|tx| tx.unlink(first, 4)).unwrap();
     let r = store.reader();
-    assert!(r.link_by_hubspot_id("101").unwrap().is_none());
+    assert!(r.link_by_hubspot_id("contacts", "101").unwrap().is_none());
     assert_eq!(r.link(first).unwrap().unwrap().state, LinkState::Unlinked);
     let second = store
         .transaction(|tx| tx.create_link(&new_link("ada@example.com", "101", "00Q2"), 5))
         .unwrap();
     let r = store.reader();
-    assert_eq!(r.link_by_hubspot_id("101").unwrap().unwrap().id, second);
     assert_eq!(
-        r.link_by_email("ada@example.com").unwrap().unwrap().id,
+        r.link_by_hubspot_id("contacts", "101").unwrap().unwrap().id,
         second
     );
-    assert_eq!(r.links_by_email("ada@example.com").unwrap().len(), 2);
+    assert_eq!(
+        r.link_by_email("contacts", "ada@example.com")
+            .unwrap()
+            .unwrap()
+            .id,
+        second
+    );
+    assert_eq!(
+        r.links_by_email("contacts", "ada@example.com")
+            .unwrap()
+            .len(),
+        2
+    );
     let status = r.status().unwrap();
     assert_eq!((status.links_active, status.links_unlinked), (1, 1));
 
@@ -1039,6 +1080,7 @@ fn link_views_page_through_active_links_with_their_snapshots_and_base() {
             for n in 0..5 {
                 let link = tx.create_link(
                     &NewLink {
+                        pair: "contacts".into(),
                         email: format!("p{n}@example.com"),
                         hubspot_id: Some(format!("{}", 101 + n)),
                         ..NewLink::default()
@@ -1085,14 +1127,14 @@ fn link_views_page_through_active_links_with_their_snapshots_and_base() {
 
     // 102 is held by an unlinked link only, so it counts as waiting to be matched.
     let waiting: Vec<_> = r
-        .unlinked_snapshots("hubspot", None, 10)
+        .unlinked_snapshots("contacts", "hubspot", None, 10)
         .unwrap()
         .into_iter()
         .map(|s| s.record_id)
         .collect();
     assert_eq!(waiting, vec!["102"]);
     assert_eq!(
-        r.snapshots_by_email("hubspot", "BOB@example.com")
+        r.snapshots_by_key("contacts", "hubspot", "BOB@example.com")
             .unwrap()
             .len(),
         1
@@ -1108,8 +1150,15 @@ fn duplicates_are_reported_once_per_email_and_cleared() {
     let mut store = Store::open(&path).unwrap();
     store
         .transaction(|tx| {
-            tx.report_duplicate("hubspot", "Ada@example.com", &["2".into(), "1".into()], 1)?;
             tx.report_duplicate(
+                "contacts",
+                "hubspot",
+                "Ada@example.com",
+                &["2".into(), "1".into()],
+                1,
+            )?;
+            tx.report_duplicate(
+                "contacts",
                 "hubspot",
                 "ada@example.com",
                 &["3".into(), "1".into(), "2".into()],
@@ -1126,7 +1175,7 @@ fn duplicates_are_reported_once_per_email_and_cleared() {
     assert_eq!(store.reader().status().unwrap().duplicates, 1);
     assert!(
         store
-            .transaction(|tx| tx.clear_duplicate("hubspot", "ADA@example.com"))
+            .transaction(|tx| tx.clear_duplicate("contacts", "hubspot", "ADA@example.com"))
             .unwrap()
     );
     assert_eq!(store.reader().status().unwrap().duplicates, 0);
@@ -1227,7 +1276,10 @@ fn a_row_truce_cannot_decode_is_reported_as_corrupt_with_the_file_name() {
     conn.execute("UPDATE links SET state = 'sideways'", [])
         .unwrap();
 
-    let err = store.reader().snapshot("hubspot", "101").unwrap_err();
+    let err = store
+        .reader()
+        .snapshot("contacts", "hubspot", "101")
+        .unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
     assert!(
         err.to_string().contains(&path.display().to_string()),
@@ -1236,7 +1288,13 @@ fn a_row_truce_cannot_decode_is_reported_as_corrupt_with_the_file_name() {
     let err = store.reader().link(link).unwrap_err();
     assert!(err.to_string().contains("sideways"), "{err}");
     // Other rows stay readable.
-    assert!(store.reader().snapshot("hubspot", "102").unwrap().is_some());
+    assert!(
+        store
+            .reader()
+            .snapshot("contacts", "hubspot", "102")
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[test]

@@ -221,12 +221,13 @@ pub fn disagreements(
     salesforce: &Value,
 ) -> Vec<String> {
     let object = match object {
-        "Contact" => truce::config::SalesforceObject::Contact,
-        _ => truce::config::SalesforceObject::Lead,
+        "Contact" => truce_connectors::ObjectType::SalesforceContact,
+        _ => truce_connectors::ObjectType::SalesforceLead,
     };
     let mut out = Vec::new();
     let converted = salesforce["IsConverted"] == Value::Bool(true);
-    for map in settings.fields_for(object) {
+    let people = settings.pair(truce::engine::pair::Pair::Contacts).unwrap();
+    for map in people.fields_for(object) {
         if map.rule == truce::config::Rule::None || converted {
             continue;
         }
@@ -253,6 +254,8 @@ pub fn disagreements(
 
 pub fn field<'a>(settings: &'a Settings, hubspot: &str) -> &'a FieldMap {
     settings
+        .pair(truce::engine::pair::Pair::Contacts)
+        .unwrap()
         .fields
         .iter()
         .find(|f| f.hubspot == hubspot)

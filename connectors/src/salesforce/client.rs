@@ -154,6 +154,7 @@ fn classify_body(
         ) => ErrorClass::Transient,
         Some("REQUEST_LIMIT_EXCEEDED") => ErrorClass::RateLimited,
         Some("INVALID_SESSION_ID") => ErrorClass::AuthExpired,
+        Some("CANNOT_UPDATE_CONVERTED_LEAD") => ErrorClass::Superseded,
         Some(
             "API_DISABLED_FOR_ORG" | "INSUFFICIENT_ACCESS_OR_READONLY" | "API_CURRENTLY_DISABLED",
         ) => ErrorClass::Fatal,
@@ -186,6 +187,8 @@ fn record_error(errors: &[super::wire::RecordError], action: &str) -> Error {
     let code = errors.first().map(|e| e.status_code.clone());
     let class = match code.as_deref() {
         Some("UNABLE_TO_LOCK_ROW") => ErrorClass::Transient,
+        // A converted lead is read-only: the write belongs on its Contact now.
+        Some("CANNOT_UPDATE_CONVERTED_LEAD") => ErrorClass::Superseded,
         _ => ErrorClass::Permanent,
     };
     let mut fields: Vec<String> = Vec::new();

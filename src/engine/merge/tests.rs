@@ -306,3 +306,110 @@ fn two_way_ties_go_to_hubspot() {
     });
     assert_eq!(render(&d), "conflict(hs) sf=h");
 }
+
+fn set(items: &str) -> BTreeSet<String> {
+    items.chars().map(String::from).collect()
+}
+
+fn merge_sets(rule: Rule, base: Option<&str>, h: &str, s: &str) -> SetDecision {
+    let base = base.map(set);
+    merge_set(&SetState {
+        base: base.as_ref(),
+        hubspot: &set(h),
+        salesforce: &set(s),
+        hubspot_changed_at: 0,
+        salesforce_changed_at: 1,
+        rule,
+    })
+}
+
+#[test]
+fn an_element_added_on_one_side_and_another_removed_on_the_other_both_stand() {
+    // Base {a, b}; HubSpot added c; Salesforce removed b.
+    let d = merge_sets(Rule::TwoWay, Some("ab"), "abc", "a");
+    assert_eq!(d.to_hubspot, Some(set("ac")));
+    assert_eq!(d.to_salesforce, Some(set("ac")));
+    assert_eq!(d.agreed, Some(set("ac")));
+    assert!(d.conflicts.is_empty());
+}
+
+/// `(rule, base, hubspot, salesforce, HubSpot's new set, Salesforce's new set, agreed)`.
+type SetCase<'a> = (
+    Rule,
+    Option<&'a str>,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+#[test]
+fn sets_merge_element_by_element_under_every_rule() {
+    // (rule, base, hubspot, salesforce) → (HubSpot's new set, Salesforce's new set, agreed)
+    let cases: [SetCase<'_>; 9] = [
+        (Rule::TwoWay, Some("ab"), "ab", "ab", None, None, Some("ab")),
+        (
+            Rule::TwoWay,
+            None,
+            "ab",
+            "bc",
+            Some("abc"),
+            Some("abc"),
+            Some("abc"),
+        ),
+        (Rule::TwoWay, Some("a"), "", "a", None, Some(""), Some("")),
+        (
+            Rule::AlwaysHubspot,
+            None,
+            "ab",
+            "bc",
+            None,
+            Some("ab"),
+            Some("ab"),
+        ),
+        (
+            Rule::AlwaysHubspot,
+            Some("ab"),
+            "ab",
+            "abc",
+            None,
+            Some("ab"),
+            Some("ab"),
+        ),
+        (
+            Rule::AlwaysSalesforce,
+            Some("ab"),
+            "abc",
+            "ab",
+            Some("ab"),
+            None,
+            Some("ab"),
+        ),
+        (
+            Rule::PreferHubspotUnlessBlank,
+            None,
+            "a",
+            "b",
+            Some("ab"),
+            Some("ab"),
+            Some("ab"),
+        ),
+        (Rule::None, Some("a"), "ab", "a", None, None, None),
+        (Rule::TwoWay, None, "", "", None, None, Some("")),
+    ];
+    for (rule, base, h, s, to_h, to_s, agreed) in cases {
+        let d = merge_sets(rule, base, h, s);
+        let label = format!("{rule} base={base:?} h={h} s={s}");
+        assert_eq!(d.to_hubspot, to_h.map(set), "to HubSpot, {label}");
+        assert_eq!(d.to_salesforce, to_s.map(set), "to Salesforce, {label}");
+        assert_eq!(d.agreed, agreed.map(set), "agreed, {label}");
+    }
+}
+
+#[test]
+fn an_element_the_losing_side_added_under_a_one_way_rule_is_reverted() {
+    let d = merge_sets(Rule::AlwaysHubspot, Some("a"), "a", "ax");
+    assert_eq!(d.reverted, vec![("x".to_string(), Side::Salesforce)]);
+    assert_eq!(d.to_salesforce, Some(set("a")));
+}

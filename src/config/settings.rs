@@ -1,0 +1,52 @@
+//! The engine's settings from a loaded config: where the file's shape becomes the engine's
+//! vocabulary (pairs, their descriptions, field maps).
+//!
+//! Validation ([`super::validate`]) has already refused what the engine cannot run (a pair
+//! not supported yet, a mapping of an unknown object), so building cannot fail.
+
+use crate::engine::mapping::FieldMap;
+use crate::engine::pair::{Identity, Pair, PairSpec, People};
+use crate::engine::settings::Settings;
+
+use super::Config;
+
+impl Settings {
+    /// Settings from a loaded, validated config.
+    pub fn from_config(config: &Config) -> Settings {
+        let pairs = Pair::ALL
+            .into_iter()
+            .filter(|pair| *pair == Pair::Contacts || config.sync.objects.contains(pair))
+            .filter_map(|pair| pair_spec(config, pair))
+            .collect();
+        Settings {
+            pairs,
+            deletes: config.sync.deletes,
+            lookback: config.sync.lookback,
+            max_attempts: 8,
+            apply_batch: 1000,
+        }
+    }
+}
+
+/// The description of one pair; `None` for a pair this truce cannot sync yet.
+fn pair_spec(config: &Config, pair: Pair) -> Option<PairSpec> {
+    let identity = match pair {
+        Pair::Contacts => Identity::Email(People {
+            qualify: config.sync.qualify.clone(),
+            create_as: config.sync.create_salesforce_as.object_type(),
+            external_id_field: config.salesforce.external_id_field.clone(),
+        }),
+        Pair::Companies | Pair::Deals => return None,
+    };
+    let fields = config
+        .fields
+        .iter()
+        .filter(|f| f.object == pair)
+        .map(FieldMap::new)
+        .collect();
+    Some(PairSpec {
+        pair,
+        identity,
+        fields,
+    })
+}

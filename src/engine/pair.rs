@@ -1,0 +1,266 @@
+//! Object pairs: what truce keeps in agreement, described as data.
+//!
+//! A [`Pair`] names one kind of thing both systems hold (people, companies, deals). Its
+//! [`PairSpec`] says everything the pipeline needs to know about it: the HubSpot object, the
+//! Salesforce object(s) in matching precedence, how a record is identified, the mapped
+//! fields and references, and when a record is created on the other side. The pull,
+//! record, identity, merge and apply steps read the description; none of them has a code
+//! path of its own per pair, except identity, whose rules are the pair's nature.
+
+use std::fmt;
+
+use serde::Deserialize;
+use truce_connectors::{ObjectType, System};
+
+use super::mapping::FieldMap;
+
+/// One kind of thing both systems hold, as the config names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pair {
+    /// People: HubSpot contacts ↔ Salesforce Leads and Contacts.
+    Contacts,
+    /// Companies: HubSpot companies ↔ Salesforce Accounts.
+    Companies,
+    /// Deals: HubSpot deals ↔ Salesforce Opportunities.
+    Deals,
+}
+
+impl Pair {
+    /// Every pair, in the order a cycle handles them: a record is linked before the
+    /// records that refer to it (a person's company before the person, both before deals).
+    pub const ALL: [Pair; 3] = [Pair::Companies, Pair::Contacts, Pair::Deals];
+
+    /// The config and store name (`contacts`, `companies`, `deals`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pair::Contacts => "contacts",
+            Pair::Companies => "companies",
+            Pair::Deals => "deals",
+        }
+    }
+
+    /// Parses the config and store name.
+    pub fn parse(name: &str) -> Option<Pair> {
+        Pair::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// The HubSpot object of this pair.
+    pub fn hubspot_object(self) -> ObjectType {
+        match self {
+            Pair::Contacts => ObjectType::HubSpotContact,
+            Pair::Companies => ObjectType::HubSpotCompany,
+            Pair::Deals => ObjectType::HubSpotDeal,
+        }
+    }
+
+    /// The Salesforce objects of this pair, the one a match prefers first (a Contact
+    /// beats a Lead with the same email).
+    pub fn salesforce_objects(self) -> &'static [ObjectType] {
+        match self {
+            Pair::Contacts => &[ObjectType::SalesforceContact, ObjectType::SalesforceLead],
+            Pair::Companies => &[ObjectType::SalesforceAccount],
+            Pair::Deals => &[ObjectType::SalesforceOpportunity],
+        }
+    }
+
+    /// The objects of this pair in `system`.
+    pub fn objects(self, system: System) -> Vec<ObjectType> {
+        match system {
+            System::HubSpot => vec![self.hubspot_object()],
+            System::Salesforce => self.salesforce_objects().to_vec(),
+        }
+    }
+
+    /// The pair a record of `object` belongs to. An Opportunity's contact roles are parts
+    /// of deals (the connector reads them into their Opportunity's `@contacts`).
+    pub fn of(object: ObjectType) -> Pair {
+        match object {
+            ObjectType::HubSpotContact
+            | ObjectType::SalesforceLead
+            | ObjectType::SalesforceContact => Pair::Contacts,
+            ObjectType::HubSpotCompany | ObjectType::SalesforceAccount => Pair::Companies,
+            ObjectType::HubSpotDeal
+            | ObjectType::SalesforceOpportunity
+            | ObjectType::SalesforceContactRole => Pair::Deals,
+        }
+    }
+
+    /// True for the pair whose records are people, matched and named by email.
+    pub fn is_people(self) -> bool {
+        self == Pair::Contacts
+    }
+}
+
+impl fmt::Display for Pair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happens when a linked record is deleted or archived on one side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletePolicy {
+    /// Log it and unlink; the other side keeps its record.
+    Unlink,
+    /// Delete the other side's record too.
+    Propagate,
+}
+
+impl DeletePolicy {
+    /// The policy's config name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletePolicy::Unlink => "unlink",
+            DeletePolicy::Propagate => "propagate",
+        }
+    }
+}
+
+/// `qualify = { property = "...", values = [...] }`: a HubSpot contact is created in
+/// Salesforce only when `property` holds one of `values` (the marketing/sales agreement in
+/// code: sales gets qualified leads only).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Qualify {
+    /// The HubSpot property tested.
+    pub property: String,
+    /// The values that qualify.
+    pub values: Vec<String>,
+}
+
+impl Default for Qualify {
+    fn default() -> Self {
+        Qualify {
+            property: "lifecyclestage".into(),
+            values: [
+                "marketingqualifiedlead",
+                "salesqualifiedlead",
+                "opportunity",
+                "customer",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+impl Qualify {
+    /// True when a HubSpot contact holding `value` in the qualifying property may be
+    /// created in Salesforce.
+    pub fn passes(&self, value: Option<&serde_json::Value>) -> bool {
+        value
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|v| self.values.iter().any(|q| q == v))
+    }
+}
+
+/// How the records of a pair are found to be the same thing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Identity {
+    /// People, by normalised email.
+    Email(People),
+}
+
+/// How people are matched and created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct People {
+    /// The gate for creating HubSpot contacts in Salesforce.
+    pub qualify: Qualify,
+    /// What a qualified HubSpot contact becomes in Salesforce (a Lead or a Contact).
+    pub create_as: ObjectType,
+    /// The Salesforce external-id field holding the HubSpot id, when the org has one:
+    /// creates then upsert on it.
+    pub external_id_field: Option<String>,
+}
+
+/// Everything the pipeline needs to know about one pair.
+#[derive(Debug, Clone)]
+pub struct PairSpec {
+    /// Which pair.
+    pub pair: Pair,
+    /// How its records are identified and created.
+    pub identity: Identity,
+    /// Its mapped fields and references.
+    pub fields: Vec<FieldMap>,
+}
+
+impl PairSpec {
+    /// The field maps that apply to a Salesforce object of this pair.
+    pub fn fields_for(&self, object: ObjectType) -> impl Iterator<Item = &FieldMap> {
+        self.fields.iter().filter(move |f| f.applies_to(object))
+    }
+
+    /// The fields the connector must read for `object`: every mapped one (of its side) and
+    /// what identity needs.
+    pub fn read_fields(&self, object: ObjectType) -> Vec<String> {
+        let mut out: Vec<String> = match object.system() {
+            System::HubSpot => self.fields.iter().map(|f| f.hubspot.clone()).collect(),
+            System::Salesforce => self
+                .fields_for(object)
+                .map(|f| f.salesforce.clone())
+                .collect(),
+        };
+        match (&self.identity, object.system()) {
+            (Identity::Email(people), System::HubSpot) => out.push(people.qualify.property.clone()),
+            (Identity::Email(people), System::Salesforce) => {
+                out.extend(people.external_id_field.clone());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The people rules, when this pair is people.
+    pub fn people(&self) -> Option<&People> {
+        match &self.identity {
+            Identity::Email(people) => Some(people),
+        }
+    }
+
+    /// True when the field of `system` named `name` is tracked in the change log: a mapped
+    /// field, or one identity reads.
+    pub fn tracks(&self, system: System, name: &str) -> bool {
+        let mapped = self.fields.iter().any(|f| match system {
+            System::HubSpot => f.hubspot == name,
+            System::Salesforce => f.salesforce == name,
+        });
+        mapped
+            || match (&self.identity, system) {
+                (Identity::Email(people), System::HubSpot) => people.qualify.property == name,
+                (Identity::Email(_), System::Salesforce) => false,
+            }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_object_is_read_by_the_one_pair_it_belongs_to_except_contact_roles() {
+        for object in ObjectType::ALL {
+            let pairs: Vec<Pair> = Pair::ALL
+                .into_iter()
+                .filter(|p| p.objects(object.system()).contains(&object))
+                .collect();
+            match object {
+                // Parts of an Opportunity, read into it by the connector.
+                ObjectType::SalesforceContactRole => assert!(pairs.is_empty()),
+                _ => assert_eq!(pairs, [Pair::of(object)], "{object}"),
+            }
+        }
+        assert_eq!(Pair::of(ObjectType::SalesforceLead), Pair::Contacts);
+        assert_eq!(Pair::parse("companies"), Some(Pair::Companies));
+        assert_eq!(Pair::parse("Companies"), None);
+    }
+
+    #[test]
+    fn a_pair_is_linked_after_the_pairs_its_references_point_to() {
+        let at = |p| Pair::ALL.iter().position(|&q| q == p);
+        assert!(at(Pair::Companies) < at(Pair::Contacts));
+        assert!(at(Pair::Contacts) < at(Pair::Deals));
+    }
+}
