@@ -115,6 +115,25 @@ fn a_misspelt_key_exits_78_and_names_the_key_and_line() {
 }
 
 #[test]
+fn a_pair_not_supported_yet_exits_78_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example()).unwrap();
+    let bad = dir.path().join("truce.toml");
+    let with_deals = text.replace("[sync]\n", "[sync]\nobjects = [\"deals\"]\n");
+    assert_ne!(with_deals, text, "the example has a [sync] table");
+    std::fs::write(&bad, with_deals).unwrap();
+    let (code, _, err) = run(with_example_env(&mut truce(&[
+        "check",
+        "--offline",
+        "--config",
+        bad.to_str().unwrap(),
+    ])));
+    assert_eq!(code, 78, "{err}");
+    assert!(err.contains("`sync.objects`"), "{err}");
+    assert!(err.contains("not yet supported"), "{err}");
+}
+
+#[test]
 fn missing_secrets_are_each_named_and_exit_78() {
     let path = example().to_str().unwrap();
     let (code, _, err) = run(&mut truce(&["check", "--offline", "--config", path]));

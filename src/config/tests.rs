@@ -151,3 +151,67 @@ fn a_rule_that_does_not_exist_is_refused_with_the_choices() {
     assert!(found[0].message.contains("two_way"), "{found:?}");
     assert_eq!(found[0].line, Some(20));
 }
+
+#[test]
+fn pairs_not_supported_yet_are_refused_naming_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = minimal(dir.path()).replace(
+        "poll_interval = \"15s\"",
+        "poll_interval = \"15s\"\nobjects = [\"contacts\", \"deals\"]",
+    ) + "\n[[field]]\nobject = \"companies\"\nhubspot = \"name\"\nsalesforce = \"Name\"\n";
+    let problems = problems(dir.path(), &text);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert_eq!(problems[0].key, "sync.objects");
+    assert!(
+        problems[0].message.contains("`deals` is not yet supported"),
+        "{problems:?}"
+    );
+    assert_eq!(
+        problems[0].line,
+        Some(text.lines().position(|l| l.starts_with("objects")).unwrap() + 1)
+    );
+    assert_eq!(problems[1].key, "field[1].object");
+    assert!(
+        problems[1]
+            .message
+            .contains("`companies` is not yet supported")
+    );
+}
+
+#[test]
+fn a_field_names_its_pair_and_on_lists_only_that_pairs_salesforce_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = minimal(dir.path());
+    let unknown =
+        base.clone() + "\n[[field]]\nobject = \"invoices\"\nhubspot = \"x\"\nsalesforce = \"X\"\n";
+    let problems_unknown = problems(dir.path(), &unknown);
+    assert!(
+        problems_unknown[0].message.contains("invoices"),
+        "{problems_unknown:?}"
+    );
+    let foreign =
+        base.clone() + "\n[[field]]\nhubspot = \"x\"\nsalesforce = \"X\"\non = [\"Account\"]\n";
+    let problems_foreign = problems(dir.path(), &foreign);
+    assert_eq!(problems_foreign[0].key, "field[1].on");
+    assert!(
+        problems_foreign[0]
+            .message
+            .contains("Account is not part of the `contacts` pair"),
+        "{problems_foreign:?}"
+    );
+    let association = base + "\n[[field]]\nhubspot = \"@owner\"\nsalesforce = \"OwnerId\"\n";
+    let problems_association = problems(dir.path(), &association);
+    assert!(
+        problems_association[0].message.contains("@company"),
+        "{problems_association:?}"
+    );
+}
+
+#[test]
+fn pairs_and_the_association_sweep_default_to_contacts_and_five_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load_str(&dir.path().join("truce.toml"), &minimal(dir.path())).unwrap();
+    assert_eq!(loaded.config.sync.objects, [Pair::Contacts]);
+    assert_eq!(loaded.config.sync.association_sweep.as_secs(), 300);
+    assert_eq!(loaded.config.fields[0].object, Pair::Contacts);
+}
