@@ -130,6 +130,10 @@ fn merge_views(
             reconcile::plan_link(&view, spec, &mut lookup)?
         };
         summary.links += 1;
+        if spec.fields.iter().any(|f| f.reference.is_some()) {
+            // Only pairs with references can wait; the others skip the statement.
+            tx.set_deferred(view.link.id, &plan.deferred, now)?;
+        }
         write_plan(tx, &view, pair, plan, observer, now, &mut summary)?;
     }
     Ok(summary)
@@ -147,7 +151,6 @@ fn write_plan(
 ) -> Result<(), EngineError> {
     let link = view.link.id;
     let name = view.link.name.as_deref().unwrap_or("");
-    tx.set_deferred(link, &plan.deferred, now)?;
     if let Some(entry) = &plan.quarantine {
         tx.quarantine_record(entry, now)?;
         events::quarantine(&QuarantineEvent {
