@@ -198,6 +198,12 @@ pub struct Record {
     /// The person's email as the API holds it, for the objects that carry one (HubSpot
     /// contacts, Salesforce Leads and Contacts).
     pub email: Option<String>,
+    /// What people call the record, for objects named rather than emailed (a company's or
+    /// an Account's name, a deal's or an Opportunity's name).
+    pub name: Option<String>,
+    /// A company's web domain as the API holds it (HubSpot `domain`, Salesforce `Website`,
+    /// which may be a whole URL): the engine normalises it for matching.
+    pub domain: Option<String>,
     /// Archived (HubSpot) or in the recycle bin (Salesforce `IsDeleted`).
     pub deleted: bool,
     /// The ids that were merged into this record (HubSpot).
@@ -222,6 +228,8 @@ impl Record {
             modified_at,
             fields,
             email: None,
+            name: None,
+            domain: None,
             deleted: false,
             merged_ids: Vec::new(),
             merged_into: None,

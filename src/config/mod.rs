@@ -25,7 +25,7 @@ use truce_connectors::{ObjectType, Secret};
 
 pub use crate::engine::mapping::{FieldMapping, FieldType};
 pub use crate::engine::merge::Rule;
-pub use crate::engine::pair::{DeletePolicy, Pair, Qualify};
+pub use crate::engine::pair::{CompanyMatch, CreatePolicy, DeletePolicy, Pair, Qualify};
 pub use duration::parse_duration;
 pub use secrets::SecretSource;
 
@@ -46,9 +46,52 @@ pub struct Config {
     /// `[sync]`
     #[serde(default)]
     pub sync: SyncSection,
+    /// `[companies]`
+    #[serde(default)]
+    pub companies: CompaniesSection,
     /// `[[field]]`, in file order.
     #[serde(default, rename = "field")]
     pub fields: Vec<FieldMapping>,
+}
+
+/// `[companies]`: how companies and Accounts are matched and created (with `companies` in
+/// `[sync] objects`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompaniesSection {
+    /// `contacts` (through linked people) or `domain` (also by normalised domain).
+    #[serde(default = "default_company_match", rename = "match")]
+    pub matching: CompanyMatch,
+    /// When a HubSpot company becomes an Account.
+    #[serde(default = "default_referenced")]
+    pub create_in_salesforce: CreatePolicy,
+    /// When an Account becomes a HubSpot company.
+    #[serde(default = "default_referenced")]
+    pub create_in_hubspot: CreatePolicy,
+    /// An Account External ID field holding the HubSpot company id (creates upsert on it).
+    pub external_id_field: Option<String>,
+    /// A HubSpot unique-value company property holding the Account id (creates upsert on
+    /// it).
+    pub hubspot_id_property: Option<String>,
+}
+
+impl Default for CompaniesSection {
+    fn default() -> Self {
+        CompaniesSection {
+            matching: default_company_match(),
+            create_in_salesforce: default_referenced(),
+            create_in_hubspot: default_referenced(),
+            external_id_field: None,
+            hubspot_id_property: None,
+        }
+    }
+}
+
+fn default_company_match() -> CompanyMatch {
+    CompanyMatch::Contacts
+}
+fn default_referenced() -> CreatePolicy {
+    CreatePolicy::Referenced
 }
 
 /// `[state]`: where the SQLite file lives.

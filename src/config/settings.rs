@@ -4,8 +4,11 @@
 //! Validation ([`super::validate`]) has already refused what the engine cannot run (a pair
 //! not supported yet, a mapping of an unknown object), so building cannot fail.
 
+use truce_connectors::ObjectType;
+
+use crate::engine::identity::companies::{CONTACT_ACCOUNT, PRIMARY_COMPANY};
 use crate::engine::mapping::FieldMap;
-use crate::engine::pair::{Identity, Pair, PairSpec, People};
+use crate::engine::pair::{Companies, Identity, Pair, PairSpec, People};
 use crate::engine::settings::Settings;
 
 use super::Config;
@@ -30,13 +33,31 @@ impl Settings {
 
 /// The description of one pair; `None` for a pair this truce cannot sync yet.
 fn pair_spec(config: &Config, pair: Pair) -> Option<PairSpec> {
+    let companies = &config.companies;
     let identity = match pair {
         Pair::Contacts => Identity::Email(People {
             qualify: config.sync.qualify.clone(),
             create_as: config.sync.create_salesforce_as.object_type(),
             external_id_field: config.salesforce.external_id_field.clone(),
         }),
-        Pair::Companies | Pair::Deals => return None,
+        Pair::Companies => Identity::Company(Companies {
+            matching: companies.matching,
+            create_in_salesforce: companies.create_in_salesforce,
+            create_in_hubspot: companies.create_in_hubspot,
+            external_id_field: companies.external_id_field.clone(),
+            hubspot_id_property: companies.hubspot_id_property.clone(),
+        }),
+        Pair::Deals => return None,
+    };
+    // Companies are matched and created through people: the people pair reads each
+    // person's company whether or not a [[field]] maps it.
+    let extra_reads = if pair == Pair::Contacts && config.sync.objects.contains(&Pair::Companies) {
+        vec![
+            (ObjectType::HubSpotContact, PRIMARY_COMPANY.to_string()),
+            (ObjectType::SalesforceContact, CONTACT_ACCOUNT.to_string()),
+        ]
+    } else {
+        Vec::new()
     };
     let fields = config
         .fields
@@ -48,5 +69,6 @@ fn pair_spec(config: &Config, pair: Pair) -> Option<PairSpec> {
         pair,
         identity,
         fields,
+        extra_reads,
     })
 }

@@ -38,6 +38,7 @@ pub mod settings;
 pub mod shared;
 pub mod stored;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -284,24 +285,28 @@ impl Engine {
     async fn settle(&mut self, touched: &[Touched]) -> Result<MergeSummary, EngineError> {
         let now = self.now();
         let settings = self.settings.clone();
+        let none = BTreeSet::new();
         let identity = self
             .store
-            .transaction(|tx| identity::resolve(tx, touched, &settings, now))?;
+            .transaction(|tx| identity::resolve(tx, touched, &settings, now, &none))?;
         let mut dirty = identity.dirty.clone();
+        let (mut linked, mut creates) = (identity.linked, identity.creates);
         if !identity.fetch.is_empty() {
             let fetched = self.fetch_missing(&identity.fetch).await?;
             let now = self.now();
             let again = self
                 .store
-                .transaction(|tx| identity::resolve(tx, &fetched, &settings, now))?;
+                .transaction(|tx| identity::resolve(tx, &fetched, &settings, now, &dirty))?;
             dirty.extend(again.dirty);
+            linked += again.linked;
+            creates += again.creates;
         }
         let dirty: Vec<LinkId> = dirty.into_iter().collect();
         let mut links = self.waiting_for(&dirty)?;
         links.extend(dirty);
         let mut summary = self.merge_links(links)?;
-        summary.linked += identity.linked;
-        summary.creates += identity.creates;
+        summary.linked += linked;
+        summary.creates += creates;
         summary.duplicates += identity.duplicates;
         Ok(summary)
     }

@@ -161,6 +161,51 @@ impl Qualify {
 pub enum Identity {
     /// People, by normalised email.
     Email(People),
+    /// Companies, through the people linked to them (and optionally by domain).
+    Company(Companies),
+}
+
+/// How companies and Accounts are matched (`[companies] match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompanyMatch {
+    /// A company and an Account are one when linked people point to them (HubSpot's own
+    /// way: a contact's primary company, a Contact's Account).
+    Contacts,
+    /// As `contacts`, and also by normalised domain (HubSpot `domain` against the host of
+    /// the Account's `Website`).
+    Domain,
+}
+
+/// When a record of one side is created on the other (`create_in_salesforce`,
+/// `create_in_hubspot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreatePolicy {
+    /// Only once a synced record refers to it (a linked person's company, a synced deal's
+    /// company): a company nobody syncs stays home.
+    Referenced,
+    /// Every record.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// How companies are matched and created.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Companies {
+    /// The matching rule.
+    pub matching: CompanyMatch,
+    /// When a HubSpot company becomes an Account.
+    pub create_in_salesforce: CreatePolicy,
+    /// When an Account becomes a HubSpot company.
+    pub create_in_hubspot: CreatePolicy,
+    /// The Account external-id field holding the HubSpot company id: Account creates upsert
+    /// on it.
+    pub external_id_field: Option<String>,
+    /// The HubSpot unique-value company property holding the Account id: company creates
+    /// upsert on it.
+    pub hubspot_id_property: Option<String>,
 }
 
 /// How people are matched and created.
@@ -184,6 +229,9 @@ pub struct PairSpec {
     pub identity: Identity,
     /// Its mapped fields and references.
     pub fields: Vec<FieldMap>,
+    /// Fields read (and tracked) besides the mapped ones because another pair's identity
+    /// needs them: a person's company when companies are matched through people.
+    pub extra_reads: Vec<(ObjectType, String)>,
 }
 
 impl PairSpec {
@@ -202,36 +250,62 @@ impl PairSpec {
                 .map(|f| f.salesforce.clone())
                 .collect(),
         };
-        match (&self.identity, object.system()) {
-            (Identity::Email(people), System::HubSpot) => out.push(people.qualify.property.clone()),
-            (Identity::Email(people), System::Salesforce) => {
-                out.extend(people.external_id_field.clone());
-            }
-        }
+        out.extend(self.identity_fields(object.system()).map(String::from));
+        out.extend(
+            self.extra_reads
+                .iter()
+                .filter(|(o, _)| *o == object)
+                .map(|(_, f)| f.clone()),
+        );
         out.sort();
         out.dedup();
         out
+    }
+
+    /// The fields identity reads on `system`, besides the mapped ones.
+    fn identity_fields(&self, system: System) -> impl Iterator<Item = &str> {
+        let fields: Vec<&str> = match (&self.identity, system) {
+            (Identity::Email(people), System::HubSpot) => vec![people.qualify.property.as_str()],
+            (Identity::Email(people), System::Salesforce) => {
+                people.external_id_field.as_deref().into_iter().collect()
+            }
+            (Identity::Company(companies), System::HubSpot) => companies
+                .hubspot_id_property
+                .as_deref()
+                .into_iter()
+                .collect(),
+            (Identity::Company(companies), System::Salesforce) => {
+                companies.external_id_field.as_deref().into_iter().collect()
+            }
+        };
+        fields.into_iter()
     }
 
     /// The people rules, when this pair is people.
     pub fn people(&self) -> Option<&People> {
         match &self.identity {
             Identity::Email(people) => Some(people),
+            Identity::Company(_) => None,
         }
     }
 
     /// True when the field of `system` named `name` is tracked in the change log: a mapped
-    /// field, or one identity reads.
+    /// field, the qualifying property, or one another pair's identity reads.
     pub fn tracks(&self, system: System, name: &str) -> bool {
         let mapped = self.fields.iter().any(|f| match system {
             System::HubSpot => f.hubspot == name,
             System::Salesforce => f.salesforce == name,
         });
+        let qualifying = match (&self.identity, system) {
+            (Identity::Email(people), System::HubSpot) => people.qualify.property == name,
+            _ => false,
+        };
         mapped
-            || match (&self.identity, system) {
-                (Identity::Email(people), System::HubSpot) => people.qualify.property == name,
-                (Identity::Email(_), System::Salesforce) => false,
-            }
+            || qualifying
+            || self
+                .extra_reads
+                .iter()
+                .any(|(o, f)| o.system() == system && f == name)
     }
 }
 

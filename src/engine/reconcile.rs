@@ -706,6 +706,7 @@ mod tests {
                 external_id_field: None,
             }),
             fields: fields.iter().map(FieldMap::new).collect(),
+            extra_reads: Vec::new(),
         }
     }
 

@@ -121,6 +121,7 @@ fn record_one(
 fn match_key(spec: &PairSpec, record: &Record) -> Option<String> {
     match &spec.identity {
         Identity::Email(_) => stored::email_key(record.email.as_deref()),
+        Identity::Company(_) => stored::domain_key(record.domain.as_deref()),
     }
 }
 

@@ -81,7 +81,32 @@ pub fn meta(record: &Record) -> RecordMeta {
         }),
         merged_into: record.merged_into.clone(),
         merged_ids: record.merged_ids.clone(),
+        name: record.name.clone().filter(|n| !n.trim().is_empty()),
     }
+}
+
+/// The match key of a company: its web domain, normalised so that `https://www.Acme.com/`
+/// and `acme.com.` are one (scheme, path, port, `www.` and a trailing dot dropped,
+/// lower-cased). International names are compared as written, lower-cased.
+pub fn domain_key(domain: Option<&str>) -> Option<String> {
+    let text = domain?.trim().to_lowercase();
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .unwrap_or(&text);
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default()
+        .rsplit('@')
+        .next()
+        .unwrap_or_default();
+    let host = host.split(':').next().unwrap_or_default();
+    let host = host
+        .strip_prefix("www.")
+        .unwrap_or(host)
+        .trim_end_matches('.');
+    (!host.is_empty() && !host.contains(char::is_whitespace)).then(|| host.to_string())
 }
 
 /// The match key of a person: the normalised email.
@@ -135,6 +160,23 @@ mod tests {
         ] {
             assert_eq!(upsert(&store_upsert(&key)), key);
         }
+    }
+
+    #[test]
+    fn domains_match_whatever_url_dress_they_wear() {
+        for (raw, key) in [
+            ("acme.com", Some("acme.com")),
+            ("https://www.Acme.com/about?x=1", Some("acme.com")),
+            ("http://acme.com:8080", Some("acme.com")),
+            ("ACME.COM.", Some("acme.com")),
+            ("  www.acme.co.uk/ ", Some("acme.co.uk")),
+            ("bücher.de", Some("bücher.de")),
+            ("", None),
+            ("not a url", None),
+        ] {
+            assert_eq!(domain_key(Some(raw)).as_deref(), key, "{raw:?}");
+        }
+        assert_eq!(domain_key(None), None);
     }
 
     #[test]

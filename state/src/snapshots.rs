@@ -39,6 +39,9 @@ pub struct RecordMeta {
     pub merged_into: Option<String>,
     /// On a merge survivor, the ids merged into it.
     pub merged_ids: Vec<String>,
+    /// What people call the record (a company's or deal's name), for records named
+    /// rather than emailed.
+    pub name: Option<String>,
 }
 
 /// A record as pulled, to store as its snapshot.

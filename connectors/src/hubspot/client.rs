@@ -167,6 +167,8 @@ fn record(object: SimplePublicObject) -> Record {
         id: object.id,
         modified_at,
         email,
+        name: None,
+        domain: None,
         fields,
         deleted: object.archived,
         merged_ids,

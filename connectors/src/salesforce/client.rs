@@ -524,6 +524,8 @@ impl SalesforceConnector {
             id,
             modified_at,
             email,
+            name: None,
+            domain: None,
             fields: row.into_iter().collect(),
             deleted,
             merged_ids: Vec::new(),

@@ -15,16 +15,18 @@
 //!
 //! Everything happens inside the caller's transaction; the links to merge come back.
 
+pub mod companies;
 pub mod people;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use truce_connectors::{ObjectType, System};
-use truce_state::{Link, LinkId, OutboxWrite, Snapshot, Tx, WriteOp};
+use truce_connectors::{ObjectType, System, UpsertKey};
+use truce_state::{Link, LinkId, NewLink, OutboxWrite, Snapshot, Tx, WriteOp};
 
 use super::EngineError;
 use super::events;
 use super::pair::{DeletePolicy, Identity as Rule, Pair, PairSpec};
+use super::reconcile::json_of;
 use super::record::Touched;
 use super::settings::Settings;
 use super::stored;
@@ -46,12 +48,14 @@ pub struct Identity {
     pub fetch: Vec<(ObjectType, String)>,
 }
 
-/// Resolves identity for every touched record.
+/// Resolves identity for every touched record, then matches companies through the people
+/// whose links it touched and the people in `recheck` (whose companies were just fetched).
 pub fn resolve(
     tx: &mut Tx<'_>,
     touched: &[Touched],
     settings: &Settings,
     now: i64,
+    recheck: &BTreeSet<LinkId>,
 ) -> Result<Identity, EngineError> {
     let mut out = Identity::default();
     for record in touched {
@@ -72,7 +76,20 @@ pub fn resolve(
         };
         step.one(record.system, &snapshot)?;
     }
+    companies::from_people(tx, settings, now, &mut out, recheck)?;
     Ok(out)
+}
+
+/// A create on the other side: what to create, keyed how, on which link.
+pub(crate) struct Create<'a> {
+    /// The object created.
+    pub(crate) target: ObjectType,
+    /// The unique key that makes it idempotent, when the other side has one.
+    pub(crate) upsert: Option<UpsertKey>,
+    /// The link it completes; `None` makes a new one.
+    pub(crate) link: Option<LinkId>,
+    /// The person's email, for a new link of people.
+    pub(crate) email: Option<&'a str>,
 }
 
 /// One record's resolution: the transaction, the pair's rules and the running tally.
@@ -104,7 +121,104 @@ impl Step<'_, '_> {
         }
         match &self.spec.identity {
             Rule::Email(people) => people::resolve(self, people, system, snap),
+            Rule::Company(companies) => companies::resolve(self, companies, system, snap),
         }
+    }
+
+    /// Creates the record `snap` stands for on the other side: the link (unless `link`
+    /// names one already) holds `snap` now and the other side once the create is
+    /// confirmed. The create carries every mapped value `snap` has, and `upsert` when the
+    /// other side has a unique key to make it idempotent.
+    pub(crate) fn create_other_side(
+        &mut self,
+        snap: &Snapshot,
+        create: Create<'_>,
+    ) -> Result<LinkId, EngineError> {
+        let from = stored::system(&snap.system)?;
+        let object = stored::object(&snap.object)?;
+        let link = match create.link {
+            Some(link) => link,
+            None => {
+                let (hubspot_id, salesforce) = match from {
+                    System::HubSpot => (Some(snap.record_id.clone()), None),
+                    System::Salesforce => (None, Some((object, snap.record_id.clone()))),
+                };
+                self.tx.create_link(
+                    &NewLink {
+                        pair: self.spec.pair.as_str().into(),
+                        email: create.email.unwrap_or_default().into(),
+                        name: snap.meta.name.clone(),
+                        hubspot_id,
+                        // Object and id arrive together once Salesforce confirms a create.
+                        salesforce_object: salesforce.as_ref().map(|(o, _)| o.as_str().into()),
+                        salesforce_id: salesforce.map(|(_, id)| id),
+                    },
+                    self.now,
+                )?
+            }
+        };
+        let salesforce_object = match from {
+            System::HubSpot => create.target,
+            System::Salesforce => object,
+        };
+        let mut fields = BTreeMap::new();
+        let mut base = BTreeMap::new();
+        for map in self
+            .spec
+            .fields_for(salesforce_object)
+            .filter(|m| m.reference.is_none())
+        {
+            // Unmappable values are left out here; the merge quarantines them once linked.
+            let (value, wire) = match from {
+                System::HubSpot => {
+                    let Ok(value) = map.from_hubspot(snap.fields.get(&map.hubspot)) else {
+                        continue;
+                    };
+                    let Ok(wire) = map.to_salesforce(&value) else {
+                        continue;
+                    };
+                    (value, wire)
+                }
+                System::Salesforce => {
+                    let Ok(value) = map.from_salesforce(snap.fields.get(&map.salesforce)) else {
+                        continue;
+                    };
+                    let wire = map.to_hubspot(&value);
+                    (value, wire)
+                }
+            };
+            if value.is_some() || (from == System::HubSpot && !wire.is_null()) {
+                let name = match from {
+                    System::HubSpot => &map.salesforce,
+                    System::Salesforce => &map.hubspot,
+                };
+                fields.insert(name.clone(), wire);
+                base.insert(map.salesforce.clone(), json_of(&value));
+            }
+        }
+        if let Some(UpsertKey::Field { field, .. }) = &create.upsert {
+            fields.remove(field);
+        }
+        let to = match from {
+            System::HubSpot => System::Salesforce,
+            System::Salesforce => System::HubSpot,
+        };
+        self.tx.enqueue(
+            &OutboxWrite {
+                pair: self.spec.pair.as_str().into(),
+                link_id: Some(link),
+                system: stored::system_name(to).into(),
+                object: create.target.as_str().into(),
+                op: WriteOp::Create,
+                record_id: None,
+                fields,
+                upsert: create.upsert.as_ref().map(stored::store_upsert),
+                base,
+            },
+            self.now,
+        )?;
+        self.out.creates += 1;
+        Ok(link)
     }
 
     /// The active link of this pair holding a record of `system`.

@@ -10,15 +10,12 @@
 //! - **Conversion**: a converted lead hands its link to its Contact.
 //! - A changed email keeps the link.
 
-use std::collections::BTreeMap;
-
 use truce_connectors::{ObjectType, System, UpsertKey};
-use truce_state::{Link, LinkId, LinkState, NewLink, OutboxWrite, Snapshot, WriteOp};
+use truce_state::{Link, LinkId, LinkState, NewLink, Snapshot};
 
-use super::Step;
+use super::{Create, Step};
 use crate::engine::EngineError;
 use crate::engine::pair::People;
-use crate::engine::reconcile::json_of;
 use crate::engine::stored;
 
 /// Resolves one live person record.
@@ -45,7 +42,6 @@ fn hubspot(step: &mut Step<'_, '_>, people: &People, snap: &Snapshot) -> Result<
             && let Some(email) = snap.match_key.clone()
         {
             create_in_salesforce(step, people, snap, &email, Some(link.id))?;
-            step.out.creates += 1;
         }
         step.out.dirty.insert(link.id);
         return Ok(());
@@ -79,7 +75,6 @@ fn hubspot(step: &mut Step<'_, '_>, people: &People, snap: &Snapshot) -> Result<
         Match::Ambiguous => {}
         Match::None if qualifies(people, snap) => {
             create_in_salesforce(step, people, snap, &email, None)?;
-            step.out.creates += 1;
         }
         Match::None => {}
     }
@@ -148,10 +143,7 @@ fn salesforce(step: &mut Step<'_, '_>, snap: &Snapshot) -> Result<(), EngineErro
         return Ok(());
     }
     match hubspot.first() {
-        None => {
-            create_in_hubspot(step, snap, &email)?;
-            step.out.creates += 1;
-        }
+        None => create_in_hubspot(step, snap, &email)?,
         Some(contact) => link_to_hubspot(step, snap, contact, &email)?,
     }
     Ok(())
@@ -274,110 +266,39 @@ fn create_in_salesforce(
     email: &str,
     link: Option<LinkId>,
 ) -> Result<(), EngineError> {
-    let object = people.create_as;
-    let link = match link {
-        Some(link) => link,
-        None => step.tx.create_link(
-            &NewLink {
-                pair: step.spec.pair.as_str().into(),
-                email: email.into(),
-                name: None,
-                hubspot_id: Some(snap.record_id.clone()),
-                // Object and id arrive together once Salesforce confirms the create.
-                salesforce_object: None,
-                salesforce_id: None,
-            },
-            step.now,
-        )?,
-    };
-    let mut fields = BTreeMap::new();
-    let mut base = BTreeMap::new();
-    for map in step
-        .spec
-        .fields_for(object)
-        .filter(|m| m.reference.is_none())
-    {
-        // Unmappable values are left out here; the merge quarantines them once linked.
-        let Ok(value) = map.from_hubspot(snap.fields.get(&map.hubspot)) else {
-            continue;
-        };
-        let Ok(wire) = map.to_salesforce(&value) else {
-            continue;
-        };
-        if !wire.is_null() {
-            fields.insert(map.salesforce.clone(), wire);
-            base.insert(map.salesforce.clone(), json_of(&value));
-        }
-    }
-    let upsert = people.external_id_field.as_ref().map(|field| {
-        fields.remove(field);
-        stored::store_upsert(&UpsertKey::Field {
+    let upsert = people
+        .external_id_field
+        .as_ref()
+        .map(|field| UpsertKey::Field {
             field: field.clone(),
             value: snap.record_id.clone(),
-        })
-    });
-    step.tx.enqueue(
-        &OutboxWrite {
-            pair: step.spec.pair.as_str().into(),
-            link_id: Some(link),
-            system: stored::system_name(System::Salesforce).into(),
-            object: object.as_str().into(),
-            op: WriteOp::Create,
-            record_id: None,
-            fields,
+        });
+    step.create_other_side(
+        snap,
+        Create {
+            target: people.create_as,
             upsert,
-            base,
+            link,
+            email: Some(email),
         },
-        step.now,
     )?;
     Ok(())
 }
 
+/// Queues the creation of a Salesforce person in HubSpot, upserted on the email.
 fn create_in_hubspot(
     step: &mut Step<'_, '_>,
     snap: &Snapshot,
     email: &str,
 ) -> Result<(), EngineError> {
-    let object = stored::object(&snap.object)?;
-    let link = step.tx.create_link(
-        &NewLink {
-            pair: step.spec.pair.as_str().into(),
-            email: email.into(),
-            name: None,
-            hubspot_id: None,
-            salesforce_object: Some(snap.object.clone()),
-            salesforce_id: Some(snap.record_id.clone()),
+    step.create_other_side(
+        snap,
+        Create {
+            target: step.spec.pair.hubspot_object(),
+            upsert: Some(UpsertKey::Email(email.into())),
+            link: None,
+            email: Some(email),
         },
-        step.now,
-    )?;
-    let mut fields = BTreeMap::new();
-    let mut base = BTreeMap::new();
-    for map in step
-        .spec
-        .fields_for(object)
-        .filter(|m| m.reference.is_none())
-    {
-        let Ok(value) = map.from_salesforce(snap.fields.get(&map.salesforce)) else {
-            continue;
-        };
-        if value.is_some() {
-            fields.insert(map.hubspot.clone(), map.to_hubspot(&value));
-            base.insert(map.salesforce.clone(), json_of(&value));
-        }
-    }
-    step.tx.enqueue(
-        &OutboxWrite {
-            pair: step.spec.pair.as_str().into(),
-            link_id: Some(link),
-            system: stored::system_name(System::HubSpot).into(),
-            object: step.spec.pair.hubspot_object().as_str().into(),
-            op: WriteOp::Create,
-            record_id: None,
-            fields,
-            upsert: Some(stored::store_upsert(&UpsertKey::Email(email.into()))),
-            base,
-        },
-        step.now,
     )?;
     Ok(())
 }
