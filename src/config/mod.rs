@@ -13,6 +13,7 @@
 
 mod duration;
 mod locate;
+mod metrics;
 mod secrets;
 mod validate;
 
@@ -25,6 +26,7 @@ use serde::Deserialize;
 use truce_connectors::Secret;
 
 pub use duration::parse_duration;
+pub use metrics::{MetricsSection, parse_listen};
 pub use secrets::SecretSource;
 
 /// Where `truce` looks for its config when `--config` is not given.
@@ -47,6 +49,9 @@ pub struct Config {
     /// `[[field]]`, in file order.
     #[serde(default, rename = "field")]
     pub fields: Vec<FieldMapping>,
+    /// `[metrics]`
+    #[serde(default)]
+    pub metrics: MetricsSection,
 }
 
 /// `[state]`: where the SQLite file lives.
