@@ -7,7 +7,8 @@
 //!
 //! systemd (`Type=notify`): the caller sends READY once the store is migrated and both APIs
 //! answered; the loop sends `WATCHDOG=1` after every cycle and while waiting, and `STATUS=`
-//! with the last cycle's summary.
+//! with the last cycle's summary. [`run_reporting`] also tells an onlooker how each cycle
+//! ended ([`Ended`]): the metrics' `/healthz` gives the last failure as its reason.
 
 use std::time::Duration;
 
