@@ -7,14 +7,15 @@
 //!
 //! systemd (`Type=notify`): the caller sends READY once the store is migrated and both APIs
 //! answered; the loop sends `WATCHDOG=1` after every cycle and while waiting, and `STATUS=`
-//! with the last cycle's summary.
+//! with the last cycle's summary. [`run_reporting`] also tells an onlooker how each cycle
+//! ended ([`Ended`]): the metrics' `/healthz` gives the last failure as its reason.
 
 use std::time::Duration;
 
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{CycleSummary, Engine};
+use crate::engine::{CycleSummary, Engine, EngineError};
 
 /// How long a cycle in flight may take to finish after a stop is requested; systemd's
 /// default stop timeout leaves room for it.
@@ -92,6 +93,31 @@ pub async fn run_observed(
     stop: CancellationToken,
     mut on_cycle: impl FnMut(&CycleSummary),
 ) {
+    run_reporting(engine, interval, notifier, stop, |ended| {
+        if let Ended::Done(summary) = ended {
+            on_cycle(summary);
+        }
+    })
+    .await;
+}
+
+/// How a cycle ended, for onlookers (the metrics' `/healthz` says why it is unhealthy).
+#[derive(Debug, Clone, Copy)]
+pub enum Ended<'a> {
+    /// The cycle finished.
+    Done(&'a CycleSummary),
+    /// The cycle failed; the next poll tries again.
+    Failed(&'a EngineError),
+}
+
+/// [`run`], handing how each cycle ended to `on_end`.
+pub async fn run_reporting(
+    engine: &mut Engine,
+    interval: Duration,
+    notifier: &Notifier,
+    stop: CancellationToken,
+    mut on_end: impl FnMut(Ended<'_>),
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut watchdog = tokio::time::interval(Duration::from_secs(10));
@@ -118,10 +144,11 @@ pub async fn run_observed(
         };
         match result {
             Some(Ok(summary)) => {
-                on_cycle(&summary);
+                on_end(Ended::Done(&summary));
                 notifier.notify(&format!("WATCHDOG=1\nSTATUS={}", status_line(&summary)));
             }
             Some(Err(err)) => {
+                on_end(Ended::Failed(&err));
                 tracing::error!(error = %err, "cycle failed; retrying at the next poll");
                 notifier.notify(&format!("WATCHDOG=1\nSTATUS=last cycle failed: {err}"));
             }

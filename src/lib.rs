@@ -13,3 +13,4 @@ pub mod daemon;
 pub mod demo;
 pub mod engine;
 pub mod logging;
+pub mod metrics;

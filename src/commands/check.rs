@@ -41,7 +41,16 @@ pub async fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<()> {
         "  ok    state file: {}",
         global.state.as_ref().unwrap_or(&cfg.state.path).display()
     );
+    let metrics = crate::metrics::check_line(&cfg.metrics);
+    if let Some(line) = &metrics {
+        println!("{line}");
+    }
+    let metrics_failed = metrics.filter(|l| l.verdict == Verdict::Fail).is_some();
     if args.offline {
+        if metrics_failed {
+            println!("verdict: FAIL, the metrics address cannot be bound (listed above)");
+            bail!("truce check found 1 problem");
+        }
         println!("verdict: config is valid (--offline: neither API was contacted)");
         return Ok(());
     }
@@ -49,7 +58,8 @@ pub async fn run(global: &Global, args: &CheckArgs) -> anyhow::Result<()> {
     let failed = lines
         .iter()
         .filter(|(_, l)| l.verdict == Verdict::Fail)
-        .count();
+        .count()
+        + usize::from(metrics_failed);
     let warned = lines
         .iter()
         .filter(|(_, l)| l.verdict == Verdict::Warn)

@@ -10,9 +10,11 @@ use crate::connect;
 use crate::daemon::{self, Notifier};
 use crate::engine::settings::Settings;
 use crate::engine::{Engine, system_clock};
+use crate::metrics;
 
-/// Loads the config, migrates the store, checks both APIs answer, reports READY, and
-/// polls until SIGTERM or SIGINT.
+/// Loads the config, migrates the store, checks both APIs answer, starts the metrics
+/// listener when `[metrics] listen` asks for one, reports READY, and polls until SIGTERM or
+/// SIGINT.
 pub async fn run(global: &Global) -> anyhow::Result<()> {
     let loaded = config::load(&global.config)?;
     let state_path = global
@@ -33,6 +35,7 @@ pub async fn run(global: &Global) -> anyhow::Result<()> {
             "Salesforce did not answer; check [salesforce] login_url and the app credentials",
         )?;
     let stop = daemon::stop_on_signals().context("installing signal handlers")?;
+    let metrics = metrics::start(&loaded.config, &state_path, &hubspot, &salesforce, &stop).await?;
     let notifier = Notifier::from_env();
     notifier.notify("READY=1\nSTATUS=both APIs answered; syncing");
     tracing::info!(
@@ -42,11 +45,19 @@ pub async fn run(global: &Global) -> anyhow::Result<()> {
         "truce started"
     );
     let mut engine = Engine::new(store, hubspot, salesforce, settings, system_clock());
-    daemon::run(
+    if let Some(metrics) = &metrics {
+        engine = engine.with_observer(metrics.clone());
+    }
+    daemon::run_reporting(
         &mut engine,
         loaded.config.sync.poll_interval,
         &notifier,
         stop,
+        |ended| {
+            if let Some(metrics) = &metrics {
+                metrics.ended(ended);
+            }
+        },
     )
     .await;
     Ok(())

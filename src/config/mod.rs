@@ -13,6 +13,7 @@
 
 mod duration;
 mod locate;
+mod metrics;
 mod secrets;
 mod settings;
 mod validate;
@@ -27,6 +28,7 @@ pub use crate::engine::mapping::{FieldMapping, FieldType};
 pub use crate::engine::merge::Rule;
 pub use crate::engine::pair::{CompanyMatch, CreatePolicy, DeletePolicy, Pair, Qualify};
 pub use duration::parse_duration;
+pub use metrics::{MetricsSection, parse_listen};
 pub use secrets::SecretSource;
 
 /// Where `truce` looks for its config when `--config` is not given.
@@ -52,6 +54,9 @@ pub struct Config {
     /// `[[field]]`, in file order.
     #[serde(default, rename = "field")]
     pub fields: Vec<FieldMapping>,
+    /// `[metrics]`
+    #[serde(default)]
+    pub metrics: MetricsSection,
 }
 
 /// `[companies]`: how companies and Accounts are matched and created (with `companies` in

@@ -79,6 +79,9 @@ pub fn validate(config: &Config, source: &str, config_dir: &Path) -> Result<Secr
     check_limits(&mut report, config);
     check_sync(&mut report, config);
     check_fields(&mut report, &config.fields);
+    for (key, message) in config.metrics.problems() {
+        report.add(&[Step::Key("metrics"), Step::Key(key)], message);
+    }
     let secrets = resolve_secrets(&mut report, config, config_dir);
     match secrets {
         Some(secrets) if report.problems.is_empty() => Ok(secrets),
