@@ -36,10 +36,6 @@ pub const NAMES: [&str; 12] = [
     "truce_sla_findings_total",
 ];
 
-/// The object pairs synced today. Their pulled and written counters start at zero, so a
-/// `rate()` or an alert on them works from the first scrape.
-pub const PAIRS: [&str; 1] = ["contacts"];
-
 /// Both systems, in label order.
 pub const SYSTEMS: [System; 2] = [System::HubSpot, System::Salesforce];
 
@@ -144,7 +140,9 @@ pub struct Families {
 
 impl Families {
     /// Creates every family and registers it with `registry`.
-    pub fn register(registry: &mut Registry) -> Families {
+    /// Registers every family; the pulled and written counters of each synced pair (`pairs`)
+    /// start at zero, so a `rate()` or an alert on them works from the first scrape.
+    pub fn register(registry: &mut Registry, pairs: &[&str]) -> Families {
         let families = Families {
             cycles: Counter::default(),
             cycle_duration: Histogram::new(CYCLE_BUCKETS),
@@ -203,12 +201,12 @@ impl Families {
             "SLA findings (breached, discarded_untouched) reported",
             Declared(families.sla_findings.clone()),
         );
-        families.start_at_zero();
+        families.start_at_zero(pairs);
         families
     }
 
     /// Creates the series every tenant has, at zero.
-    fn start_at_zero(&self) {
+    fn start_at_zero(&self, pairs: &[&str]) {
         for system in SYSTEMS {
             let system = system.as_str();
             self.quarantined
@@ -217,7 +215,7 @@ impl Families {
             self.outbox_depth
                 .get_or_create(&SystemLabel { system })
                 .set(0);
-            for object in PAIRS {
+            for object in pairs {
                 let object = object.to_string();
                 self.pulled
                     .get_or_create(&PulledLabels {

@@ -25,6 +25,7 @@ pub mod live;
 pub mod server;
 pub mod store;
 
+use crate::engine::pair::Pair;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -67,14 +68,16 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Metrics for a daemon polling every `poll_interval` through these connectors.
+    /// Metrics for a daemon syncing `pairs` and polling every `poll_interval` through these
+    /// connectors.
     pub fn new(
         hubspot: Arc<dyn Connector>,
         salesforce: Arc<dyn Connector>,
+        pairs: &[&str],
         poll_interval: Duration,
     ) -> Metrics {
         let mut registry = Registry::default();
-        let families = Families::register(&mut registry);
+        let families = Families::register(&mut registry, pairs);
         let pulls = Arc::new(PullClock::new());
         registry.register_collector(Box::new(Live {
             connectors: vec![(System::HubSpot, hubspot), (System::Salesforce, salesforce)],
@@ -195,9 +198,15 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen for metrics on {addr} ([metrics] listen); is another process using the port?")
     })?;
+    let pairs: Vec<&str> = Pair::ALL
+        .into_iter()
+        .filter(|p| *p == Pair::Contacts || config.sync.objects.contains(p))
+        .map(Pair::as_str)
+        .collect();
     let metrics = Arc::new(Metrics::new(
         hubspot.clone(),
         salesforce.clone(),
+        &pairs,
         config.sync.poll_interval,
     ));
     tokio::spawn(

@@ -31,6 +31,7 @@ fn metrics() -> Metrics {
     Metrics::new(
         Arc::new(hubspot),
         Arc::new(salesforce),
+        &["contacts"],
         Duration::from_secs(15),
     )
 }
