@@ -25,7 +25,6 @@ pub mod live;
 pub mod server;
 pub mod store;
 
-use crate::engine::pair::Pair;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -46,6 +45,7 @@ use crate::config::{Config, MetricsSection};
 use crate::daemon::Ended;
 use crate::engine::CycleSummary;
 use crate::engine::observe::{Observer, WriteOutcomeKind};
+use crate::engine::pair::Pair;
 
 /// The text formats `/metrics` speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
