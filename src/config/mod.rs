@@ -51,12 +51,57 @@ pub struct Config {
     /// `[companies]`
     #[serde(default)]
     pub companies: CompaniesSection,
+    /// `[deals]`
+    #[serde(default)]
+    pub deals: DealsSection,
     /// `[[field]]`, in file order.
     #[serde(default, rename = "field")]
     pub fields: Vec<FieldMapping>,
     /// `[metrics]`
     #[serde(default)]
     pub metrics: MetricsSection,
+}
+
+/// `[deals]`: how deals and Opportunities are created and linked (with `deals` in
+/// `[sync] objects`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DealsSection {
+    /// When an Opportunity becomes a HubSpot deal (`always` or `never`).
+    #[serde(default = "default_always")]
+    pub create_in_hubspot: CreatePolicy,
+    /// When a HubSpot deal becomes an Opportunity (`never` or `always`).
+    #[serde(default = "default_never")]
+    pub create_in_salesforce: CreatePolicy,
+    /// The HubSpot pipeline id deals made from Opportunities go into.
+    #[serde(default = "default_pipeline")]
+    pub pipeline: String,
+    /// An Opportunity External ID field holding the HubSpot deal id.
+    pub external_id_field: Option<String>,
+    /// A HubSpot unique-value deal property holding the Opportunity id.
+    pub hubspot_id_property: Option<String>,
+}
+
+impl Default for DealsSection {
+    fn default() -> Self {
+        DealsSection {
+            create_in_hubspot: default_always(),
+            create_in_salesforce: default_never(),
+            pipeline: default_pipeline(),
+            external_id_field: None,
+            hubspot_id_property: None,
+        }
+    }
+}
+
+fn default_always() -> CreatePolicy {
+    CreatePolicy::Always
+}
+fn default_never() -> CreatePolicy {
+    CreatePolicy::Never
+}
+fn default_pipeline() -> String {
+    "default".into()
 }
 
 /// `[companies]`: how companies and Accounts are matched and created (with `companies` in

@@ -8,7 +8,10 @@ use truce_connectors::ObjectType;
 
 use crate::engine::identity::companies::{CONTACT_ACCOUNT, PRIMARY_COMPANY};
 use crate::engine::mapping::FieldMap;
-use crate::engine::pair::{Companies, Identity, Pair, PairSpec, People};
+use crate::engine::pair::{Companies, Deals, Identity, Pair, PairSpec, People};
+
+/// The HubSpot deal property naming its pipeline, which `[deals] pipeline` fills.
+const HUBSPOT_PIPELINE: &str = "pipeline";
 use crate::engine::settings::Settings;
 
 use super::Config;
@@ -47,7 +50,21 @@ fn pair_spec(config: &Config, pair: Pair) -> Option<PairSpec> {
             external_id_field: companies.external_id_field.clone(),
             hubspot_id_property: companies.hubspot_id_property.clone(),
         }),
-        Pair::Deals => return None,
+        Pair::Deals => Identity::Deal(Deals {
+            create_in_hubspot: config.deals.create_in_hubspot,
+            create_in_salesforce: config.deals.create_in_salesforce,
+            external_id_field: config.deals.external_id_field.clone(),
+            hubspot_id_property: config.deals.hubspot_id_property.clone(),
+        }),
+    };
+    // A deal made from an Opportunity goes into the configured pipeline.
+    let create_defaults = match pair {
+        Pair::Deals => vec![(
+            ObjectType::HubSpotDeal,
+            HUBSPOT_PIPELINE.to_string(),
+            serde_json::Value::String(config.deals.pipeline.clone()),
+        )],
+        _ => Vec::new(),
     };
     // Companies are matched and created through people: the people pair reads each
     // person's company whether or not a [[field]] maps it.
@@ -69,6 +86,7 @@ fn pair_spec(config: &Config, pair: Pair) -> Option<PairSpec> {
         pair,
         identity,
         fields,
+        create_defaults,
         extra_reads,
     })
 }

@@ -163,6 +163,23 @@ pub enum Identity {
     Email(People),
     /// Companies, through the people linked to them (and optionally by domain).
     Company(Companies),
+    /// Deals, by truce's own link, recorded on both sides in id fields.
+    Deal(Deals),
+}
+
+/// How deals are linked and created: there is no natural key, so a link exists because
+/// truce made it (creating one side from the other) or because an id field says so.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deals {
+    /// When an Opportunity becomes a HubSpot deal (`always` by default: marketing sees
+    /// the pipeline its leads became).
+    pub create_in_hubspot: CreatePolicy,
+    /// When a HubSpot deal becomes an Opportunity (`never` by default).
+    pub create_in_salesforce: CreatePolicy,
+    /// The Opportunity External ID field holding the HubSpot deal id.
+    pub external_id_field: Option<String>,
+    /// The HubSpot unique-value deal property holding the Opportunity id.
+    pub hubspot_id_property: Option<String>,
 }
 
 /// How companies and Accounts are matched (`[companies] match`).
@@ -229,6 +246,9 @@ pub struct PairSpec {
     pub identity: Identity,
     /// Its mapped fields and references.
     pub fields: Vec<FieldMap>,
+    /// Values every create on a side carries besides the mapped ones (a HubSpot deal's
+    /// pipeline), as `(target object, field, value)`.
+    pub create_defaults: Vec<(ObjectType, String, serde_json::Value)>,
     /// Fields read (and tracked) besides the mapped ones because another pair's identity
     /// needs them: a person's company when companies are matched through people.
     pub extra_reads: Vec<(ObjectType, String)>,
@@ -277,6 +297,12 @@ impl PairSpec {
             (Identity::Company(companies), System::Salesforce) => {
                 companies.external_id_field.as_deref().into_iter().collect()
             }
+            (Identity::Deal(deals), System::HubSpot) => {
+                deals.hubspot_id_property.as_deref().into_iter().collect()
+            }
+            (Identity::Deal(deals), System::Salesforce) => {
+                deals.external_id_field.as_deref().into_iter().collect()
+            }
         };
         fields.into_iter()
     }
@@ -285,7 +311,7 @@ impl PairSpec {
     pub fn people(&self) -> Option<&People> {
         match &self.identity {
             Identity::Email(people) => Some(people),
-            Identity::Company(_) => None,
+            Identity::Company(_) | Identity::Deal(_) => None,
         }
     }
 

@@ -706,6 +706,7 @@ mod tests {
                 external_id_field: None,
             }),
             fields: fields.iter().map(FieldMap::new).collect(),
+            create_defaults: Vec::new(),
             extra_reads: Vec::new(),
         }
     }

@@ -122,6 +122,20 @@ fn match_key(spec: &PairSpec, record: &Record) -> Option<String> {
     match &spec.identity {
         Identity::Email(_) => stored::email_key(record.email.as_deref()),
         Identity::Company(_) => stored::domain_key(record.domain.as_deref()),
+        // The id of the other side's record this deal names, if its id field is mapped.
+        Identity::Deal(deals) => {
+            let field = match record.object.system() {
+                System::HubSpot => deals.hubspot_id_property.as_ref(),
+                System::Salesforce => deals.external_id_field.as_ref(),
+            }?;
+            record
+                .fields
+                .get(field)
+                .and_then(Json::as_str)
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(String::from)
+        }
     }
 }
 

@@ -419,11 +419,7 @@ mod tests {
 
     use std::time::Duration;
 
-    use serde_json::{Value, json};
-    use truce_state::{NewLink, RecordMeta, SnapshotUpdate, Store};
-
     use super::*;
-    use crate::engine::identity;
     use crate::engine::pair::{DeletePolicy, PairSpec, People, Qualify};
 
     fn settings(matching: CompanyMatch, create: CreatePolicy) -> Settings {
@@ -435,6 +431,7 @@ mod tests {
                 external_id_field: None,
             }),
             fields: Vec::new(),
+            create_defaults: Vec::new(),
             extra_reads: Vec::new(),
         };
         let companies = PairSpec {
@@ -447,6 +444,7 @@ mod tests {
                 hubspot_id_property: None,
             }),
             fields: Vec::new(),
+            create_defaults: Vec::new(),
             extra_reads: Vec::new(),
         };
         Settings {
@@ -458,133 +456,7 @@ mod tests {
         }
     }
 
-    struct Fixture {
-        _dir: tempfile::TempDir,
-        store: Store,
-    }
-
-    impl Fixture {
-        fn new() -> Fixture {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(dir.path().join("truce.db")).unwrap();
-            Fixture { _dir: dir, store }
-        }
-
-        fn snapshot(
-            &mut self,
-            pair: Pair,
-            system: System,
-            object: ObjectType,
-            id: &str,
-            key: Option<&str>,
-            fields: Value,
-        ) {
-            let update = SnapshotUpdate {
-                object: object.as_str().into(),
-                record_id: id.into(),
-                match_key: key.map(String::from),
-                modified_at: 1,
-                deleted: false,
-                fields: serde_json::from_value(fields).unwrap(),
-                meta: RecordMeta {
-                    name: Some(format!("{object} {id}")),
-                    ..RecordMeta::default()
-                },
-            };
-            self.store
-                .transaction(|tx| {
-                    tx.upsert_snapshot(pair.as_str(), stored::system_name(system), &update, 1)
-                })
-                .unwrap();
-        }
-
-        fn company(&mut self, id: &str, domain: Option<&str>) {
-            self.snapshot(
-                Pair::Companies,
-                System::HubSpot,
-                ObjectType::HubSpotCompany,
-                id,
-                domain,
-                json!({}),
-            );
-        }
-
-        fn account(&mut self, id: &str, domain: Option<&str>) {
-            self.snapshot(
-                Pair::Companies,
-                System::Salesforce,
-                ObjectType::SalesforceAccount,
-                id,
-                domain,
-                json!({}),
-            );
-        }
-
-        /// A linked person: HubSpot contact `h` (with `company`), Salesforce `object` `s`
-        /// (with `account`).
-        fn person(
-            &mut self,
-            h: &str,
-            company: Option<&str>,
-            object: ObjectType,
-            s: &str,
-            account: Option<&str>,
-        ) -> LinkId {
-            let email = format!("{h}@example.com");
-            self.snapshot(
-                Pair::Contacts,
-                System::HubSpot,
-                ObjectType::HubSpotContact,
-                h,
-                Some(&email),
-                json!({ PRIMARY_COMPANY: company }),
-            );
-            self.snapshot(
-                Pair::Contacts,
-                System::Salesforce,
-                object,
-                s,
-                Some(&email),
-                json!({ CONTACT_ACCOUNT: account }),
-            );
-            self.store
-                .transaction(|tx| {
-                    tx.create_link(
-                        &NewLink {
-                            pair: Pair::Contacts.as_str().into(),
-                            email,
-                            name: None,
-                            hubspot_id: Some(h.into()),
-                            salesforce_object: Some(object.as_str().into()),
-                            salesforce_id: Some(s.into()),
-                        },
-                        1,
-                    )
-                })
-                .unwrap()
-        }
-
-        fn resolve(&mut self, settings: &Settings, people: &[LinkId]) -> Identity {
-            let recheck = people.iter().copied().collect();
-            self.store
-                .transaction(|tx| identity::resolve(tx, &[], settings, 5, &recheck))
-                .unwrap()
-        }
-
-        fn company_link(&self, hubspot: &str) -> Option<Link> {
-            self.store
-                .reader()
-                .link_by_hubspot_id(Pair::Companies.as_str(), hubspot)
-                .unwrap()
-        }
-
-        fn creates(&self, system: System) -> Vec<truce_state::OutboxItem> {
-            self.store
-                .reader()
-                .due(stored::system_name(system), 10, 100)
-                .unwrap()
-        }
-    }
+    use crate::engine::identity::fixture::Fixture;
 
     #[test]
     fn a_person_linked_on_both_sides_links_the_company_and_account_it_names() {
@@ -600,10 +472,11 @@ mod tests {
         );
         let out = f.resolve(
             &settings(CompanyMatch::Contacts, CreatePolicy::Referenced),
+            &[],
             &[person],
         );
         assert_eq!(out.linked, 1);
-        let link = f.company_link("501").unwrap();
+        let link = f.link_of(Pair::Companies, "501").unwrap();
         assert_eq!(link.salesforce_id.as_deref(), Some("0011"));
         assert_eq!(link.name.as_deref(), Some("companies 501"));
         assert!(out.dirty.contains(&link.id));
@@ -616,11 +489,12 @@ mod tests {
         let person = f.person("102", Some("502"), ObjectType::SalesforceLead, "00Q2", None);
         let out = f.resolve(
             &settings(CompanyMatch::Contacts, CreatePolicy::Referenced),
+            &[],
             &[person],
         );
         assert_eq!(out.creates, 0);
         assert!(f.creates(System::Salesforce).is_empty());
-        assert!(f.company_link("502").is_none());
+        assert!(f.link_of(Pair::Companies, "502").is_none());
     }
 
     #[test]
@@ -644,6 +518,7 @@ mod tests {
         );
         let out = f.resolve(
             &settings(CompanyMatch::Contacts, CreatePolicy::Referenced),
+            &[],
             &[to_salesforce, to_hubspot],
         );
         assert_eq!(out.creates, 2);
@@ -662,7 +537,12 @@ mod tests {
             "no unique property configured: a blind create"
         );
         // The links exist at once, waiting for the created side.
-        assert!(f.company_link("503").unwrap().salesforce_id.is_none());
+        assert!(
+            f.link_of(Pair::Companies, "503")
+                .unwrap()
+                .salesforce_id
+                .is_none()
+        );
     }
 
     #[test]
@@ -678,22 +558,14 @@ mod tests {
         );
         let out = f.resolve(
             &settings(CompanyMatch::Contacts, CreatePolicy::Never),
+            &[],
             &[person],
         );
         assert_eq!(out.creates, 0);
         let mut f = Fixture::new();
         f.company("506", None);
-        let touched = [crate::engine::record::Touched {
-            pair: Pair::Companies,
-            system: System::HubSpot,
-            object: ObjectType::HubSpotCompany,
-            id: "506".into(),
-        }];
         let s = settings(CompanyMatch::Contacts, CreatePolicy::Always);
-        let out = f
-            .store
-            .transaction(|tx| identity::resolve(tx, &touched, &s, 5, &BTreeSet::new()))
-            .unwrap();
+        let out = f.resolve(&s, &[(ObjectType::HubSpotCompany, "506")], &[]);
         assert_eq!(out.creates, 1);
     }
 
@@ -719,6 +591,7 @@ mod tests {
         );
         let out = f.resolve(
             &settings(CompanyMatch::Contacts, CreatePolicy::Referenced),
+            &[],
             &[one, two],
         );
         assert_eq!(out.linked, 1);
@@ -727,7 +600,10 @@ mod tests {
         assert_eq!(duplicates[0].pair, "companies");
         assert!(duplicates[0].record_ids.contains(&"0018".to_string()));
         assert_eq!(
-            f.company_link("507").unwrap().salesforce_id.as_deref(),
+            f.link_of(Pair::Companies, "507")
+                .unwrap()
+                .salesforce_id
+                .as_deref(),
             Some("0017")
         );
     }
@@ -741,35 +617,22 @@ mod tests {
             let mut f = Fixture::new();
             f.company("508", Some("acme.com"));
             f.account("0019", Some("acme.com"));
-            let touched = [crate::engine::record::Touched {
-                pair: Pair::Companies,
-                system: System::HubSpot,
-                object: ObjectType::HubSpotCompany,
-                id: "508".into(),
-            }];
             let s = settings(matching, CreatePolicy::Referenced);
-            f.store
-                .transaction(|tx| identity::resolve(tx, &touched, &s, 5, &BTreeSet::new()))
-                .unwrap();
-            assert_eq!(f.company_link("508").is_some(), linked, "{matching:?}");
+            f.resolve(&s, &[(ObjectType::HubSpotCompany, "508")], &[]);
+            assert_eq!(
+                f.link_of(Pair::Companies, "508").is_some(),
+                linked,
+                "{matching:?}"
+            );
         }
         let mut f = Fixture::new();
         f.company("509", Some("twin.io"));
         f.account("0020", Some("twin.io"));
         f.account("0021", Some("twin.io"));
-        let touched = [crate::engine::record::Touched {
-            pair: Pair::Companies,
-            system: System::HubSpot,
-            object: ObjectType::HubSpotCompany,
-            id: "509".into(),
-        }];
         let s = settings(CompanyMatch::Domain, CreatePolicy::Always);
-        let out = f
-            .store
-            .transaction(|tx| identity::resolve(tx, &touched, &s, 5, &BTreeSet::new()))
-            .unwrap();
+        let out = f.resolve(&s, &[(ObjectType::HubSpotCompany, "509")], &[]);
         assert_eq!((out.duplicates, out.creates), (1, 0));
-        assert!(f.company_link("509").is_none());
+        assert!(f.link_of(Pair::Companies, "509").is_none());
     }
 
     #[test]
@@ -784,6 +647,7 @@ mod tests {
         );
         let out = f.resolve(
             &settings(CompanyMatch::Contacts, CreatePolicy::Referenced),
+            &[],
             &[person],
         );
         assert_eq!(
@@ -797,6 +661,7 @@ mod tests {
         f.account("0022", None);
         let out = f.resolve(
             &settings(CompanyMatch::Contacts, CreatePolicy::Referenced),
+            &[],
             &[person],
         );
         assert_eq!(out.linked, 1);

@@ -16,6 +16,9 @@
 //! Everything happens inside the caller's transaction; the links to merge come back.
 
 pub mod companies;
+pub mod deals;
+#[cfg(test)]
+mod fixture;
 pub mod people;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -122,6 +125,7 @@ impl Step<'_, '_> {
         match &self.spec.identity {
             Rule::Email(people) => people::resolve(self, people, system, snap),
             Rule::Company(companies) => companies::resolve(self, companies, system, snap),
+            Rule::Deal(deals) => deals::resolve(self, deals, system, snap),
         }
     }
 
@@ -198,6 +202,11 @@ impl Step<'_, '_> {
         }
         if let Some(UpsertKey::Field { field, .. }) = &create.upsert {
             fields.remove(field);
+        }
+        for (object, field, value) in &self.spec.create_defaults {
+            if *object == create.target {
+                fields.entry(field.clone()).or_insert_with(|| value.clone());
+            }
         }
         let to = match from {
             System::HubSpot => System::Salesforce,
