@@ -414,7 +414,7 @@ async fn a_record_salesforce_rejects_is_quarantined_while_its_batch_syncs_and_sy
 async fn under_faults_on_both_sides_it_converges_without_losing_or_duplicating_anything() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicI64, Ordering};
-    use truce_connectors::sandbox::Faults;
+    use truce_sandbox::Faults;
     let world = World::new().await;
     populate(&world, 150, 75);
     let faults = Faults {
@@ -428,7 +428,7 @@ async fn under_faults_on_both_sides_it_converges_without_losing_or_duplicating_a
     world.hubspot.set_faults(faults.clone());
     world
         .salesforce
-        .set_faults(truce_connectors::salesforce::SalesforceFaults {
+        .set_faults(truce_sandbox::salesforce::SalesforceFaults {
             faults,
             lock_row: 0.02,
         });

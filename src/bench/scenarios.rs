@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use truce_connectors::salesforce::SalesforceFaults;
-use truce_connectors::sandbox::Faults;
+use truce_sandbox::Faults;
+use truce_sandbox::salesforce::SalesforceFaults;
 use truce_state::{NewLink, SnapshotUpdate, Store};
 
 use super::child::{self, Daemon};

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use truce_connectors::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
-use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
-use truce_connectors::sandbox::Served;
+use truce_sandbox::Served;
+use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
+use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
 
 use crate::config::{self, Loaded, Rule, SalesforceObject};
 // The benchmark maps the same fields as the demo: the example config's, one per rule.

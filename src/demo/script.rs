@@ -26,8 +26,8 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use truce_connectors::hubspot::HubSpotSandbox;
-use truce_connectors::salesforce::SalesforceSandbox;
+use truce_sandbox::hubspot::HubSpotSandbox;
+use truce_sandbox::salesforce::SalesforceSandbox;
 
 use super::world::{CITIES, DemoWorld, TITLES, phone};
 

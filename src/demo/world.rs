@@ -23,9 +23,9 @@ use anyhow::{Context, anyhow};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
-use truce_connectors::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
-use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
-use truce_connectors::sandbox::Served;
+use truce_sandbox::Served;
+use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
+use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
 
 /// HubSpot contacts seeded (the refused one included).
 pub const HUBSPOT_CONTACTS: usize = 500;

@@ -14,9 +14,9 @@ use truce::connect;
 use truce::engine::mapping::FieldMap;
 use truce::engine::settings::Settings;
 use truce::engine::{Engine, system_clock};
-use truce_connectors::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
-use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
-use truce_connectors::sandbox::{Counters, Served};
+use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
+use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
+use truce_sandbox::{Counters, Served};
 use truce_state::Store;
 
 /// The field mappings every end-to-end test uses (the example config's, one per rule).

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::hubspot::wire::{ErrorBody, ErrorDetail, StandardError};
+use super::wire::{ErrorBody, ErrorDetail, StandardError};
 
 static CORRELATION: AtomicU64 = AtomicU64::new(1);
 
