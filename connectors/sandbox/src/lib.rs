@@ -10,6 +10,8 @@
 //!   SOQL queries, sObject rows and collections, `/composite`, limits).
 //! - [`common`]: what both share: serving a router on loopback, request counters and fault
 //!   injection.
+//! - [`world`]: both sandboxes served and seeded with people, and a real truce config file
+//!   pointing at them: the world `truce demo`, the end-to-end tests and the benchmark run in.
 //!
 //! Nothing here is truce: this crate does not depend on `truce-connectors`. A fake that
 //! shared its client's wire types would agree with the client on any mistake in them, so
@@ -20,6 +22,7 @@
 pub mod common;
 pub mod hubspot;
 pub mod salesforce;
+pub mod world;
 
 pub use common::{Counters, Fault, FaultBodies, FaultInjector, Faults, Served};
 
