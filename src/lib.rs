@@ -3,7 +3,6 @@
 //! process: arguments in, exit code out. End-to-end tests use this library to run the real
 //! engine in-process.
 
-pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod commands;

@@ -16,14 +16,14 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::MissedTickBehavior;
+use truce::connect;
+use truce::engine::settings::Settings;
+use truce::engine::{CycleSummary, Engine, reconcile, system_clock};
 use truce_connectors::ObjectType;
 use truce_state::Store;
 
 use super::peak_rss_kib;
 use super::world::load;
-use crate::connect;
-use crate::engine::settings::Settings;
-use crate::engine::{CycleSummary, Engine, reconcile, system_clock};
 
 /// The real engine over the config's state file and connectors.
 pub fn engine(config: &Path) -> anyhow::Result<Engine> {
@@ -115,7 +115,7 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-impl crate::engine::Progress for Timeline {
+impl truce::engine::Progress for Timeline {
     fn scanned(&self, system: truce_connectors::System, object: ObjectType, _: u64) {
         // A system scans its objects one after the other, from the start.
         let prefix = format!("scan {} ", system.label());

@@ -14,13 +14,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::Value;
+use truce::config::{self, Loaded, Rule, SalesforceObject};
+use truce::engine::settings::Settings;
 use truce_sandbox::Served;
 use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
 use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
 use truce_sandbox::world::{self as sandbox, Config, HubSpotLimits};
-
-use crate::config::{self, Loaded, Rule, SalesforceObject};
-use crate::engine::settings::Settings;
 
 pub use truce_sandbox::world::{Population, shared_email};
 
