@@ -1,4 +1,4 @@
-//! The command line: every subcommand of DESIGN.md, its flags and its help.
+//! The command line: every subcommand, its flags and its help.
 //!
 //! Help is written for the admin who runs it at 3 a.m.: what the command does, what it
 //! touches, and an example. Global flags (`--config`, `--state`, `--log-format`,

@@ -2,7 +2,8 @@
 //!
 //! The binary is the edge of the system: it parses the command line, sets up logging and
 //! runs one command from the `truce` library. Errors arrive here with their context chain and leave as one message on
-//! stderr and an exit code: 0 ok, 1 runtime failure, 2 usage error (clap), 78 config error.
+//! stderr and an exit code: 0 ok, 1 runtime failure, 2 usage error (clap, or a command this
+//! binary was built without), 78 config error.
 
 use std::process::ExitCode;
 
@@ -13,6 +14,8 @@ use truce::{cli, commands, config, logging};
 /// on a bad config.
 const EXIT_CONFIG: u8 = 78;
 const EXIT_FAILURE: u8 = 1;
+/// What clap answers a usage error with; also a command left out of this build.
+const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -65,6 +68,8 @@ fn render(err: &anyhow::Error) -> String {
 fn exit_code(err: &anyhow::Error) -> u8 {
     if err.chain().any(|cause| cause.is::<config::ConfigError>()) {
         EXIT_CONFIG
+    } else if err.chain().any(|cause| cause.is::<commands::NotBuiltIn>()) {
+        EXIT_USAGE
     } else {
         EXIT_FAILURE
     }

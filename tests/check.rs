@@ -128,7 +128,11 @@ async fn wrong_credentials_fail_on_both_sides_without_printing_them() {
         "pat-na1-wrong-token",
     )
     .unwrap();
-    std::fs::write(world.dir.path().join("sf-secret"), "wrong-secret-value").unwrap();
+    std::fs::write(
+        world.dir.path().join("salesforce-client-secret"),
+        "wrong-secret-value",
+    )
+    .unwrap();
     let (code, out, err) = check(&world.config_path).await;
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("FAIL  reading contacts from"), "{out}");

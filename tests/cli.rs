@@ -183,6 +183,7 @@ fn global_flags_are_accepted_after_the_subcommand() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "needs the sandbox feature")]
 async fn sandbox_serves_both_apis_with_the_credentials_it_prints_and_stops_on_sigterm() {
     use std::io::{BufRead, BufReader};
     let mut child = truce(&["sandbox", "--hubspot-port", "0", "--salesforce-port", "0"])
@@ -241,4 +242,18 @@ async fn sandbox_serves_both_apis_with_the_credentials_it_prints_and_stops_on_si
         .unwrap();
     assert!(term.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+#[cfg(not(feature = "sandbox"))]
+fn without_the_sandbox_feature_demo_and_sandbox_exit_2_saying_why() {
+    for command in ["demo", "sandbox"] {
+        let (code, out, err) = run(&mut truce(&[command]));
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(
+            err.contains(&format!("`truce {command}`"))
+                && err.contains("built without the `sandbox` feature"),
+            "{err}"
+        );
+    }
 }

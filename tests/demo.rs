@@ -5,6 +5,7 @@
 use std::process::Command;
 
 #[test]
+#[cfg_attr(not(feature = "sandbox"), ignore = "needs the sandbox feature")]
 fn the_demo_shows_a_conflict_decision_a_quarantined_record_the_summary_and_how_to_inspect() {
     let tmp = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_truce"))

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::{World, calls_to};
 use serde_json::{Value, json};
-use truce_connectors::hubspot::SandboxOptions as HubSpotOptions;
-use truce_connectors::salesforce::SandboxOptions as SalesforceOptions;
+use truce_sandbox::hubspot::SandboxOptions as HubSpotOptions;
+use truce_sandbox::salesforce::SandboxOptions as SalesforceOptions;
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 const PROMTOOL: &str = "/usr/bin/promtool";
@@ -221,7 +221,7 @@ fn seed_unqualified(world: &World, n: usize) -> Vec<String> {
 }
 
 /// Write requests HubSpot received (anything but reads and searches).
-fn write_requests(counters: &truce_connectors::sandbox::Counters) -> Vec<String> {
+fn write_requests(counters: &truce_sandbox::Counters) -> Vec<String> {
     counters
         .snapshot()
         .into_keys()

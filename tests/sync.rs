@@ -8,58 +8,10 @@ use common::{World, calls_to, disagreements};
 use serde_json::json;
 use truce::engine::Quiet;
 
-const STAGES: [&str; 4] = ["subscriber", "lead", "marketingqualifiedlead", "customer"];
-const STATUSES: [&str; 3] = [
-    "Open - Not Contacted",
-    "Working - Contacted",
-    "Closed - Not Converted",
-];
-
-/// `shared` people in both systems, plus `only` on each side alone.
+/// `shared` people in both systems, plus `only` on each side alone (the benchmark's
+/// population, numbered by index).
 fn populate(world: &World, shared: usize, only: usize) {
-    for i in 0..shared + only {
-        let email = if i < shared {
-            format!("shared{i}@example.com")
-        } else {
-            format!("hs-only{i}@example.com")
-        };
-        let stage = STAGES[i % STAGES.len()];
-        let first = format!("First{i}");
-        let city = format!("City{}", i % 7);
-        let mut props = vec![
-            ("email", email.as_str()),
-            ("firstname", first.as_str()),
-            ("lifecyclestage", stage),
-            ("city", city.as_str()),
-        ];
-        if i % 3 != 0 {
-            props.push(("company", "Hub Co"));
-        }
-        if i % 5 == 0 {
-            props.push(("phone", "+1 555 0100"));
-        }
-        world.hubspot.create_contact(&props).unwrap();
-    }
-    for i in 0..shared + only {
-        let email = if i < shared {
-            format!("SHARED{i}@Example.com")
-        } else {
-            format!("sf-only{i}@example.com")
-        };
-        let mut lead = json!({
-            "LastName": format!("Last{i}"),
-            "Company": if i % 2 == 0 { "Sales Co" } else { "[not provided]" },
-            "Email": email,
-            "Status": STATUSES[i % STATUSES.len()],
-        });
-        if i % 4 == 0 {
-            lead["FirstName"] = json!(format!("Sales{i}"));
-        }
-        if i % 6 == 0 {
-            lead["City"] = json!("Lyon");
-        }
-        world.salesforce.create("Lead", lead).unwrap();
-    }
+    truce_sandbox::world::populate(&world.hubspot, &world.salesforce, shared, only).unwrap();
 }
 
 fn assert_converged(world: &World) {
@@ -419,7 +371,7 @@ async fn a_record_salesforce_rejects_is_quarantined_while_its_batch_syncs_and_sy
 async fn under_faults_on_both_sides_it_converges_without_losing_or_duplicating_anything() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicI64, Ordering};
-    use truce_connectors::sandbox::Faults;
+    use truce_sandbox::Faults;
     let world = World::new().await;
     populate(&world, 150, 75);
     let faults = Faults {
@@ -433,7 +385,7 @@ async fn under_faults_on_both_sides_it_converges_without_losing_or_duplicating_a
     world.hubspot.set_faults(faults.clone());
     world
         .salesforce
-        .set_faults(truce_connectors::salesforce::SalesforceFaults {
+        .set_faults(truce_sandbox::salesforce::SalesforceFaults {
             faults,
             lock_row: 0.02,
         });

@@ -12,10 +12,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use truce_connectors::http::{HttpClient, HttpOptions};
-use truce_connectors::hubspot::{
-    HubSpotAuth, HubSpotConfig, HubSpotConnector, HubSpotSandbox, SandboxOptions,
-};
+use truce_connectors::hubspot::{HubSpotAuth, HubSpotConfig, HubSpotConnector};
 use truce_connectors::{Connector, ObjectType, Secret};
+use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();

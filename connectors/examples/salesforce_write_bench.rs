@@ -6,14 +6,20 @@
 //! collections), wall time and records per second, then the calls an idle poll costs
 //! (expect exactly one).
 
+// The connector config for a sandbox org, shared with the connector tests.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use common::ConfigFor;
 use serde_json::json;
 use truce_connectors::contract::Cursors;
 use truce_connectors::http::{HttpClient, HttpOptions};
-use truce_connectors::salesforce::{SalesforceConnector, SalesforceSandbox, SandboxOptions};
+use truce_connectors::salesforce::SalesforceConnector;
 use truce_connectors::{Connector, ObjectType, Write, WriteOp};
+use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

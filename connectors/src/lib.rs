@@ -10,10 +10,11 @@
 //!   and the classification of failures. Connectors say *what* went wrong; [`http`] decides
 //!   whether and when to try again.
 //! - [`lookback`] decides where each incremental poll starts, for both systems.
-//! - [`hubspot`] and [`salesforce`] each hold a client and a sandbox: a faithful local fake of
-//!   that API used by tests, the demo and the benchmarks.
+//! - [`hubspot`] and [`salesforce`] each hold the client of one system.
 //!
-//! This crate knows nothing of the state store, the config file format or the CLI.
+//! This crate knows nothing of the state store, the config file format or the CLI. The
+//! sandboxes its tests run against (faithful local fakes of both APIs) are a crate of their
+//! own, `truce-sandbox` (`connectors/sandbox/`), and only a dev-dependency here.
 
 pub mod contract;
 pub mod error;
@@ -21,7 +22,6 @@ pub mod http;
 pub mod hubspot;
 pub mod lookback;
 pub mod salesforce;
-pub mod sandbox;
 pub mod secret;
 
 pub use contract::{
@@ -32,7 +32,7 @@ pub use error::{ApiError, Error, ErrorClass};
 pub use secret::Secret;
 
 /// Locks `mutex`, taking it over if a thread panicked while holding it: every value kept
-/// behind a mutex here (counters, limiter state, sandbox data) stays usable after a panic,
+/// behind a mutex here (counters, limiter state) stays usable after a panic,
 /// and a poisoned lock must not turn one failed call into a failed process.
 pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match mutex.lock() {

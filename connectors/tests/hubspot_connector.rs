@@ -11,14 +11,12 @@ use serde_json::Value;
 use truce_connectors::contract::{Cursors, UpsertKey};
 use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
 use truce_connectors::hubspot::client::{ARCHIVED_STREAM, STREAM};
-use truce_connectors::hubspot::{
-    HubSpotAuth, HubSpotConfig, HubSpotConnector, HubSpotSandbox, SandboxOAuth, SandboxOptions,
-    existing_id,
-};
-use truce_connectors::sandbox::{Faults, Served};
+use truce_connectors::hubspot::{HubSpotAuth, HubSpotConfig, HubSpotConnector, existing_id};
 use truce_connectors::{
     Connector, ErrorClass, FieldKind, ObjectType, Record, Secret, Write, WriteOp,
 };
+use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOAuth, SandboxOptions};
+use truce_sandbox::{Faults, Served};
 
 const SEARCH: &str = "POST /crm/v3/objects/contacts/search";
 const LIST: &str = "GET /crm/v3/objects/contacts";

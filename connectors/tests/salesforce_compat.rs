@@ -6,10 +6,13 @@
 //! `HttpOptions::extra_ca_file`. No SDK code is patched.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 
+use common::ConfigFor;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
@@ -18,8 +21,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use truce_connectors::http::{HttpClient, HttpOptions};
-use truce_connectors::salesforce::{SalesforceConnector, SalesforceSandbox, SandboxOptions};
+use truce_connectors::salesforce::SalesforceConnector;
 use truce_connectors::{Connector, ObjectType};
+use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions};
 
 struct TlsListener {
     tcp: TcpListener,

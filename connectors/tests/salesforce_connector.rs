@@ -1,18 +1,20 @@
 //! The Salesforce connector against its sandbox, over real HTTP on 127.0.0.1.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
+use common::ConfigFor;
 use serde_json::{Value, json};
 use truce_connectors::contract::{Cursors, UpsertKey};
 use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
-use truce_connectors::salesforce::{
-    SalesforceConfig, SalesforceConnector, SalesforceFaults, SalesforceSandbox, SandboxOptions,
-};
-use truce_connectors::sandbox::{Faults, Served};
+use truce_connectors::salesforce::{SalesforceConfig, SalesforceConnector};
 use truce_connectors::{Connector, ErrorClass, ObjectType, Write, WriteOp};
+use truce_sandbox::salesforce::{SalesforceFaults, SalesforceSandbox, SandboxOptions};
+use truce_sandbox::{Faults, Served};
 
 const COMPOSITE: &str = "POST /services/data/{v}/composite";
 const TOKEN: &str = "POST /services/oauth2/token";
@@ -744,7 +746,7 @@ async fn five_thousand_writes_cost_five_calls_sent_concurrently() {
 #[tokio::test]
 async fn custom_validation_rules_are_permanent_failures_with_the_admins_message() {
     let (sandbox, _served, config) = start(SandboxOptions::default()).await;
-    sandbox.add_validation_rule(truce_connectors::salesforce::sandbox::ValidationRule {
+    sandbox.add_validation_rule(truce_sandbox::salesforce::ValidationRule {
         object: "Lead".into(),
         field: "Company".into(),
         forbidden: "test".into(),

@@ -2,14 +2,18 @@
 //! line, and never a token or secret, even at TRACE and through a renewal.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::ConfigFor;
 use truce_connectors::contract::Cursors;
 use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
-use truce_connectors::salesforce::{Grant, SalesforceConnector, SalesforceSandbox, SandboxOptions};
+use truce_connectors::salesforce::{Grant, SalesforceConnector};
 use truce_connectors::{Connector, ObjectType, Secret};
+use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

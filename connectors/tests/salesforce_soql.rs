@@ -2,14 +2,18 @@
 //! literal, checked against the sandbox's parser and over HTTP against its evaluator.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
 
+use common::ConfigFor;
 use serde_json::{Value, json};
 use truce_connectors::Connector;
 use truce_connectors::http::{HttpClient, HttpOptions};
-use truce_connectors::salesforce::sandbox::soql::{self as parser, CmpOp, Expr, Literal as Parsed};
+use truce_connectors::salesforce::SalesforceConnector;
 use truce_connectors::salesforce::soql::{Cond, FieldName, Literal, Op, Select};
-use truce_connectors::salesforce::{SalesforceConnector, SalesforceSandbox, SandboxOptions};
+use truce_sandbox::salesforce::soql::{self as parser, CmpOp, Expr, Literal as Parsed};
+use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions};
 
 const HOSTILE: &[&str] = &[
     "O'Brien",

@@ -14,7 +14,7 @@ use crate::cli::{DemoArgs, Global};
 use crate::config;
 use crate::connect;
 use crate::daemon::{self, Notifier};
-use crate::demo::{DemoWorld, Report, Totals, spawn_teams};
+use crate::demo::{Report, Totals, World, spawn_teams};
 use crate::engine::settings::Settings;
 use crate::engine::{Engine, Progress, system_clock};
 
@@ -25,7 +25,9 @@ pub async fn run(_global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
         chrono::Utc::now().format("%Y%m%d-%H%M%S"),
         std::process::id()
     ));
-    let world = DemoWorld::create(&dir, args.seed).await?;
+    let world = World::demo(&dir, args.seed)
+        .await
+        .context("building the demo's world")?;
     let seeded = &world.seeded;
     println!("truce demo (seed {})", args.seed);
     println!(

@@ -3,8 +3,8 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use anyhow::Context;
-use truce_connectors::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
-use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
+use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
+use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
 
 use crate::cli::{Global, SandboxArgs};
 

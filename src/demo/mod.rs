@@ -1,7 +1,7 @@
 //! `truce demo`, as a library: a seeded world of two sandboxes, scripted teams editing it
 //! live, and the closing report.
 //!
-//! The demo is the real product pointed at fakes: [`world::DemoWorld`] serves both
+//! The demo is the real product pointed at fakes: [`world::World`] serves both
 //! sandboxes on loopback, writes a real config file (secrets in files beside it) and
 //! names a real state file; the command then loads that config with the normal loader,
 //! builds connectors with [`crate::connect`], runs a real backfill and the real daemon
@@ -19,4 +19,4 @@ pub mod world;
 
 pub use report::{Report, Totals};
 pub use script::{Tally, spawn_teams};
-pub use world::{DemoWorld, Seeded};
+pub use world::{Seeded, World};

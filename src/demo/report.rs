@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use truce_state::Store;
 
 use super::script::Tally;
-use super::world::DemoWorld;
+use super::world::World;
 use crate::engine::CycleSummary;
 use crate::engine::backfill::BackfillSummary;
 
@@ -86,7 +86,7 @@ pub struct Report {
 impl Report {
     /// Gathers the report from the state file, the sandboxes and the tallies.
     pub fn gather(
-        world: &DemoWorld,
+        world: &World,
         store: &Store,
         totals: Totals,
         tally: Tally,

@@ -26,10 +26,10 @@ use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use truce_connectors::hubspot::HubSpotSandbox;
-use truce_connectors::salesforce::SalesforceSandbox;
+use truce_sandbox::hubspot::HubSpotSandbox;
+use truce_sandbox::salesforce::SalesforceSandbox;
 
-use super::world::{CITIES, DemoWorld, TITLES, phone};
+use super::world::{CITIES, TITLES, World, phone};
 
 /// What the teams did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,7 +54,7 @@ const SALES_EVERY: Duration = Duration::from_millis(1100);
 const CROSSED_EVERY: Duration = Duration::from_millis(5500);
 
 /// Starts both teams; they act until `stop` is cancelled, then the handle yields the tally.
-pub fn spawn_teams(world: &DemoWorld, seed: u64, stop: CancellationToken) -> JoinHandle<Tally> {
+pub fn spawn_teams(world: &World, seed: u64, stop: CancellationToken) -> JoinHandle<Tally> {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let marketing = tokio::spawn(marketing(
         world.hubspot.clone(),

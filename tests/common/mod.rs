@@ -1,9 +1,10 @@
 //! A world for end-to-end tests: both sandboxes served on 127.0.0.1, a real config file
 //! pointing at them (secrets in files), a real SQLite state file, and the real engine.
+//! The sandboxes and the config come from `truce_sandbox::world`, as the demo's and the
+//! benchmark's do; this adds what needs truce itself (settings, the engine, comparisons).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -14,61 +15,11 @@ use truce::connect;
 use truce::engine::mapping::FieldMap;
 use truce::engine::settings::Settings;
 use truce::engine::{Engine, system_clock};
-use truce_connectors::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
-use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
-use truce_connectors::sandbox::{Counters, Served};
+use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
+use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
+use truce_sandbox::world::{self as sandbox, Config, HubSpotLimits};
+use truce_sandbox::{Counters, Served};
 use truce_state::Store;
-
-/// The field mappings every end-to-end test uses (the example config's, one per rule).
-pub const FIELDS: &str = r#"
-[[field]]
-hubspot = "email"
-salesforce = "Email"
-
-[[field]]
-hubspot = "firstname"
-salesforce = "FirstName"
-
-[[field]]
-hubspot = "lastname"
-salesforce = "LastName"
-rule = "prefer_salesforce_unless_blank"
-salesforce_if_blank = "[not provided]"
-
-[[field]]
-hubspot = "company"
-salesforce = "Company"
-on = ["Lead"]
-rule = "prefer_hubspot_unless_blank"
-salesforce_if_blank = "[not provided]"
-
-[[field]]
-hubspot = "phone"
-salesforce = "Phone"
-rule = "always_hubspot"
-
-[[field]]
-hubspot = "city"
-salesforce = "City"
-on = ["Lead"]
-
-[[field]]
-hubspot = "city"
-salesforce = "MailingCity"
-on = ["Contact"]
-
-[[field]]
-hubspot = "jobtitle"
-salesforce = "Title"
-rule = "none"
-
-[[field]]
-hubspot = "hs_lead_status"
-salesforce = "Status"
-on = ["Lead"]
-rule = "always_salesforce"
-values = { "NEW" = "Open - Not Contacted", "IN_PROGRESS" = "Working - Contacted", "OPEN_DEAL" = "Closed - Converted", "UNQUALIFIED" = "Closed - Not Converted" }
-"#;
 
 pub struct World {
     pub dir: TempDir,
@@ -91,46 +42,37 @@ impl World {
         extra_sync: &str,
     ) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let hubspot = HubSpotSandbox::new(hubspot_options);
-        let salesforce = SalesforceSandbox::new(salesforce_options);
-        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let hubspot_served = hubspot.serve(loopback).await.unwrap();
-        let salesforce_served = salesforce.serve(loopback).await.unwrap();
-        std::fs::write(dir.path().join("hubspot-token"), hubspot.token()).unwrap();
-        std::fs::write(dir.path().join("sf-id"), &salesforce.options().client_id).unwrap();
-        std::fs::write(
-            dir.path().join("sf-secret"),
-            &salesforce.options().client_secret,
+        let config = Config {
+            poll_interval: "1s".into(),
+            lookback: "2s".into(),
+            external_id_field: None,
+            // The sandbox enforces no limits here; the tests should not wait on a real
+            // portal's budget.
+            hubspot_limits: Some(HubSpotLimits {
+                requests_per_10s: 2000,
+                search_requests_per_second: 100,
+                daily_quota: None,
+            }),
+            extra_sync: extra_sync.to_string(),
+            // One field per rule: `jobtitle` is the `none` one (tests/sync.rs sees its
+            // conflict decided by it).
+            rules: vec![("jobtitle".into(), "none".into())],
+        };
+        let sandbox::World {
+            hubspot,
+            salesforce,
+            hubspot_served,
+            salesforce_served,
+            config_path,
+            ..
+        } = sandbox::World::serve(
+            dir.path(),
+            HubSpotSandbox::new(hubspot_options),
+            SalesforceSandbox::new(salesforce_options),
+            &config,
         )
+        .await
         .unwrap();
-        let config = format!(
-            r#"
-[state]
-path = "{state}"
-
-[hubspot]
-base_url = "{hubspot}"
-token = {{ file = "hubspot-token" }}
-# The sandbox enforces no limits here; the tests should not wait on a real portal's budget.
-requests_per_10s = 2000
-search_requests_per_second = 100
-
-[salesforce]
-login_url = "{salesforce}"
-client_id = {{ file = "sf-id" }}
-client_secret = {{ file = "sf-secret" }}
-
-[sync]
-poll_interval = "1s"
-lookback = "2s"
-{extra_sync}
-{FIELDS}"#,
-            state = dir.path().join("truce.db").display(),
-            hubspot = hubspot_served.url(),
-            salesforce = salesforce_served.url(),
-        );
-        let config_path = dir.path().join("truce.toml");
-        std::fs::write(&config_path, config).unwrap();
         World {
             dir,
             hubspot,
@@ -167,38 +109,14 @@ lookback = "2s"
         Engine::new(store, hubspot, salesforce, settings, clock)
     }
 
-    /// Salesforce records by normalised email: (object, id, fields).
+    /// Salesforce records by normalised email: (object, fields).
     pub fn salesforce_by_email(&self) -> BTreeMap<String, Vec<(String, Value)>> {
-        let mut out: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
-        for object in ["Lead", "Contact"] {
-            for id in self.salesforce.ids(object) {
-                let Some(record) = self.salesforce.get(object, &id) else {
-                    continue;
-                };
-                if record["IsDeleted"] == Value::Bool(true) {
-                    continue;
-                }
-                if let Some(email) = record["Email"].as_str() {
-                    out.entry(email.trim().to_lowercase())
-                        .or_default()
-                        .push((object.to_string(), record));
-                }
-            }
-        }
-        out
+        sandbox::salesforce_by_email(&self.salesforce)
     }
 
     /// HubSpot contacts by normalised email.
     pub fn hubspot_by_email(&self) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
-        let mut out: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
-        for contact in self.hubspot.contacts() {
-            if let Some(email) = contact.properties.get("email") {
-                out.entry(email.trim().to_lowercase())
-                    .or_default()
-                    .push(contact.properties.clone());
-            }
-        }
-        out
+        sandbox::hubspot_by_email(&self.hubspot)
     }
 }
 

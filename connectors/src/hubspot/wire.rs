@@ -1,8 +1,8 @@
 //! The JSON HubSpot sends and accepts, as serde types.
 //!
-//! Shared by the client (which reads them) and the sandbox (which writes them), so the two
-//! cannot drift apart silently: the Python SDK test (`tests/compat/`) checks that what the
-//! sandbox writes is what HubSpot's own SDK parses.
+//! The HubSpot sandbox (`truce-sandbox`) keeps its own copy on purpose, so a mistake here
+//! cannot hide behind a fake that makes the same one; HubSpot's own SDK checks that copy
+//! (`tests/compat/`).
 //!
 //! Compatibility: HubSpot says to treat every field as optional, so everything the client
 //! reads is `#[serde(default)]`; ids and `after` tokens are always strings; property values

@@ -1,4 +1,4 @@
-//! Salesforce REST (Lead, Contact): the client truce syncs through, and its sandbox.
+//! Salesforce REST (Lead, Contact): the client truce syncs through.
 //!
 //! - [`config`]: [`SalesforceConfig`] and the OAuth [`Grant`].
 //! - [`auth`]: tokens from `/services/oauth2/token`, renewed once on `INVALID_SESSION_ID`.
@@ -7,16 +7,13 @@
 //! - [`wire`]: Salesforce's JSON as serde types.
 //! - [`client`]: [`SalesforceConnector`], the [`crate::Connector`] implementation, which
 //!   packs polls, lookups and writes into `/composite` requests (one API call each).
-//! - [`sandbox`]: a faithful local org for tests, the demo and benchmarks.
 
 pub mod auth;
 pub mod client;
 pub mod config;
 pub mod limits;
-pub mod sandbox;
 pub mod soql;
 pub mod wire;
 
 pub use client::SalesforceConnector;
 pub use config::{Grant, SalesforceConfig};
-pub use sandbox::{SalesforceFaults, SalesforceSandbox, SandboxOptions};

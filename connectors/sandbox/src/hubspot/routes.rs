@@ -2,7 +2,7 @@
 //! OAuth token endpoints, behind bearer auth and HubSpot's rate limits.
 //!
 //! Layers, outermost first: the arrival log (every request, for the "never over the burst"
-//! tests), the shared counters and fault injection (`crate::sandbox::layer`), then auth and
+//! tests), the shared counters and fault injection (`crate::common::layer`), then auth and
 //! the rate limits ([`guard`]), then the handler. Injected faults therefore do not spend the
 //! sandbox's own rate budget, but they do appear in the arrival log.
 
@@ -26,13 +26,13 @@ use super::errors::{self, WriteError};
 use super::schema::{DEFAULT_PROPERTIES, iso};
 use super::search;
 use super::store::{Contact, Store};
-use super::{Arrival, Inner};
-use crate::hubspot::wire::{
+use super::wire::{
     BatchInputs, BatchReadRequest, BatchResponse, BatchWriteInput, CollectionResponse, IdInput,
     MergeRequest, NextPage, OAuthError, ObjectInput, Paging, PropertiesResponse, SearchRequest,
     SearchResponse, SimplePublicObject, StandardError, TokenResponse,
 };
-use crate::sandbox::FaultBodies;
+use super::{Arrival, Inner};
+use crate::common::FaultBodies;
 
 const CONTACTS: &str = "/crm/v3/objects/contacts";
 const MAX_BATCH: usize = 100;
@@ -68,8 +68,7 @@ pub(super) fn router(inner: Arc<Inner>) -> Router {
     let bodies: Arc<dyn FaultBodies> = Arc::new(Bodies {
         inner: inner.clone(),
     });
-    let router =
-        crate::sandbox::layer(router, inner.counters.clone(), inner.faults.clone(), bodies);
+    let router = crate::common::layer(router, inner.counters.clone(), inner.faults.clone(), bodies);
     router.route_layer(middleware::from_fn_with_state(inner, record_arrival))
 }
 

@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{Value, json};
-use truce_connectors::salesforce::SalesforceFaults;
-use truce_connectors::sandbox::Faults;
+use truce::engine::settings::Settings;
+use truce_sandbox::Faults;
+use truce_sandbox::salesforce::SalesforceFaults;
 use truce_state::{NewLink, SnapshotUpdate, Store};
 
 use super::child::{self, Daemon};
 use super::world::{Limits, World, shared_email};
 use super::{Report, Table, mib, min_calls, percentile, ratio, thousands};
-use crate::engine::settings::Settings;
 
 const HUBSPOT_PAGE: u64 = 100;
 const HUBSPOT_BATCH: u64 = 100;

@@ -8,13 +8,19 @@
 //! sandboxes'. The parent reads the sandboxes' request counters and limit hits, which are
 //! what the API quota sees.
 //!
-//! - [`world`]: sandboxes, config file, the seeded population, the convergence check;
+//! - [`world`]: the sandboxes' world with real-tier limits, the seeded population, the
+//!   convergence check;
 //! - [`child`]: the sub-commands run in the child, and how the parent runs them;
 //! - [`scenarios`]: the five scenarios of the issue, each returning a [`Report`];
 //! - this module: tables, percentiles, peak RSS, the figures written with `--json`.
 //!
 //! Nothing here asserts a timing: targets are printed next to the figures, and a missed
 //! target is reported, not failed.
+//!
+//! A crate of its own (`bench/`, crate `truce-bench`), so that nothing of the benchmark is
+//! on the daemon's path: it uses `truce` as a library (without its `sandbox` feature: the
+//! engine, config loading and connectors are all it needs) and `truce-sandbox` for the
+//! sandboxes and their world.
 
 pub mod child;
 pub mod scenarios;

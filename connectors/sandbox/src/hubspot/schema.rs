@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 
 use super::errors::Invalid;
-use crate::hubspot::wire::{ModificationMetadata, Property, PropertyOption};
+use super::wire::{ModificationMetadata, Property, PropertyOption};
 
 /// Default lifecycle stages, in their forward order.
 pub const LIFECYCLE_STAGES: [&str; 8] = [

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use super::errors::{Answer, SalesforceFaultBodies, SfError};
 use super::store::{Org, Upserted, format_datetime};
 use super::{QueryCursor, Shared, composite, lock, soql};
-use crate::sandbox::layer;
+use crate::common::layer;
 
 /// Rows per query page, Salesforce's default and maximum batch size.
 pub const PAGE_SIZE: usize = 2_000;

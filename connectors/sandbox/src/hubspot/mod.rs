@@ -17,6 +17,12 @@
 //! `createdate`/`lastmodifieddate` are wall-clock milliseconds, never going backwards, so
 //! writes of one burst share a millisecond as they do in HubSpot. Seeded contacts get fixed
 //! times in 2025, so seeding is deterministic.
+//!
+//! ## Files
+//!
+//! [`wire`] holds HubSpot's JSON as serde types (a copy of the client's, see there why);
+//! `schema` the property definitions and value checks, `store` the contacts, `search` the
+//! filter engine, `errors` HubSpot's refusals, `routes` the HTTP surface.
 
 // Refusals are axum responses handed straight back to the client; boxing them buys nothing.
 #![allow(clippy::result_large_err)]
@@ -26,6 +32,7 @@ mod routes;
 mod schema;
 mod search;
 mod store;
+pub mod wire;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -39,9 +46,9 @@ use axum::response::Response;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::hubspot::wire::{Property, TokenResponse};
+use crate::common::{Counters, FaultInjector, Faults, Served};
 use crate::lock;
-use crate::sandbox::{Counters, FaultInjector, Faults, Served};
+use wire::{Property, TokenResponse};
 
 pub use errors::Policy;
 pub use schema::{LEAD_STATUSES, LIFECYCLE_STAGES};
@@ -399,7 +406,7 @@ impl HubSpotSandbox {
 
     /// Serves the API on `addr` (port 0 picks one); `Served::url()` is the base URL.
     pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<Served> {
-        crate::sandbox::serve(self.router(), addr).await
+        crate::common::serve(self.router(), addr).await
     }
 
     /// The static bearer token it accepts.
@@ -412,7 +419,7 @@ impl HubSpotSandbox {
         self.inner.counters.clone()
     }
 
-    /// Sets fault probabilities (see [`crate::sandbox::Faults`]).
+    /// Sets fault probabilities (see [`crate::Faults`]).
     pub fn set_faults(&self, faults: Faults) {
         self.inner.faults.set(faults);
     }

@@ -1,4 +1,5 @@
-//! HubSpot's official Python SDK against the sandbox (`tests/compat/hubspot_sdk.py`).
+//! HubSpot's official Python SDK against the sandbox (`tests/compat/hubspot_sdk.py` at the
+//! repository root).
 //!
 //! Needs `python3` with `venv` (the script `tests/compat/ensure_venv.sh` creates the
 //! virtualenv with the pinned SDK once, under `target/compat-venv`).
@@ -7,7 +8,7 @@
 use std::net::SocketAddr;
 use std::process::Command;
 
-use truce_connectors::hubspot::{HubSpotSandbox, SandboxOptions};
+use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_python_sdk_parses_every_sandbox_answer() {
@@ -22,7 +23,7 @@ async fn the_official_python_sdk_parses_every_sandbox_answer() {
     });
     let limited_served = limited.serve(loopback).await.unwrap();
 
-    let compat = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/compat");
+    let compat = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/compat");
     let venv = Command::new("bash")
         .arg(format!("{compat}/ensure_venv.sh"))
         .output()

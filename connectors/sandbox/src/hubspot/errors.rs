@@ -1,6 +1,6 @@
 //! HubSpot's error answers, as the sandbox sends them.
 //!
-//! Bodies follow `reference/api-reference.md` A1.3, A6.3 and A7.3: the `{status, message,
+//! Bodies are the ones HubSpot documents for its CRM v3 API: the `{status, message,
 //! correlationId, category, errors[]}` envelope, the 409 whose only trace of the existing
 //! record is `Existing ID: N` in the message, and the 429 with `policyName`.
 
@@ -11,7 +11,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::hubspot::wire::{ErrorBody, ErrorDetail, StandardError};
+use super::wire::{ErrorBody, ErrorDetail, StandardError};
 
 static CORRELATION: AtomicU64 = AtomicU64::new(1);
 

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use truce_connectors::hubspot::{HubSpotSandbox, SandboxOptions};
-use truce_connectors::sandbox::Served;
+use truce_sandbox::Served;
+use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions};
 
 struct Portal {
     sandbox: HubSpotSandbox,

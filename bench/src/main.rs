@@ -7,16 +7,17 @@
 //! Scenarios: `backfill`, `steady`, `engine`, `faults`, `side`, or `all` (the default).
 //! Each prints a table; `--json PATH` writes every scenario's figures to one file. Figures,
 //! not timed tests: nothing fails when a target is missed, the table says so. The
-//! harness itself lives in `truce::bench`; the `child` sub-command is how it measures
-//! truce in a process of its own (hidden: not for people). With `RUST_LOG` set (for
-//! example `RUST_LOG=truce=debug,truce_connectors=debug`), every process logs to stderr.
+//! harness itself is this crate's library (`truce_bench`); the `child` sub-command is how
+//! it measures truce in a process of its own (hidden: not for people). With `RUST_LOG` set
+//! (for example `RUST_LOG=truce=debug,truce_connectors=debug`), every process logs to
+//! stderr.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use truce::bench::{Report, child, scenarios};
+use truce_bench::{Report, child, scenarios};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -135,7 +136,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     } else {
         sizes.clone()
     };
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // The repository root: the scenarios read `bench/*.py` and `tests/compat/` from it.
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let wanted = |s: Scenario| cli.scenario == s || cli.scenario == Scenario::All;
     let mut reports: Vec<Report> = Vec::new();
     let show = |report: Report, reports: &mut Vec<Report>| {

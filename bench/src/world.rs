@@ -2,27 +2,27 @@
 //! real config file pointing at them (secrets in files, the connectors' limiters set to
 //! the same numbers), the seeded population, and the convergence check.
 //!
-//! The approach is the end-to-end tests' (`tests/common`), with limits switched on. The
-//! config leaves `external_id_field` unset, as the example config does: Salesforce creates
-//! are preceded by an email lookup. (The sandbox's upsert on an external id scans every
-//! row per record, which makes it, not truce, the bound at 100,000 records.)
+//! The sandboxes, the config and the population come from `truce_sandbox::world`, as the
+//! demo's and the end-to-end tests' do, with limits switched on. The config leaves
+//! `external_id_field` unset, as the example config does: Salesforce creates are blind
+//! (only a re-sent one is looked up by email first). (The sandbox's upsert on an external
+//! id scans every row per record, which makes it, not truce, the bound at 100,000 records.)
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::{Value, json};
-use truce_connectors::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
-use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
-use truce_connectors::sandbox::Served;
-
-use crate::config::{self, Loaded, Pair, Rule};
+use serde_json::Value;
+use truce::config::{self, Loaded, Pair, Rule};
+use truce::engine::settings::Settings;
 use truce_connectors::ObjectType;
-// The benchmark maps the same fields as the demo: the example config's, one per rule.
-use crate::demo::world::FIELDS;
-use crate::engine::settings::Settings;
+use truce_sandbox::Served;
+use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
+use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
+use truce_sandbox::world::{self as sandbox, Config, HubSpotLimits};
+
+pub use truce_sandbox::world::{Population, shared_email};
 
 /// The limits both sandboxes enforce, and the connectors are configured with.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,29 +75,6 @@ pub struct World {
     pub limits: Limits,
 }
 
-/// Who was seeded: `shared` people on both sides, the rest on one side only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Population {
-    /// HubSpot contacts seeded.
-    pub hubspot: usize,
-    /// Salesforce leads seeded.
-    pub salesforce: usize,
-    /// People in both (same email, different case on the Salesforce side).
-    pub shared: usize,
-}
-
-const STAGES: [&str; 4] = ["subscriber", "lead", "marketingqualifiedlead", "customer"];
-const STATUSES: [&str; 3] = [
-    "Open - Not Contacted",
-    "Working - Contacted",
-    "Closed - Not Converted",
-];
-
-/// The email of shared person `i` (as HubSpot holds it).
-pub fn shared_email(i: usize) -> String {
-    format!("shared{i}@example.com")
-}
-
 impl World {
     /// Serves both sandboxes with `limits` and writes a config (`poll` and `lookback` are
     /// duration strings for `[sync]`) in a fresh scratch directory named after `name`.
@@ -123,49 +100,26 @@ impl World {
             daily_limit: limits.salesforce_daily,
             ..SalesforceOptions::default()
         });
-        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let hubspot_served = hubspot.serve(loopback).await.context("serving HubSpot")?;
-        let salesforce_served = salesforce
-            .serve(loopback)
-            .await
-            .context("serving Salesforce")?;
-        let write = |file: &str, text: &str| {
-            let path = dir.join(file);
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+        let config = Config {
+            poll_interval: poll.to_string(),
+            lookback: lookback.to_string(),
+            external_id_field: None,
+            hubspot_limits: Some(HubSpotLimits {
+                requests_per_10s: limits.hubspot_per_10s,
+                search_requests_per_second: limits.search_per_second,
+                daily_quota: Some(limits.hubspot_daily),
+            }),
+            extra_sync: String::new(),
+            rules: Vec::new(),
         };
-        write("hubspot-token", hubspot.token())?;
-        write("sf-id", &salesforce.options().client_id)?;
-        write("sf-secret", &salesforce.options().client_secret)?;
-        let config = format!(
-            r#"
-[state]
-path = "{state}"
-
-[hubspot]
-base_url = "{hubspot}"
-token = {{ file = "hubspot-token" }}
-requests_per_10s = {per_10s}
-search_requests_per_second = {search}
-daily_quota = {hubspot_daily}
-
-[salesforce]
-login_url = "{salesforce}"
-client_id = {{ file = "sf-id" }}
-client_secret = {{ file = "sf-secret" }}
-
-[sync]
-poll_interval = "{poll}"
-lookback = "{lookback}"
-{FIELDS}"#,
-            state = dir.join("truce.db").display(),
-            hubspot = hubspot_served.url(),
-            salesforce = salesforce_served.url(),
-            per_10s = limits.hubspot_per_10s,
-            search = limits.search_per_second,
-            hubspot_daily = limits.hubspot_daily,
-        );
-        let config_path = dir.join("truce.toml");
-        write("truce.toml", &config)?;
+        let sandbox::World {
+            hubspot,
+            salesforce,
+            hubspot_served,
+            salesforce_served,
+            config_path,
+            ..
+        } = sandbox::World::serve(&dir, hubspot, salesforce, &config).await?;
         Ok(World {
             dir,
             hubspot,
@@ -194,89 +148,20 @@ lookback = "{lookback}"
     /// created in HubSpot.
     pub fn populate(&self, n: usize) -> anyhow::Result<Population> {
         let shared = n / 2;
-        for i in 0..n {
-            let email = if i < shared {
-                shared_email(i)
-            } else {
-                format!("hs-only{i}@example.com")
-            };
-            let first = format!("First{i}");
-            let city = format!("City{}", i % 7);
-            let mut props = vec![
-                ("email", email.as_str()),
-                ("firstname", first.as_str()),
-                ("lifecyclestage", STAGES[i % STAGES.len()]),
-                ("city", city.as_str()),
-            ];
-            if i % 3 != 0 {
-                props.push(("company", "Hub Co"));
-            }
-            if i % 5 == 0 {
-                props.push(("phone", "+1 555 0100"));
-            }
-            self.hubspot
-                .create_contact(&props)
-                .map_err(|e| anyhow::anyhow!("seeding HubSpot contact {email}: {e:?}"))?;
-        }
-        for i in 0..n {
-            let email = if i < shared {
-                format!("SHARED{i}@Example.com")
-            } else {
-                format!("sf-only{i}@example.com")
-            };
-            let mut lead = json!({
-                "LastName": format!("Last{i}"),
-                "Company": if i % 2 == 0 { "Sales Co" } else { "[not provided]" },
-                "Email": email,
-                "Status": STATUSES[i % STATUSES.len()],
-            });
-            if i % 4 == 0 {
-                lead["FirstName"] = json!(format!("Sales{i}"));
-            }
-            if i % 6 == 0 {
-                lead["City"] = json!("Lyon");
-            }
-            self.salesforce
-                .create("Lead", lead)
-                .map_err(|e| anyhow::anyhow!("seeding Salesforce lead {email}: {e:?}"))?;
-        }
-        Ok(Population {
-            hubspot: n,
-            salesforce: n,
+        Ok(sandbox::populate(
+            &self.hubspot,
+            &self.salesforce,
             shared,
-        })
+            n - shared,
+        )?)
     }
 
     /// Every way the two sides disagree: duplicates by email on either side, a Salesforce
     /// person missing in HubSpot, or a mapped field whose values differ. Empty when
     /// converged.
     pub fn disagreements(&self, settings: &Settings) -> Vec<String> {
-        let mut hubspot: BTreeMap<String, Vec<BTreeMap<String, String>>> = BTreeMap::new();
-        for contact in self.hubspot.contacts() {
-            if let Some(email) = contact.properties.get("email") {
-                hubspot
-                    .entry(email.trim().to_lowercase())
-                    .or_default()
-                    .push(contact.properties.clone());
-            }
-        }
-        let mut salesforce: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
-        for object in ["Lead", "Contact"] {
-            for id in self.salesforce.ids(object) {
-                let Some(record) = self.salesforce.get(object, &id) else {
-                    continue;
-                };
-                if record["IsDeleted"] == Value::Bool(true) {
-                    continue;
-                }
-                if let Some(email) = record["Email"].as_str() {
-                    salesforce
-                        .entry(email.trim().to_lowercase())
-                        .or_default()
-                        .push((object.to_string(), record));
-                }
-            }
-        }
+        let hubspot = sandbox::hubspot_by_email(&self.hubspot);
+        let salesforce = sandbox::salesforce_by_email(&self.salesforce);
         let mut problems = Vec::new();
         for (email, contacts) in &hubspot {
             if contacts.len() > 1 {

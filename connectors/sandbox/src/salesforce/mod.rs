@@ -40,8 +40,8 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Map, Value, json};
 
+use crate::common::{Counters, FaultInjector, Faults, Served};
 use crate::lock;
-use crate::sandbox::{Counters, FaultInjector, Faults, Served};
 
 pub use errors::SfError;
 pub use store::{Upserted, ValidationRule};
@@ -194,7 +194,7 @@ impl SalesforceSandbox {
     /// Serves the org on `addr` (port 0 picks one). Token responses then carry the served
     /// address as `instance_url`.
     pub async fn serve(&self, addr: SocketAddr) -> std::io::Result<Served> {
-        let served = crate::sandbox::serve(self.router(), addr).await?;
+        let served = crate::common::serve(self.router(), addr).await?;
         self.set_instance_url(&served.url());
         Ok(served)
     }
@@ -202,19 +202,6 @@ impl SalesforceSandbox {
     /// Sets the `instance_url` the token endpoint hands out (for serving behind TLS).
     pub fn set_instance_url(&self, url: &str) {
         *lock(&self.shared.instance_url) = Some(url.trim_end_matches('/').to_string());
-    }
-
-    /// A connector config that logs in to this org at `login_url` (the served URL) with
-    /// the client credentials it accepts and its external-id field.
-    pub fn config_for(&self, login_url: &str) -> crate::salesforce::SalesforceConfig {
-        let opts = &self.shared.opts;
-        let mut config = crate::salesforce::SalesforceConfig::new(
-            login_url,
-            crate::Secret::new(opts.client_id.clone()),
-            crate::Secret::new(opts.client_secret.clone()),
-        );
-        config.external_id_field = opts.external_id_field.clone();
-        config
     }
 
     /// The options this org was made with (the credentials it accepts).

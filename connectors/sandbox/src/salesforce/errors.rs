@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::sandbox::FaultBodies;
+use crate::common::FaultBodies;
 
 /// One Salesforce error.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Machinery both sandboxes share: serving a router on loopback, per-endpoint request
 //! counters, and fault injection.
 //!
-//! The sandboxes themselves (`hubspot::sandbox`, `salesforce::sandbox`) own their API's
+//! The sandboxes themselves ([`crate::hubspot`], [`crate::salesforce`]) own their API's
 //! paths, bodies and rules; this module only holds what is the same for both, so a fault or
 //! a counter means the same thing in a HubSpot test and a Salesforce one.
 //!

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::schema::{Schema, parse_instant};
 use super::store::{Contact, Store};
-use crate::hubspot::wire::{Filter, SearchRequest};
+use super::wire::{Filter, SearchRequest};
 
 /// Most results one query can reach (`after + limit` may not pass it).
 pub const MAX_REACHABLE: usize = 10_000;

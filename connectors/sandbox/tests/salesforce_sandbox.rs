@@ -3,9 +3,9 @@
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
-use truce_connectors::salesforce::sandbox::store::id18;
-use truce_connectors::salesforce::{SalesforceSandbox, SandboxOptions};
-use truce_connectors::sandbox::Served;
+use truce_sandbox::Served;
+use truce_sandbox::salesforce::store::id18;
+use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions};
 
 const V: &str = "/services/data/v62.0";
 

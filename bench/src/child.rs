@@ -11,10 +11,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::engine::EngineError;
-use crate::engine::merge::Side;
-use crate::engine::pair::Pair;
-use crate::engine::reconcile::Lookup;
+use truce::engine::EngineError;
+use truce::engine::merge::Side;
+use truce::engine::pair::Pair;
+use truce::engine::reconcile::Lookup;
 use truce_state::LinkId;
 
 /// The pure merge's view of the world, for timing it alone: no change history, no links
@@ -27,7 +27,7 @@ impl Lookup for Pure {
     }
     fn link_of(
         &mut self,
-        _: crate::engine::mapping::Reference,
+        _: truce::engine::mapping::Reference,
         _: Side,
         _: &str,
     ) -> Result<Option<LinkId>, EngineError> {
@@ -43,14 +43,14 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::MissedTickBehavior;
+use truce::connect;
+use truce::engine::settings::Settings;
+use truce::engine::{CycleSummary, Engine, reconcile, system_clock};
 use truce_connectors::ObjectType;
 use truce_state::Store;
 
 use super::peak_rss_kib;
 use super::world::load;
-use crate::connect;
-use crate::engine::settings::Settings;
-use crate::engine::{CycleSummary, Engine, reconcile, system_clock};
 
 /// The real engine over the config's state file and connectors.
 pub fn engine(config: &Path) -> anyhow::Result<Engine> {
@@ -142,7 +142,7 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-impl crate::engine::Progress for Timeline {
+impl truce::engine::Progress for Timeline {
     fn scanned(&self, system: truce_connectors::System, object: ObjectType, _: u64) {
         // A system scans its objects one after the other, from the start.
         let prefix = format!("scan {} ", system.label());
