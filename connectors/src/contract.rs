@@ -170,6 +170,18 @@ pub struct Conversion {
     pub opportunity_id: Option<String>,
 }
 
+/// Where a deal stands, as its system reports it (HubSpot `hs_is_closed`,
+/// `hs_is_closed_won`, `amount`; Salesforce `IsClosed`, `IsWon`, `Amount`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DealOutcome {
+    /// The deal is closed (won or lost).
+    pub closed: bool,
+    /// The deal is won.
+    pub won: bool,
+    /// Its amount as a plain decimal (`"1500.5"`), when it has one.
+    pub amount: Option<String>,
+}
+
 /// One remote record, as the engine sees it.
 ///
 /// What the engine needs beyond field values arrives typed: the person's email, deletion,
@@ -212,6 +224,8 @@ pub struct Record {
     pub merged_into: Option<String>,
     /// Set once a Salesforce lead is converted: the records it became.
     pub converted: Option<Conversion>,
+    /// For a deal or an Opportunity: where it stands (closed, won, amount).
+    pub outcome: Option<DealOutcome>,
 }
 
 impl Record {
@@ -234,6 +248,7 @@ impl Record {
             merged_ids: Vec::new(),
             merged_into: None,
             converted: None,
+            outcome: None,
         }
     }
 

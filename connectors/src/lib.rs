@@ -25,8 +25,9 @@ pub mod salesforce;
 pub mod secret;
 
 pub use contract::{
-    Connector, Conversion, Cursor, Cursors, Fetched, FieldInfo, FieldKind, ObjectType, PullPage,
-    Quota, Record, Rejected, ScanPage, System, UpsertKey, Write, WriteOp, WriteOutcome, Written,
+    Connector, Conversion, Cursor, Cursors, DealOutcome, Fetched, FieldInfo, FieldKind, ObjectType,
+    PullPage, Quota, Record, Rejected, ScanPage, System, UpsertKey, Write, WriteOp, WriteOutcome,
+    Written,
 };
 pub use error::{ApiError, Error, ErrorClass};
 pub use secret::Secret;

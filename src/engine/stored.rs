@@ -8,7 +8,9 @@
 //! never a default.
 
 use truce_connectors::{ObjectType, Record, System, UpsertKey};
-use truce_state::{Converted, Link, RecordMeta, Snapshot, SnapshotUpdate, normalize_email};
+use truce_state::{
+    Converted, Link, Outcome, RecordMeta, Snapshot, SnapshotUpdate, normalize_email,
+};
 
 use super::EngineError;
 use super::pair::Pair;
@@ -82,6 +84,11 @@ pub fn meta(record: &Record) -> RecordMeta {
         merged_into: record.merged_into.clone(),
         merged_ids: record.merged_ids.clone(),
         name: record.name.clone().filter(|n| !n.trim().is_empty()),
+        outcome: record.outcome.as_ref().map(|o| Outcome {
+            closed: o.closed,
+            won: o.won,
+            amount: o.amount.clone(),
+        }),
     }
 }
 

@@ -96,7 +96,7 @@ pub use outbox::{
 pub use page::{PulledPage, RecordSummary};
 pub use quarantine::{NewQuarantine, QuarantineId, QuarantineState, Quarantined, Refusal, Retried};
 pub use quota::QuotaUsage;
-pub use snapshots::{Converted, RecordMeta, Snapshot, SnapshotUpdate};
+pub use snapshots::{Converted, Outcome, RecordMeta, Snapshot, SnapshotUpdate};
 pub use status::Status;
 
 use error::SqlContext;

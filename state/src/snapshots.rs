@@ -42,6 +42,19 @@ pub struct RecordMeta {
     /// What people call the record (a company's or deal's name), for records named
     /// rather than emailed.
     pub name: Option<String>,
+    /// For a deal: where it stands.
+    pub outcome: Option<Outcome>,
+}
+
+/// Where a deal stands: closed, won, and its amount as a plain decimal.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Closed (won or lost).
+    pub closed: bool,
+    /// Won.
+    pub won: bool,
+    /// The amount, when it has one.
+    pub amount: Option<String>,
 }
 
 /// A record as pulled, to store as its snapshot.

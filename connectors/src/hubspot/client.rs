@@ -174,6 +174,7 @@ fn record(object: SimplePublicObject) -> Record {
         merged_ids,
         merged_into: None,
         converted: None,
+        outcome: None,
     }
 }
 

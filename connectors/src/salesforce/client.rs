@@ -531,6 +531,7 @@ impl SalesforceConnector {
             merged_ids: Vec::new(),
             merged_into,
             converted,
+            outcome: None,
         }
     }
 
