@@ -22,7 +22,7 @@ const PROMTOOL: &str = "/usr/bin/promtool";
 /// Generous bounds for anything that happens within a few polls of a second.
 const SOON: Duration = Duration::from_secs(60);
 
-/// The contract's names (DESIGN.md, "Metrics and health").
+/// The contract's names (docs/operations.md, *Metrics*).
 const NAMES: [&str; 12] = [
     "truce_build_info",
     "truce_cycles_total",

@@ -1,4 +1,4 @@
-//! The events the engine logs that scripts parse (DESIGN.md, *Logging*): their targets and
+//! The events the engine logs that scripts parse (docs/operations.md, *Reading the log*): their targets and
 //! field names are defined here, once, so every caller logs the same shape.
 //!
 //! - `truce::conflict`: one WARN per conflict decided.

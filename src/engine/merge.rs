@@ -3,7 +3,7 @@
 //! For one field of one link, given the base `b` (the value both sides last agreed on, if
 //! they ever did), HubSpot's value `h` and Salesforce's value `s` — all canonical, `None`
 //! meaning blank — and the field's [`Rule`], [`merge_field`] decides what to write where.
-//! DESIGN.md, "Sync cycle" step 3 and "Field rules", is the specification; the table tests
+//! docs/mapping.md (*The rules*) and docs/architecture.md (*One record, start to end*) say what users rely on; the table tests
 //! at the bottom walk every rule through every combination of equal, different and blank.
 //!
 //! ## Decisions
@@ -38,7 +38,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-/// How conflicts on a field are decided (DESIGN.md, "Field rules"); the config names them.
+/// How conflicts on a field are decided (docs/mapping.md, *The rules*); the config names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {

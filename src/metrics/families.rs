@@ -1,5 +1,5 @@
-//! The metric families truce exports. Their names and labels are a contract (DESIGN.md,
-//! "Metrics and health"): dashboards, alerts and `deploy/grafana/truce.json` name them, so
+//! The metric families truce exports. Their names and labels are a contract
+//! (docs/operations.md, *Metrics*): dashboards, alerts and `deploy/grafana/truce.json` name them, so
 //! they change only on purpose.
 //!
 //! Counters are registered without their `_total` suffix and histograms and second-valued

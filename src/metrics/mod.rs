@@ -1,5 +1,5 @@
 //! Metrics and health for fleets: `truce run` serves `/metrics` (OpenMetrics) and
-//! `/healthz` on `[metrics] listen` (DESIGN.md, "Metrics and health").
+//! `/healthz` on `[metrics] listen` (docs/operations.md, *Metrics* and *Health*).
 //!
 //! [`Metrics`] owns the registry and gathers three kinds of value, each from where it is
 //! true:

@@ -110,7 +110,7 @@ pub const SALESFORCE: &str = "salesforce";
 /// How long a statement waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The form emails are stored and looked up in: trimmed and lower-cased (DESIGN: matching).
+/// The form match keys (emails, domains) are stored and looked up in: trimmed and lower-cased.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
