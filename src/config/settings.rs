@@ -7,7 +7,7 @@
 use truce_connectors::ObjectType;
 
 use crate::engine::identity::companies::{CONTACT_ACCOUNT, PRIMARY_COMPANY};
-use crate::engine::mapping::FieldMap;
+use crate::engine::mapping::{FieldMap, FieldMapping, FieldType};
 use crate::engine::pair::{Companies, Deals, Identity, Pair, PairSpec, People};
 
 /// The HubSpot deal property naming its pipeline, which `[deals] pipeline` fills.
@@ -32,6 +32,16 @@ impl Settings {
             apply_batch: 1000,
         }
     }
+}
+
+/// HubSpot's and Salesforce's email fields hold emails: without a `type`, the email
+/// mapping compares them as emails (trimmed, case-folded).
+fn typed(mapping: &FieldMapping) -> FieldMapping {
+    let mut mapping = mapping.clone();
+    if mapping.field_type.is_none() && mapping.hubspot == "email" && mapping.salesforce == "Email" {
+        mapping.field_type = Some(FieldType::Email);
+    }
+    mapping
 }
 
 /// The description of one pair; `None` for a pair this truce cannot sync yet.
@@ -80,7 +90,7 @@ fn pair_spec(config: &Config, pair: Pair) -> Option<PairSpec> {
         .fields
         .iter()
         .filter(|f| f.object == pair)
-        .map(FieldMap::new)
+        .map(|f| FieldMap::new(&typed(f)))
         .collect();
     Some(PairSpec {
         pair,

@@ -76,7 +76,7 @@ pub struct FieldMapping {
     pub values: BTreeMap<String, String>,
     /// What to send Salesforce when HubSpot has none (for required fields).
     pub salesforce_if_blank: Option<String>,
-    /// How values convert (default: inferred, `email` for the email mapping).
+    /// How values convert (default: `string`; the config makes the email mapping `email`).
     #[serde(rename = "type")]
     pub field_type: Option<FieldType>,
 }
@@ -180,11 +180,7 @@ impl FieldMap {
     /// Builds a field map from its config entry; without `on` it applies to every
     /// Salesforce object of the mapping's pair.
     pub fn new(mapping: &FieldMapping) -> FieldMap {
-        let field_type = mapping.field_type.unwrap_or(if mapping.hubspot == "email" {
-            FieldType::Email
-        } else {
-            FieldType::String
-        });
+        let field_type = mapping.field_type.unwrap_or(FieldType::String);
         let to_hubspot = mapping
             .values
             .iter()

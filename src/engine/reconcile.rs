@@ -692,7 +692,7 @@ mod tests {
 
     fn spec_with(extra: &[FieldMapping]) -> PairSpec {
         let mut fields = vec![
-            field("email", "Email", Rule::TwoWay, None),
+            field("email", "Email", Rule::TwoWay, Some(FieldType::Email)),
             field("firstname", "FirstName", Rule::TwoWay, None),
             field("lastname", "LastName", Rule::AlwaysSalesforce, None),
             field("score", "Score__c", Rule::TwoWay, Some(FieldType::Number)),
