@@ -123,9 +123,14 @@ truce conflicts --since 7d --field lifecyclestage\n  truce conflicts --json | jq
     )]
     Conflicts(ConflictsArgs),
 
-    /// Field-level timeline of one person across both systems: who changed what, when,
-    /// and which rule decided.
-    #[command(after_help = "Example:\n  truce history jane.doe@example.com")]
+    /// Field-level timeline of one person, company or deal across both systems: who
+    /// changed what, when, and which rule decided.
+    #[command(
+        long_about = "Field-level timeline of one record across both systems. Give a person's \
+email, or a company's or deal's name (any case) or the id of its record in either system.",
+        after_help = "Examples:\n  truce history jane.doe@example.com\n  \
+truce history \"Acme Corp\"\n  truce history 0065g00000AbCdEAAZ"
+    )]
     History(HistoryArgs),
 
     /// Re-queue quarantined writes (after fixing the cause).
@@ -198,7 +203,8 @@ pub struct ConflictsArgs {
 /// `truce history` options.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// The person's email address (any case).
+    /// A person's email address, or a company's or deal's name or record id.
+    #[arg(value_name = "EMAIL|NAME|ID")]
     pub email: String,
     /// Print JSON instead of a timeline.
     #[arg(long)]

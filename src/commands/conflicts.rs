@@ -39,7 +39,7 @@ pub async fn run(global: &Global, args: &ConflictsArgs) -> anyhow::Result<()> {
             "{}  link {}  {}  {} / {}: hubspot {} vs salesforce {} (base {}) -> {} wins by {}",
             when(c.decided_at),
             c.link_id,
-            c.email,
+            who(c),
             c.field,
             c.salesforce_field,
             show(&c.hubspot_value),
@@ -53,13 +53,34 @@ pub async fn run(global: &Global, args: &ConflictsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whom a conflict concerns: the person's email, or the company's or deal's kind and name.
+pub fn who(c: &Conflict) -> String {
+    match (c.pair.as_str(), &c.name) {
+        ("contacts", _) => c.email.clone(),
+        (pair, Some(name)) => format!("{} {name:?}", singular(pair)),
+        (pair, None) => format!("{} (unnamed)", singular(pair)),
+    }
+}
+
+/// `company` for `companies`, `deal` for `deals`.
+pub fn singular(pair: &str) -> &str {
+    match pair {
+        "companies" => "company",
+        "deals" => "deal",
+        "contacts" => "person",
+        other => other,
+    }
+}
+
 /// A conflict as JSON, with the field names of the `truce::conflict` log event.
 pub fn conflict_json(c: &Conflict) -> serde_json::Value {
     json!({
         "id": c.id.0,
         "decided_at": when_json(c.decided_at),
+        "object": c.pair,
         "link": c.link_id.0,
         "email": c.email,
+        "name": c.name,
         "field": c.field,
         "salesforce_field": c.salesforce_field,
         "hubspot_value": c.hubspot_value,

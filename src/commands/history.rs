@@ -1,4 +1,6 @@
-//! `truce history EMAIL`: one person's field-level timeline across both systems.
+//! `truce history EMAIL|NAME|ID`: one person's, company's or deal's field-level timeline
+//! across both systems. An argument with an `@` is a person's email; anything else names
+//! a company or a deal (its name, any case) or a record id of either system.
 
 use serde_json::json;
 use truce_state::HistoryEntry;
@@ -10,8 +12,10 @@ use crate::cli::{Global, HistoryArgs};
 /// Prints every observed change and every conflict decision for one email, oldest first.
 pub async fn run(global: &Global, args: &HistoryArgs) -> anyhow::Result<()> {
     let (path, view) = state_file::open(global)?;
+    let person = args.email.contains('@');
     let entries = match &view {
-        Some(view) => view.reader().history(&args.email)?,
+        Some(view) if person => view.reader().history(&args.email)?,
+        Some(view) => view.reader().record_history(&args.email)?,
         None => Vec::new(),
     };
     if args.json {
@@ -28,10 +32,12 @@ pub async fn run(global: &Global, args: &HistoryArgs) -> anyhow::Result<()> {
         println!("nothing recorded for {}{note}", args.email.trim());
         return Ok(());
     }
-    println!(
-        "history of {} (oldest first)",
+    let who = if person {
         args.email.trim().to_lowercase()
-    );
+    } else {
+        args.email.trim().to_string()
+    };
+    println!("history of {who} (oldest first)");
     for entry in &entries {
         match entry {
             HistoryEntry::Change(c) => println!(
@@ -70,6 +76,7 @@ fn entry_json(entry: &HistoryEntry) -> serde_json::Value {
         HistoryEntry::Change(c) => json!({
             "kind": "change",
             "observed_at": when_json(c.observed_at),
+            "pair": c.pair,
             "system": c.system,
             "object": c.object,
             "record_id": c.record_id,

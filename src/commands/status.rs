@@ -78,8 +78,18 @@ fn print_empty() {
 
 fn print_status(status: &Status, now: i64) {
     println!("schema       v{}", status.schema_version);
+    let per_pair = if status.links_by_pair.len() > 1 {
+        let parts: Vec<String> = status
+            .links_by_pair
+            .iter()
+            .map(|(pair, n)| format!("{pair} {n}"))
+            .collect();
+        format!(" ({})", parts.join(", "))
+    } else {
+        String::new()
+    };
     println!(
-        "links        {} active, {} unlinked",
+        "links        {} active{per_pair}, {} unlinked",
         status.links_active, status.links_unlinked
     );
     match status.outbox_oldest_pending_at {
@@ -164,6 +174,7 @@ fn status_json(status: &Status, now: i64) -> serde_json::Value {
     json!({
         "schema_version": status.schema_version,
         "links_active": status.links_active,
+        "links_by_object": status.links_by_pair.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
         "links_unlinked": status.links_unlinked,
         "outbox_pending": status.outbox_pending,
         "outbox_oldest_pending_at": status.outbox_oldest_pending_at.map(when_json),

@@ -1,6 +1,8 @@
-//! History: everything the store knows happened to one person, for `truce history EMAIL`.
+//! History: everything the store knows happened to one person, company or deal, for
+//! `truce history`.
 //!
-//! People are the `contacts` pair: the pair whose links and snapshots carry an email.
+//! People are the `contacts` pair, found by email; companies and deals are found by their
+//! link's name (compared case-insensitively) or by the id of their record on either side.
 //!
 //! A person is found by email through every link ever made for it (active or not) and every
 //! snapshot that carries it, so the history also covers records that were never linked or
@@ -64,8 +66,11 @@ impl Reader<'_> {
             ))
             .and_then(|mut stmt| stmt.query_map([&email], changes::from_row)?.collect())
             .ctx(self.path, "reading a person's changes")?;
-        let conflicts: Vec<Conflict> = self
-            .conn
+        Ok(interleave(changes, self.person_conflicts(&email)?))
+    }
+
+    fn person_conflicts(&self, email: &str) -> Result<Vec<Conflict>> {
+        self.conn
             .prepare_cached(&format!(
                 "SELECT {columns} FROM conflicts
                  WHERE pair = 'contacts' AND (email = ?1
@@ -73,19 +78,66 @@ impl Reader<'_> {
                  ORDER BY decided_at, id",
                 columns = conflicts::COLUMNS
             ))
-            .and_then(|mut stmt| stmt.query_map([&email], conflicts::from_row)?.collect())
-            .ctx(self.path, "reading a person's conflicts")?;
-
-        // Both lists are sorted; merge them by time, changes first on ties.
-        let mut out = Vec::with_capacity(changes.len() + conflicts.len());
-        let mut conflicts = conflicts.into_iter().peekable();
-        for change in changes {
-            while let Some(conflict) = conflicts.next_if(|c| c.decided_at < change.observed_at) {
-                out.push(HistoryEntry::Conflict(conflict));
-            }
-            out.push(HistoryEntry::Change(change));
-        }
-        out.extend(conflicts.map(HistoryEntry::Conflict));
-        Ok(out)
+            .and_then(|mut stmt| stmt.query_map([email], conflicts::from_row)?.collect())
+            .ctx(self.path, "reading a person's conflicts")
     }
+
+    /// Every change and conflict concerning the companies and deals named `who` (their
+    /// link's name, any case) or holding a record with id `who`, oldest first.
+    pub fn record_history(&self, who: &str) -> Result<Vec<HistoryEntry>> {
+        let who = who.trim();
+        let changes: Vec<Change> = self
+            .conn
+            .prepare_cached(&format!(
+                "WITH the_links AS (
+                     SELECT id, pair, hubspot_id, salesforce_id FROM links
+                     WHERE pair <> 'contacts'
+                       AND (lower(name) = lower(?1) OR hubspot_id = ?1 OR salesforce_id = ?1)
+                 ),
+                 the_records (pair, system, record_id) AS (
+                     SELECT pair, 'hubspot', hubspot_id FROM the_links
+                         WHERE hubspot_id IS NOT NULL
+                     UNION
+                     SELECT pair, 'salesforce', salesforce_id FROM the_links
+                         WHERE salesforce_id IS NOT NULL
+                     UNION
+                     SELECT pair, system, record_id FROM snapshots
+                         WHERE pair <> 'contacts' AND record_id = ?1
+                 )
+                 SELECT {columns} FROM changes
+                 WHERE link_id IN (SELECT id FROM the_links)
+                    OR (pair, system, record_id) IN (SELECT * FROM the_records)
+                 ORDER BY seq",
+                columns = changes::COLUMNS
+            ))
+            .and_then(|mut stmt| stmt.query_map([who], changes::from_row)?.collect())
+            .ctx(self.path, "reading a record's changes")?;
+        let conflicts: Vec<Conflict> = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {columns} FROM conflicts
+                 WHERE pair <> 'contacts' AND link_id IN (
+                     SELECT id FROM links WHERE pair <> 'contacts'
+                       AND (lower(name) = lower(?1) OR hubspot_id = ?1 OR salesforce_id = ?1))
+                 ORDER BY decided_at, id",
+                columns = conflicts::COLUMNS
+            ))
+            .and_then(|mut stmt| stmt.query_map([who], conflicts::from_row)?.collect())
+            .ctx(self.path, "reading a record's conflicts")?;
+        Ok(interleave(changes, conflicts))
+    }
+}
+
+/// Merges two time-sorted lists, changes first on ties.
+fn interleave(changes: Vec<Change>, conflicts: Vec<Conflict>) -> Vec<HistoryEntry> {
+    let mut out = Vec::with_capacity(changes.len() + conflicts.len());
+    let mut conflicts = conflicts.into_iter().peekable();
+    for change in changes {
+        while let Some(conflict) = conflicts.next_if(|c| c.decided_at < change.observed_at) {
+            out.push(HistoryEntry::Conflict(conflict));
+        }
+        out.push(HistoryEntry::Change(change));
+    }
+    out.extend(conflicts.map(HistoryEntry::Conflict));
+    out
 }

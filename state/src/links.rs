@@ -349,4 +349,14 @@ impl Reader<'_> {
             )
             .ctx(self.path, "counting links")
     }
+
+    /// Active links per pair, in pair order (`companies`, `contacts`, `deals`).
+    pub(crate) fn active_links_by_pair(&self) -> Result<Vec<(String, i64)>> {
+        self.conn
+            .prepare_cached(
+                "SELECT pair, count(*) FROM links WHERE state = 'active' GROUP BY pair ORDER BY pair",
+            )
+            .and_then(|mut stmt| stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .ctx(self.path, "counting links per pair")
+    }
 }

@@ -16,6 +16,8 @@ pub struct Status {
     pub links_active: i64,
     /// Links dissolved, kept as history.
     pub links_unlinked: i64,
+    /// Active links per object pair, by pair name.
+    pub links_by_pair: Vec<(String, i64)>,
     /// Writes waiting to be sent.
     pub outbox_pending: i64,
     /// When the oldest pending write was planned (ms): how far behind the apply step is.
@@ -48,6 +50,7 @@ impl Reader<'_> {
             schema_version: self.schema_version()?,
             links_active,
             links_unlinked,
+            links_by_pair: self.active_links_by_pair()?,
             outbox_pending: self.outbox_depth()?,
             outbox_oldest_pending_at,
             quarantine_open: self.open_quarantine_count()?,

@@ -1347,3 +1347,61 @@ fn api_usage_keeps_the_latest_report_per_system() {
         ("salesforce", 12)
     );
 }
+
+#[test]
+fn a_company_has_a_history_by_name_or_by_either_records_id_and_people_keep_theirs() {
+    let (_dir, path) = temp();
+    let mut store = Store::open(&path).unwrap();
+    store
+        .transaction(|tx| {
+            let company = tx.create_link(
+                &NewLink {
+                    pair: "companies".into(),
+                    email: String::new(),
+                    name: Some("Acme Corp".into()),
+                    hubspot_id: Some("101".into()),
+                    salesforce_object: Some("Account".into()),
+                    salesforce_id: Some("0011".into()),
+                },
+                1,
+            )?;
+            // A person whose HubSpot id collides with the company's: other pair, other record.
+            tx.create_link(&new_link("ada@example.com", "101", "00Q1"), 1)?;
+            tx.append_change(
+                "companies",
+                "hubspot",
+                &FieldChange {
+                    object: "companies".into(),
+                    ..change("101", Some(company), "city", json!("Paris"), json!("Lyon"))
+                },
+                2,
+            )?;
+            tx.append_change(
+                "contacts",
+                "hubspot",
+                &change("101", None, "city", json!("Oslo"), json!("Rome")),
+                3,
+            )?;
+            tx.record_conflict(
+                &NewConflict {
+                    pair: "companies".into(),
+                    name: Some("Acme Corp".into()),
+                    email: String::new(),
+                    ..conflict(company, "city", "BillingCity")
+                },
+                4,
+            )?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let r = store.reader();
+    for who in ["acme corp", "ACME CORP", "101", "0011"] {
+        let entries = r.record_history(who).unwrap();
+        assert_eq!(entries.len(), 2, "{who}: {entries:?}");
+        assert!(matches!(&entries[0], HistoryEntry::Change(c) if c.new == json!("Lyon")));
+        assert!(matches!(&entries[1], HistoryEntry::Conflict(c) if c.pair == "companies"));
+    }
+    assert!(r.record_history("Globex").unwrap().is_empty());
+    let person = r.history("ada@example.com").unwrap();
+    assert_eq!(person.len(), 1, "{person:?}");
+}
