@@ -432,6 +432,17 @@ pub struct FieldInfo {
     pub read_only: bool,
 }
 
+/// The associations of one record, read apart from the record (HubSpot does not date
+/// association changes, so they are swept).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Associated {
+    /// The record's id.
+    pub id: String,
+    /// Each association field asked for (`@company`, `@contacts`) with its value, as on a
+    /// [`Record`]: one id, `null`, or an array of ids.
+    pub fields: BTreeMap<String, Value>,
+}
+
 /// API usage against the daily allocation, as last reported by the system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quota {
@@ -476,6 +487,25 @@ pub trait Connector: Send + Sync {
     /// A failure of the whole call after retries is an `Err`; a record the API refused is an
     /// `Err` inside its outcome.
     async fn apply(&self, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, Error>;
+
+    /// Reads the association fields `fields` (`@company`, `@contacts`) of the records
+    /// `ids` of `object`, without reading the records, in as few calls as the API allows.
+    /// Systems whose references date their changes (Salesforce) need no sweep and answer
+    /// with a fatal error saying so.
+    async fn associations(
+        &self,
+        object: ObjectType,
+        _ids: &[String],
+        _fields: &[String],
+    ) -> Result<Vec<Associated>, Error> {
+        Err(Error::new(
+            crate::error::ErrorClass::Fatal,
+            format!("{} association sweep of {object}", self.system().label()),
+            crate::error::ApiError::message(
+                "this connector reads references with their records; it has no association sweep",
+            ),
+        ))
+    }
 
     /// Describes the fields of `object`.
     async fn describe(&self, object: ObjectType) -> Result<Vec<FieldInfo>, Error>;

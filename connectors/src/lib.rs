@@ -25,9 +25,9 @@ pub mod salesforce;
 pub mod secret;
 
 pub use contract::{
-    Connector, Conversion, Cursor, Cursors, DealOutcome, Fetched, FieldInfo, FieldKind, ObjectType,
-    PullPage, Quota, Record, Rejected, ScanPage, System, UpsertKey, Write, WriteOp, WriteOutcome,
-    Written,
+    Associated, Connector, Conversion, Cursor, Cursors, DealOutcome, Fetched, FieldInfo, FieldKind,
+    ObjectType, PullPage, Quota, Record, Rejected, ScanPage, System, UpsertKey, Write, WriteOp,
+    WriteOutcome, Written,
 };
 pub use error::{ApiError, Error, ErrorClass};
 pub use secret::Secret;

@@ -28,6 +28,7 @@ impl Settings {
             pairs,
             deletes: config.sync.deletes,
             lookback: config.sync.lookback,
+            association_sweep: config.sync.association_sweep,
             max_attempts: 8,
             apply_batch: 1000,
         }

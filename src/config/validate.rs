@@ -202,6 +202,9 @@ fn check_sync(report: &mut Report<'_>, config: &Config) {
     }
 }
 
+/// Whether the connectors read and write associations yet.
+const ASSOCIATIONS_SUPPORTED: bool = false;
+
 /// The pairs this truce can sync.
 fn supported(pair: Pair) -> bool {
     pair == Pair::Contacts
@@ -260,6 +263,15 @@ fn check_fields(report: &mut Report<'_>, fields: &[FieldMapping]) {
                 &at("hubspot"),
                 format!(
                     "`{}` is not an association truce knows; use @company, @contacts or @deals",
+                    field.hubspot
+                ),
+            );
+        } else if reference && !ASSOCIATIONS_SUPPORTED {
+            report.add(
+                &at("hubspot"),
+                format!(
+                    "`{}`: associations are not yet supported by this version of truce's \
+                     connectors; remove the mapping, or upgrade truce",
                     field.hubspot
                 ),
             );

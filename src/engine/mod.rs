@@ -37,6 +37,7 @@ pub mod record;
 pub mod settings;
 pub mod shared;
 pub mod stored;
+pub mod sweep;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -160,6 +161,8 @@ pub struct Engine {
     settings: Settings,
     clock: Clock,
     observer: Arc<dyn Observer>,
+    /// When associations were last swept (ms); `None` until the first cycle sweeps.
+    last_sweep: Option<i64>,
     /// Set once the first cycle merged every link: a restart resumes from the store alone,
     /// including links whose merge was deferred when the last process stopped.
     resumed: bool,
@@ -181,6 +184,7 @@ impl Engine {
             settings,
             clock,
             observer: Arc::new(Unobserved),
+            last_sweep: None,
             resumed: false,
         }
     }
@@ -223,6 +227,7 @@ impl Engine {
         let mut touched = Vec::new();
         let hubspot = self.pull(System::HubSpot, &mut touched).await?;
         let salesforce = self.pull(System::Salesforce, &mut touched).await?;
+        touched.extend(self.sweep_if_due().await?);
         let mut merged = self.settle(&touched).await?;
         merged.quarantined += hubspot.rejected + salesforce.rejected;
         if !self.resumed {

@@ -307,6 +307,26 @@ impl PairSpec {
         fields.into_iter()
     }
 
+    /// The HubSpot association fields this pair reads (`@company`, `@contacts`): mapped
+    /// references and those another pair's identity needs.
+    pub fn hubspot_associations(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .fields
+            .iter()
+            .filter(|f| f.reference.is_some())
+            .map(|f| f.hubspot.clone())
+            .chain(
+                self.extra_reads
+                    .iter()
+                    .filter(|(o, f)| o.system() == System::HubSpot && f.starts_with('@'))
+                    .map(|(_, f)| f.clone()),
+            )
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The people rules, when this pair is people.
     pub fn people(&self) -> Option<&People> {
         match &self.identity {

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value as Json;
-use truce_connectors::{ObjectType, Record, System};
+use truce_connectors::{Associated, ObjectType, Record, System};
 use truce_state::{FieldChange, Origin, PulledPage, Reader};
 
 use super::EngineError;
@@ -76,6 +76,60 @@ pub fn build_pages(
         });
     }
     Ok((pages, touched))
+}
+
+/// Builds the store pages for association patches of one system (fields read apart from
+/// their records, see [`super::sweep`]): each patch changes only the fields it carries
+/// on the stored snapshot. HubSpot does not date association changes, so a change found
+/// this way is dated when it was observed, `observed_at`.
+pub fn build_patch_pages(
+    reader: &Reader<'_>,
+    system: System,
+    patches: &[(ObjectType, Associated)],
+    settings: &Settings,
+    observed_at: i64,
+) -> Result<(Vec<PulledPage>, Vec<Touched>), EngineError> {
+    let mut pages: BTreeMap<Pair, PulledPage> = BTreeMap::new();
+    let mut touched = Vec::new();
+    for (object, patch) in patches {
+        let Some(spec) = settings.pair_of(*object) else {
+            continue;
+        };
+        let pair = spec.pair.as_str();
+        let Some(previous) = reader.snapshot(pair, stored::system_name(system), &patch.id)? else {
+            continue;
+        };
+        let mut record = stored::record_of(&previous, *object);
+        record.fields.extend(patch.fields.clone());
+        record.modified_at = previous.modified_at;
+        let changes: Vec<FieldChange> =
+            field_changes(reader, spec, system, &record, Some(&previous.fields))?
+                .into_iter()
+                .map(|c| FieldChange {
+                    source_modified_at: observed_at,
+                    ..c
+                })
+                .collect();
+        if changes.is_empty() {
+            continue;
+        }
+        let page = pages.entry(spec.pair).or_insert_with(|| PulledPage {
+            pair: pair.into(),
+            system: stored::system_name(system).into(),
+            observed_at,
+            ..PulledPage::default()
+        });
+        page.changes.extend(changes);
+        page.snapshots
+            .push(stored::snapshot_update(&record, previous.match_key.clone()));
+        touched.push(Touched {
+            pair: spec.pair,
+            system,
+            object: *object,
+            id: patch.id.clone(),
+        });
+    }
+    Ok((pages.into_values().collect(), touched))
 }
 
 /// Adds one record's changes and snapshot to its pair's page; returns it when touched.

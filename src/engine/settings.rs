@@ -18,6 +18,9 @@ pub struct Settings {
     pub deletes: DeletePolicy,
     /// How far back each poll re-reads.
     pub lookback: Duration,
+    /// How often associations are read again in full (HubSpot does not date their
+    /// changes).
+    pub association_sweep: Duration,
     /// Attempts before a transiently failing write goes to quarantine.
     pub max_attempts: i64,
     /// Writes taken from the outbox per apply call.

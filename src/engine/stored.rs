@@ -7,7 +7,7 @@
 //! spells a store string, and a string the engine cannot read back is an error naming it,
 //! never a default.
 
-use truce_connectors::{ObjectType, Record, System, UpsertKey};
+use truce_connectors::{Conversion, DealOutcome, ObjectType, Record, System, UpsertKey};
 use truce_state::{
     Converted, Link, Outcome, RecordMeta, Snapshot, SnapshotUpdate, normalize_email,
 };
@@ -114,6 +114,34 @@ pub fn domain_key(domain: Option<&str>) -> Option<String> {
         .unwrap_or(host)
         .trim_end_matches('.');
     (!host.is_empty() && !host.contains(char::is_whitespace)).then(|| host.to_string())
+}
+
+/// A stored snapshot as the record it was made from (its metadata typed again), to patch
+/// and store anew.
+pub fn record_of(snapshot: &Snapshot, object: ObjectType) -> Record {
+    let meta = &snapshot.meta;
+    Record {
+        object,
+        id: snapshot.record_id.clone(),
+        modified_at: snapshot.modified_at,
+        fields: snapshot.fields.clone(),
+        email: None,
+        name: meta.name.clone(),
+        domain: None,
+        deleted: snapshot.deleted,
+        merged_ids: meta.merged_ids.clone(),
+        merged_into: meta.merged_into.clone(),
+        converted: meta.converted.as_ref().map(|c| Conversion {
+            contact_id: c.contact_id.clone(),
+            account_id: c.account_id.clone(),
+            opportunity_id: c.opportunity_id.clone(),
+        }),
+        outcome: meta.outcome.as_ref().map(|o| DealOutcome {
+            closed: o.closed,
+            won: o.won,
+            amount: o.amount.clone(),
+        }),
+    }
 }
 
 /// The match key of a person: the normalised email.

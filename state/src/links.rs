@@ -350,6 +350,33 @@ impl Reader<'_> {
             .ctx(self.path, "counting links")
     }
 
+    /// Up to `limit` record ids of `system` held by active links of `pair`, above `after`,
+    /// in id order: page through them to visit every linked record (an association sweep).
+    pub fn linked_ids(
+        &self,
+        pair: &str,
+        system: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let column = match system {
+            HUBSPOT => "hubspot_id",
+            _ => "salesforce_id",
+        };
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {column} FROM links
+                 WHERE pair = ?1 AND state = 'active' AND {column} IS NOT NULL
+                   AND (?2 IS NULL OR {column} > ?2)
+                 ORDER BY {column} LIMIT ?3"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map(params![pair, after, crate::sql::limit(limit)], |r| r.get(0))?
+                    .collect()
+            })
+            .ctx(self.path, "reading linked record ids")
+    }
+
     /// Active links per pair, in pair order (`companies`, `contacts`, `deals`).
     pub(crate) fn active_links_by_pair(&self) -> Result<Vec<(String, i64)>> {
         self.conn

@@ -451,6 +451,7 @@ mod tests {
             pairs: vec![companies, people],
             deletes: DeletePolicy::Unlink,
             lookback: Duration::from_secs(60),
+            association_sweep: Duration::from_secs(300),
             max_attempts: 8,
             apply_batch: 100,
         }

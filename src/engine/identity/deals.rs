@@ -162,6 +162,7 @@ mod tests {
             pairs: vec![deals],
             deletes: DeletePolicy::Unlink,
             lookback: Duration::from_secs(60),
+            association_sweep: Duration::from_secs(300),
             max_attempts: 8,
             apply_batch: 100,
         }
