@@ -89,8 +89,9 @@ decision. SIGTERM or SIGINT finishes the batch in flight and exits 0. Under syst
 
     /// Link and reconcile every record once (first sync, or after a long outage).
     #[command(
-        long_about = "Scan both systems completely, link people by email, merge \
-each pair field by field (a blank side is filled from the other; two different values are \
+        long_about = "Scan both systems completely, link every object pair the config \
+syncs (people by email, companies through their people, deals by truce's own link), merge \
+each link field by field (a blank side is filled from the other; two different values are \
 a conflict decided by the field's rule) and write the result. Resumable: interrupt it and \
 run it again to continue where it stopped, without duplicates. Run it with --dry-run \
 first.",
@@ -165,7 +166,8 @@ pub struct BackfillArgs {
     /// Print the plan and write nothing to either API.
     #[arg(long)]
     pub dry_run: bool,
-    /// Only this object pair (default: all). Currently `contacts`.
+    /// Only this object pair: `contacts`, `companies` or `deals` (default: every pair the
+    /// config syncs).
     #[arg(long, value_name = "OBJECT")]
     pub object: Option<String>,
 }

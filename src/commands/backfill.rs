@@ -13,7 +13,7 @@ use truce_state::{Store, WriteOp};
 
 use super::state_file::show;
 use crate::cli::{BackfillArgs, Global};
-use crate::config;
+use crate::config::{self, Pair};
 use crate::connect;
 use crate::engine::backfill::BackfillSummary;
 use crate::engine::settings::Settings;
@@ -21,15 +21,26 @@ use crate::engine::{Engine, Progress, system_clock};
 
 /// Runs the backfill, or with `--dry-run` plans it against a scratch copy of the store.
 pub async fn run(global: &Global, args: &BackfillArgs) -> anyhow::Result<()> {
-    if let Some(object) = &args.object
-        && object != "contacts"
-    {
-        bail!(
-            "--object {object}: truce syncs one object pair, `contacts` (HubSpot contacts with \
-             Salesforce Leads and Contacts)"
-        );
-    }
     let loaded = config::load(&global.config)?;
+    let synced = |pair: &Pair| *pair == Pair::Contacts || loaded.config.sync.objects.contains(pair);
+    let only = match args.object.as_deref() {
+        None => None,
+        Some(name) => match Pair::parse(name).filter(synced) {
+            Some(pair) => Some(pair),
+            None => {
+                let names: Vec<&str> = Pair::ALL
+                    .into_iter()
+                    .filter(synced)
+                    .map(Pair::as_str)
+                    .collect();
+                bail!(
+                    "--object {name}: not an object pair this config syncs; give one of: {} \
+                     ([sync] objects adds companies and deals)",
+                    names.join(", ")
+                );
+            }
+        },
+    };
     let state_path = global
         .state
         .clone()
@@ -41,7 +52,7 @@ pub async fn run(global: &Global, args: &BackfillArgs) -> anyhow::Result<()> {
         let scratch = scratch_copy(&state_path)?;
         let store = Store::open(&scratch.0)?;
         let mut engine = Engine::new(store, hubspot, salesforce, settings, system_clock());
-        let summary = engine.backfill(&progress, false).await;
+        let summary = engine.backfill_pairs(&progress, false, only).await;
         progress.finish();
         let summary = summary?;
         print_plan(&engine, &summary)?;
@@ -49,7 +60,7 @@ pub async fn run(global: &Global, args: &BackfillArgs) -> anyhow::Result<()> {
     }
     let store = Store::open(&state_path)?;
     let mut engine = Engine::new(store, hubspot, salesforce, settings, system_clock());
-    let summary = engine.backfill(&progress, true).await;
+    let summary = engine.backfill_pairs(&progress, true, only).await;
     progress.finish();
     let summary = summary?;
     print_done(&engine, &summary, &state_path)?;

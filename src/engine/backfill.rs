@@ -11,14 +11,16 @@
 //! Once the scans are complete, each pull cursor that does not exist yet is set to the
 //! moment its scan started, so the daemon's first poll reads only what changed since.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use truce_connectors::{ApiError, Connector, ErrorClass, ObjectType, ScanPage, System};
-use truce_state::{Cursor, ScanStep};
+use truce_state::{Cursor, LinkId, ScanStep};
 
 use super::apply::Applied;
 use super::identity::all_unlinked;
+use super::pair::Pair;
 use super::pull::{record_page, reject};
 use super::settings::Settings;
 use super::shared::SharedStore;
@@ -59,8 +61,26 @@ impl Engine {
         progress: &dyn Progress,
         write: bool,
     ) -> Result<BackfillSummary, EngineError> {
+        self.backfill_pairs(progress, write, None).await
+    }
+
+    /// Runs (or resumes) the backfill of one pair only (`truce backfill --object`), or of
+    /// every synced pair with `None`.
+    pub async fn backfill_pairs(
+        &mut self,
+        progress: &dyn Progress,
+        write: bool,
+        only: Option<Pair>,
+    ) -> Result<BackfillSummary, EngineError> {
         let mut summary = BackfillSummary::default();
-        let (hubspot, salesforce) = self.scan_both(progress).await;
+        let pairs: Vec<Pair> = self
+            .settings
+            .pairs
+            .iter()
+            .map(|spec| spec.pair)
+            .filter(|pair| only.is_none_or(|only| only == *pair))
+            .collect();
+        let (hubspot, salesforce) = self.scan_both(progress, &pairs).await;
         let (hubspot, salesforce) = (hubspot?, salesforce?);
         summary.scanned_hubspot = hubspot.0;
         summary.scanned_salesforce = salesforce.0;
@@ -68,12 +88,22 @@ impl Engine {
         self.start_cursors()?;
         progress.phase("linking");
         let mut touched = Vec::new();
-        for spec in &self.settings.pairs {
+        for &pair in &pairs {
             for system in [System::HubSpot, System::Salesforce] {
-                touched.extend(all_unlinked(&self.store.reader(), spec.pair, system)?);
+                touched.extend(all_unlinked(&self.store.reader(), pair, system)?);
             }
         }
-        let settle = self.settle(&touched).await?;
+        // Companies are matched through people: every linked person is looked at again.
+        let recheck: BTreeSet<LinkId> = if pairs.contains(&Pair::Companies) {
+            self.store
+                .reader()
+                .active_link_ids(Pair::Contacts.as_str())?
+                .into_iter()
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
+        let settle = self.settle(&touched, &recheck).await?;
         progress.phase("merging");
         let merged = self.reconcile_all()?;
         summary.merge = MergeSummary {
@@ -102,6 +132,7 @@ impl Engine {
     async fn scan_both(
         &mut self,
         progress: &dyn Progress,
+        pairs: &[Pair],
     ) -> (
         Result<(u64, u64), EngineError>,
         Result<(u64, u64), EngineError>,
@@ -109,6 +140,7 @@ impl Engine {
         let scanner = |connector: &Arc<dyn Connector>| Scanner {
             connector: connector.clone(),
             settings: &self.settings,
+            pairs,
             clock: &self.clock,
             progress,
         };
@@ -151,6 +183,7 @@ type ScanResult = Result<ScanPage, truce_connectors::Error>;
 struct Scanner<'a> {
     connector: Arc<dyn Connector>,
     settings: &'a Settings,
+    pairs: &'a [Pair],
     clock: &'a Clock,
     progress: &'a dyn Progress,
 }
@@ -161,6 +194,9 @@ impl Scanner<'_> {
         let system = self.connector.system();
         let (mut records, mut pages) = (0, 0);
         for object in scans(self.settings, system) {
+            if !self.pairs.contains(&Pair::of(object)) {
+                continue;
+            }
             let (r, p) = self.scan(store, object).await?;
             records += r;
             pages += p;

@@ -228,7 +228,7 @@ impl Engine {
         let hubspot = self.pull(System::HubSpot, &mut touched).await?;
         let salesforce = self.pull(System::Salesforce, &mut touched).await?;
         touched.extend(self.sweep_if_due().await?);
-        let mut merged = self.settle(&touched).await?;
+        let mut merged = self.settle(&touched, &BTreeSet::new()).await?;
         merged.quarantined += hubspot.rejected + salesforce.rejected;
         if !self.resumed {
             let all = self.reconcile_all()?;
@@ -286,14 +286,19 @@ impl Engine {
     }
 
     /// Identity, then merge of every touched link (and of the links that waited for one
-    /// of them); fetches snapshots identity asked for.
-    async fn settle(&mut self, touched: &[Touched]) -> Result<MergeSummary, EngineError> {
+    /// of them); fetches snapshots identity asked for. People in `recheck` have their
+    /// companies matched again although nothing about them changed (a backfill that adds
+    /// companies to people linked long ago).
+    async fn settle(
+        &mut self,
+        touched: &[Touched],
+        recheck: &BTreeSet<LinkId>,
+    ) -> Result<MergeSummary, EngineError> {
         let now = self.now();
         let settings = self.settings.clone();
-        let none = BTreeSet::new();
         let identity = self
             .store
-            .transaction(|tx| identity::resolve(tx, touched, &settings, now, &none))?;
+            .transaction(|tx| identity::resolve(tx, touched, &settings, now, recheck))?;
         let mut dirty = identity.dirty.clone();
         let (mut linked, mut creates) = (identity.linked, identity.creates);
         if !identity.fetch.is_empty() {

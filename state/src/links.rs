@@ -377,6 +377,14 @@ impl Reader<'_> {
             .ctx(self.path, "reading linked record ids")
     }
 
+    /// Every active link of `pair`, in id order.
+    pub fn active_link_ids(&self, pair: &str) -> Result<Vec<LinkId>> {
+        self.conn
+            .prepare_cached("SELECT id FROM links WHERE pair = ?1 AND state = 'active' ORDER BY id")
+            .and_then(|mut stmt| stmt.query_map([pair], |r| r.get(0))?.collect())
+            .ctx(self.path, "reading a pair's links")
+    }
+
     /// Active links per pair, in pair order (`companies`, `contacts`, `deals`).
     pub(crate) fn active_links_by_pair(&self) -> Result<Vec<(String, i64)>> {
         self.conn
