@@ -1,5 +1,8 @@
 """HubSpot's official Python SDK (hubspot-api-client) against truce's HubSpot sandbox.
 
+Covers contacts, companies, deals, the v4 associations API, deal pipelines and owners
+(the SDK speaks only the v3/v4 paths; the date versions are checked in Rust over HTTP).
+
 Reads HUBSPOT_BASE_URL and HUBSPOT_TOKEN (and, for the 429 check, HUBSPOT_LIMITED_URL: a
 sandbox allowing one request per 10 s). Every check calls the sandbox through the SDK and
 relies on the SDK parsing the answer into its own models, so a body the real SDK could not
@@ -12,7 +15,11 @@ import sys
 import time
 import traceback
 
+import hubspot.crm.associations.v4 as assoc
+import hubspot.crm.companies as hc
+import hubspot.crm.deals as hd
 from hubspot import HubSpot
+from hubspot.crm.properties import PropertyCreate
 from hubspot.crm.contacts import (
     ApiException,
     BatchInputSimplePublicObjectBatchInput,
@@ -56,9 +63,12 @@ def check(fn):
 
 
 def expect_api_error(call, status):
+    # Each SDK package has its own ApiException class; all carry status and body.
     try:
         call()
-    except ApiException as err:
+    except Exception as err:  # noqa: BLE001 - checked just below
+        if getattr(err, "status", None) is None:
+            raise
         assert err.status == status, f"expected HTTP {status}, got {err.status}: {err.body}"
         return err, json.loads(err.body)
     raise AssertionError(f"expected HTTP {status}, the call succeeded")
@@ -314,6 +324,241 @@ def a_rate_limited_call_is_a_429_the_sdk_reports():
     assert body["errorType"] == "RATE_LIMIT"
     assert body["message"] == "You have reached your ten_secondly_rolling limit."
     assert err.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+
+
+companies = client.crm.companies
+deals = client.crm.deals
+associations = client.crm.associations.v4
+
+
+def company_domain(n):
+    return f"sdk-{RUN}-{n}.example"
+
+
+@check
+def companies_basic_create_get_update_archive():
+    created = companies.basic_api.create(
+        hc.SimplePublicObjectInputForCreate(
+            properties={"name": "SDK Co", "domain": company_domain(1), "industry": "COMPUTER_SOFTWARE"}
+        )
+    )
+    assert created.properties["hs_object_id"] == created.id
+    got = companies.basic_api.get_by_id(created.id)
+    assert sorted(got.properties) == ["createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"], got.properties
+    before = got.properties["hs_lastmodifieddate"]
+    time.sleep(0.01)
+    updated = companies.basic_api.update(created.id, hc.SimplePublicObjectInput(properties={"city": "Oslo"}))
+    assert updated.properties["city"] == "Oslo"
+    assert updated.properties["hs_lastmodifieddate"] > before
+    _, body = expect_api_error(
+        lambda: companies.basic_api.update(created.id, hc.SimplePublicObjectInput(properties={"industry": "Software"})),
+        400,
+    )
+    assert body["errors"][0]["code"] == "INVALID_OPTION"
+    state["company"] = created.id
+    spare = companies.basic_api.create(hc.SimplePublicObjectInputForCreate(properties={"name": "Spare"}))
+    companies.basic_api.archive(spare.id)
+    expect_api_error(lambda: companies.basic_api.get_by_id(spare.id), 404)
+    archived = companies.basic_api.get_by_id(spare.id, archived=True)
+    assert archived.archived is True and archived.properties["hs_lastmodifieddate"] == archived.properties["createdate"]
+
+
+@check
+def companies_batch_create_read_update_upsert_archive():
+    prop = client.crm.properties.core_api.create(
+        "companies",
+        PropertyCreate(
+            name="salesforce_account_id", label="Salesforce Account Id", type="string",
+            field_type="text", group_name="companyinformation", has_unique_value=True,
+        ),
+    )
+    assert prop.has_unique_value is True
+    created = companies.batch_api.create(
+        hc.BatchInputSimplePublicObjectBatchInputForCreate(
+            inputs=[
+                hc.SimplePublicObjectBatchInputForCreate(properties={"name": f"B{n}", "domain": company_domain(n)})
+                for n in range(10, 13)
+            ]
+        )
+    )
+    ids = sorted(r.id for r in created.results)
+    read = companies.batch_api.read(
+        hc.BatchReadInputSimplePublicObjectId(
+            inputs=[hc.SimplePublicObjectId(id=i) for i in ids], properties=["name", "domain"], properties_with_history=[]
+        )
+    )
+    assert sorted(r.id for r in read.results) == ids
+    updated = companies.batch_api.update(
+        hc.BatchInputSimplePublicObjectBatchInput(
+            inputs=[hc.SimplePublicObjectBatchInput(id=i, properties={"salesforce_account_id": f"001{i}"}) for i in ids]
+        )
+    )
+    assert len(updated.results) == 3
+    upserted = companies.batch_api.upsert(
+        hc.BatchInputSimplePublicObjectBatchInputUpsert(
+            inputs=[
+                hc.SimplePublicObjectBatchInputUpsert(id=f"001{ids[0]}", id_property="salesforce_account_id", properties={"city": "Lyon"}),
+                hc.SimplePublicObjectBatchInputUpsert(id="001NEW", id_property="salesforce_account_id", properties={"name": "New"}),
+            ]
+        )
+    )
+    flags = sorted((r.properties["salesforce_account_id"], r.new) for r in upserted.results)
+    assert flags == sorted([("001NEW", True), (f"001{ids[0]}", False)]), flags
+    _, body = expect_api_error(
+        lambda: companies.basic_api.create(hc.SimplePublicObjectInputForCreate(properties={"salesforce_account_id": "001NEW"})),
+        409,
+    )
+    assert body["category"] == "CONFLICT" and "Existing ID: " in body["message"]
+    companies.batch_api.archive(hc.BatchInputSimplePublicObjectId(inputs=[hc.SimplePublicObjectId(id=ids[2])]))
+    expect_api_error(lambda: companies.basic_api.get_by_id(ids[2]), 404)
+
+
+@check
+def companies_search_on_hs_lastmodifieddate():
+    since = str(int(time.time() * 1000) - 3_600_000)
+    page = companies.search_api.do_search(
+        hc.PublicObjectSearchRequest(
+            filter_groups=[hc.FilterGroup(filters=[hc.Filter(property_name="hs_lastmodifieddate", operator="GTE", value=since)])],
+            sorts=["hs_lastmodifieddate"],
+            properties=["name", "hs_lastmodifieddate"],
+            limit=2,
+        )
+    )
+    assert page.total >= 4, page.total
+    assert len(page.results) == 2 and page.paging.next.after == "2"
+    assert page.results[0].properties["hs_lastmodifieddate"] <= page.results[1].properties["hs_lastmodifieddate"]
+
+
+@check
+def deals_take_a_stage_of_their_pipeline_and_refuse_an_unknown_one():
+    created = deals.basic_api.create(
+        hd.SimplePublicObjectInputForCreate(
+            properties={"dealname": "SDK deal", "amount": "1500.00", "pipeline": "default",
+                        "dealstage": "contractsent", "closedate": "2026-06-30T00:00:00.000Z"}
+        )
+    )
+    got = deals.basic_api.get_by_id(created.id, properties=["dealstage", "hs_deal_stage_probability", "hs_is_closed_won"])
+    assert got.properties["hs_deal_stage_probability"] == "0.9"
+    assert got.properties["hs_is_closed_won"] == "false"
+    won = deals.basic_api.update(created.id, hd.SimplePublicObjectInput(properties={"dealstage": "closedwon"}))
+    assert won.properties["hs_is_closed_won"] == "true"
+    _, body = expect_api_error(
+        lambda: deals.basic_api.create(hd.SimplePublicObjectInputForCreate(properties={"dealname": "Bad", "dealstage": "Won it"})),
+        400,
+    )
+    assert body["category"] == "VALIDATION_ERROR"
+    assert body["errors"][0]["code"] == "INVALID_OPTION"
+    assert body["errors"][0]["context"]["propertyName"] == ["dealstage"]
+    state["deal"] = created.id
+
+
+@check
+def deals_batch_and_search():
+    created = deals.batch_api.create(
+        hd.BatchInputSimplePublicObjectBatchInputForCreate(
+            inputs=[
+                hd.SimplePublicObjectBatchInputForCreate(properties={"dealname": "B1", "dealstage": "qualifiedtobuy"}, object_write_trace_id="d1", associations=[]),
+                hd.SimplePublicObjectBatchInputForCreate(properties={"dealname": "B2", "dealstage": "nope"}, object_write_trace_id="d2", associations=[]),
+            ]
+        )
+    )
+    assert type(created).__name__ == "BatchResponseSimplePublicObjectWithErrors", type(created)
+    assert created.num_errors == 1 and created.errors[0].context["objectWriteTraceId"] == ["d2"]
+    page = deals.search_api.do_search(
+        hd.PublicObjectSearchRequest(
+            filter_groups=[hd.FilterGroup(filters=[
+                hd.Filter(property_name="hs_lastmodifieddate", operator="GTE", value="0"),
+                hd.Filter(property_name="dealstage", operator="EQ", value="qualifiedtobuy"),
+            ])],
+            properties=["dealname"], limit=10,
+        )
+    )
+    assert [r.properties["dealname"] for r in page.results] == ["B1"], page.results
+
+
+@check
+def associations_v4_basic_create_get_page_archive():
+    state["contact"] = contacts.basic_api.create(
+        SimplePublicObjectInputForCreate(properties={"email": email(40)})
+    ).id
+    labels = associations.basic_api.create(
+        "deals", state["deal"], "companies", state["company"],
+        [assoc.AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=5)],
+    )
+    assert labels.from_object_id == state["deal"] and labels.to_object_id == state["company"]
+    assert labels.labels == ["Primary"]
+    page = associations.basic_api.get_page("deals", state["deal"], "companies", limit=500)
+    assert [r.to_object_id for r in page.results] == [state["company"]]
+    assert sorted(t.type_id for t in page.results[0].association_types) == [5, 341]
+    default = associations.basic_api.create_default("contacts", state["contact"], "companies", state["company"])
+    assert {r.association_spec.association_type_id for r in default.results} == {279, 280}
+    with_assoc = companies.basic_api.get_by_id(state["company"], associations=["deals", "contacts"])
+    assert with_assoc.associations["deals"].results[0].type == "company_to_deal"
+    assert with_assoc.associations["contacts"].results[0].id == state["contact"]
+    associations.basic_api.archive("contacts", state["contact"], "companies", state["company"])
+    after = associations.basic_api.get_page("contacts", state["contact"], "companies")
+    assert after.results == []
+
+
+@check
+def associations_v4_batch_create_read_archive():
+    made = associations.batch_api.create(
+        "deals", "contacts",
+        assoc.BatchInputPublicAssociationMultiPost(inputs=[
+            assoc.PublicAssociationMultiPost(
+                _from=assoc.PublicObjectId(id=state["deal"]), to=assoc.PublicObjectId(id=state["contact"]),
+                types=[assoc.AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=3)],
+            )
+        ]),
+    )
+    assert type(made).__name__ == "BatchResponseLabelsBetweenObjectPair", type(made)
+    assert made.results[0].to_object_id == state["contact"]
+    lonely = deals.basic_api.create(hd.SimplePublicObjectInputForCreate(properties={"dealname": "Lonely"}))
+    read = associations.batch_api.get_page(
+        "deals", "contacts",
+        assoc.BatchInputPublicFetchAssociationsBatchRequest(inputs=[
+            assoc.PublicFetchAssociationsBatchRequest(id=state["deal"]),
+            assoc.PublicFetchAssociationsBatchRequest(id=lonely.id),
+        ]),
+    )
+    assert type(read).__name__ == "BatchResponsePublicAssociationMultiWithLabelWithErrors", type(read)
+    assert read.results[0]._from.id == state["deal"]
+    assert read.results[0].to[0].to_object_id == state["contact"]
+    assert read.errors[0].sub_category == "crm.associations.NO_ASSOCIATIONS_FOUND"
+    assert read.errors[0].context["fromObjectId"] == [lonely.id]
+    associations.batch_api.archive(
+        "deals", "contacts",
+        assoc.BatchInputPublicAssociationMultiArchive(inputs=[
+            assoc.PublicAssociationMultiArchive(_from=assoc.PublicObjectId(id=state["deal"]), to=[assoc.PublicObjectId(id=state["contact"])])
+        ]),
+    )
+    assert associations.basic_api.get_page("deals", state["deal"], "contacts").results == []
+
+
+@check
+def pipelines_get_all_deals():
+    answer = client.crm.pipelines.pipelines_api.get_all("deals")
+    default = answer.results[0]
+    assert default.id == "default" and default.label == "Sales Pipeline"
+    stages = {s.id: s for s in default.stages}
+    assert len(stages) == 7
+    assert stages["closedwon"].metadata == {"isClosed": "true", "probability": "1.0"}
+    assert stages["appointmentscheduled"].metadata["probability"] == "0.2"
+    one = client.crm.pipelines.pipeline_stages_api.get_by_id("deals", "default", "closedlost")
+    assert one.label == "Closed Lost"
+
+
+@check
+def owners_page_and_get_by_id():
+    page = client.crm.owners.owners_api.get_page(limit=2)
+    assert len(page.results) == 2 and page.paging.next.after
+    first = page.results[0]
+    assert first.type == "PERSON" and first.user_id != int(first.id)
+    by_email = client.crm.owners.owners_api.get_page(email=first.email)
+    assert [o.id for o in by_email.results] == [first.id]
+    assert client.crm.owners.owners_api.get_by_id(first.id).email == first.email
+    archived = client.crm.owners.owners_api.get_page(archived=True)
+    assert all(o.archived for o in archived.results) and archived.results
 
 
 passed = sum(1 for _, err in results if err is None)

@@ -2,7 +2,8 @@
 //!
 //! Bodies are the ones HubSpot documents for its CRM v3 API: the `{status, message,
 //! correlationId, category, errors[]}` envelope, the 409 whose only trace of the existing
-//! record is `Existing ID: N` in the message, and the 429 with `policyName`.
+//! record is `Existing ID: N` in the message, the 2026-09 rule refusals
+//! (`MISSING_REQUIRED_PROPERTY`...), and the 429 with `policyName`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +12,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::objects::ObjectType;
 use super::wire::{ErrorBody, ErrorDetail, StandardError};
 
 static CORRELATION: AtomicU64 = AtomicU64::new(1);
@@ -40,19 +42,36 @@ pub struct Invalid {
     pub property: String,
 }
 
-/// Why the store refused a write.
+/// Why the portal refused a write.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteError {
     /// Some values are not valid (400 `VALIDATION_ERROR`).
     Invalid(Vec<Invalid>),
-    /// The email belongs to another contact (409 `CONFLICT`).
+    /// The portal's 2026-09 write validation rules refuse the write (400
+    /// `VALIDATION_ERROR`, `MISSING_REQUIRED_PROPERTY`...).
+    Rules(Vec<Invalid>),
+    /// Anything else HubSpot refuses with a 400 `VALIDATION_ERROR` and a context (an
+    /// association to a record that does not exist...).
+    Refused {
+        /// HubSpot's message.
+        message: String,
+        /// The context, such as `INVALID_OBJECT_IDS`.
+        context: BTreeMap<String, Vec<String>>,
+    },
+    /// A unique value (a contact's email, a `hasUniqueValue` property) belongs to another
+    /// record (409 `CONFLICT`).
     Conflict {
-        /// The contact that has it.
+        /// The type of the records.
+        object: ObjectType,
+        /// The record that has it.
         existing: u64,
     },
-    /// No such contact (404 / `OBJECT_NOT_FOUND`).
+    /// No such record (404 / `OBJECT_NOT_FOUND`).
     NotFound(String),
 }
+
+/// The top-level message of a rule refusal.
+const RULES_MESSAGE: &str = "The property values provided are invalid";
 
 impl WriteError {
     /// The error as the body of a single-record call.
@@ -67,13 +86,36 @@ impl WriteError {
                     ..envelope()
                 },
             ),
-            WriteError::Conflict { existing } => conflict(existing),
+            WriteError::Rules(invalid) => error(
+                StatusCode::BAD_REQUEST,
+                ErrorBody {
+                    message: RULES_MESSAGE.into(),
+                    category: Some("VALIDATION_ERROR".into()),
+                    errors: invalid.iter().map(detail).collect(),
+                    ..envelope()
+                },
+            ),
+            WriteError::Refused { message, context } => error(
+                StatusCode::BAD_REQUEST,
+                ErrorBody {
+                    message,
+                    category: Some("VALIDATION_ERROR".into()),
+                    context,
+                    ..envelope()
+                },
+            ),
+            WriteError::Conflict { object, existing } => conflict(object, existing),
             WriteError::NotFound(_) => not_found(),
         }
     }
 
     /// The error as one entry of a 207's `errors[]`, naming the input it concerns.
-    pub fn standard(self, id: Option<&str>, trace: Option<&str>) -> StandardError {
+    pub fn standard(
+        self,
+        object: ObjectType,
+        id: Option<&str>,
+        trace: Option<&str>,
+    ) -> StandardError {
         let mut context: BTreeMap<String, Vec<String>> = BTreeMap::new();
         if let Some(id) = id {
             context.insert("ids".into(), vec![id.to_string()]);
@@ -91,14 +133,31 @@ impl WriteError {
                     invalid.iter().map(detail).collect(),
                 )
             }
-            WriteError::Conflict { existing } => (
-                "CONFLICT",
-                format!("Contact already exists. Existing ID: {existing}"),
-                Vec::new(),
-            ),
+            WriteError::Rules(invalid) => {
+                let props: Vec<String> = invalid.iter().map(|i| i.property.clone()).collect();
+                context.insert("propertyName".into(), props);
+                (
+                    "VALIDATION_ERROR",
+                    RULES_MESSAGE.to_string(),
+                    invalid.iter().map(detail).collect(),
+                )
+            }
+            WriteError::Refused {
+                message,
+                context: more,
+            } => {
+                context.extend(more);
+                ("VALIDATION_ERROR", message, Vec::new())
+            }
+            WriteError::Conflict { object, existing } => {
+                ("CONFLICT", conflict_message(object, existing), Vec::new())
+            }
             WriteError::NotFound(_) => (
                 "OBJECT_NOT_FOUND",
-                "Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.".to_string(),
+                format!(
+                    "Could not get some {} objects, they may be deleted or not exist. Check that ids are valid.",
+                    object.upper()
+                ),
                 Vec::new(),
             ),
         };
@@ -185,13 +244,33 @@ pub fn not_found() -> Response {
     )
 }
 
-/// 409 for a duplicate email; the id is only in the message, as HubSpot does it.
-pub fn conflict(existing: u64) -> Response {
+/// The message of a 409: the existing id is only here, as HubSpot does it for emails.
+/// For other unique values HubSpot's wording is not documented; the sandbox uses the same
+/// shape (`Company already exists. Existing ID: N`) so one parser serves both.
+fn conflict_message(object: ObjectType, existing: u64) -> String {
+    format!("{} already exists. Existing ID: {existing}", object.label())
+}
+
+/// 409 for a duplicate unique value (email, `hasUniqueValue` property).
+pub fn conflict(object: ObjectType, existing: u64) -> Response {
     error(
         StatusCode::CONFLICT,
         ErrorBody {
-            message: format!("Contact already exists. Existing ID: {existing}"),
+            message: conflict_message(object, existing),
             category: Some("CONFLICT".into()),
+            ..envelope()
+        },
+    )
+}
+
+/// 409 for a property name that is taken.
+pub fn property_exists(name: &str) -> Response {
+    error(
+        StatusCode::CONFLICT,
+        ErrorBody {
+            message: format!("Property named '{name}' already exists."),
+            category: Some("OBJECT_ALREADY_EXISTS".into()),
+            context: BTreeMap::from([("name".to_string(), vec![name.to_string()])]),
             ..envelope()
         },
     )

@@ -1,11 +1,17 @@
-//! The sandbox's contact properties: their definitions (served by the properties API) and
-//! the validation HubSpot applies to values written to them.
+//! The sandbox's properties per object type: their definitions (served by the properties
+//! API), the custom ones a client creates, and the validation HubSpot applies to values
+//! written to them.
+//!
+//! Checks here are per value. What needs other data — a deal's stage against its pipeline,
+//! an owner id against the owners, unique values against other records — is checked by
+//! the portal (`portal.rs`).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 
 use super::errors::Invalid;
+use super::objects::ObjectType;
 use super::wire::{ModificationMetadata, Property, PropertyOption};
 
 /// Default lifecycle stages, in their forward order.
@@ -32,25 +38,57 @@ pub const LEAD_STATUSES: [&str; 8] = [
     "BAD_TIMING",
 ];
 
-/// The properties HubSpot maintains itself; writes to them are refused.
-pub const READ_ONLY: [&str; 4] = [
+/// The properties HubSpot maintains itself on every object; writes to them are refused.
+pub const READ_ONLY: [&str; 5] = [
     "createdate",
     "lastmodifieddate",
+    "hs_lastmodifieddate",
     "hs_object_id",
     "hs_merged_object_ids",
 ];
 
-/// Returned by list and get when no `properties` are asked for.
-pub const DEFAULT_PROPERTIES: [&str; 6] = [
-    "createdate",
-    "email",
-    "firstname",
-    "hs_object_id",
-    "lastmodifieddate",
-    "lastname",
+/// The deal properties HubSpot calculates from the stage; read-only.
+pub const DEAL_CALCULATED: [&str; 3] = [
+    "hs_is_closed_won",
+    "hs_is_closed",
+    "hs_deal_stage_probability",
 ];
 
-/// Every contact property the sandbox knows, by name.
+/// HubSpot's default company industries (internal values; a few of the ~150).
+pub const INDUSTRIES: [&str; 24] = [
+    "ACCOUNTING",
+    "AIRLINES_AVIATION",
+    "APPAREL_FASHION",
+    "AUTOMOTIVE",
+    "BANKING",
+    "BIOTECHNOLOGY",
+    "COMPUTER_HARDWARE",
+    "COMPUTER_SOFTWARE",
+    "CONSTRUCTION",
+    "CONSUMER_GOODS",
+    "EDUCATION_MANAGEMENT",
+    "FINANCIAL_SERVICES",
+    "FOOD_BEVERAGES",
+    "HOSPITAL_HEALTH_CARE",
+    "INFORMATION_TECHNOLOGY_AND_SERVICES",
+    "INSURANCE",
+    "INTERNET",
+    "MARKETING_AND_ADVERTISING",
+    "OIL_ENERGY",
+    "REAL_ESTATE",
+    "RETAIL",
+    "TELECOMMUNICATIONS",
+    "TRANSPORTATION_TRUCKING_RAILROAD",
+    "UTILITIES",
+];
+
+/// Currencies of a multi-currency portal (`deal_currency_code`).
+pub const CURRENCIES: [&str; 6] = ["USD", "EUR", "GBP", "CAD", "AUD", "JPY"];
+
+/// HubSpot's limit of properties with unique values per object.
+pub const MAX_UNIQUE: usize = 10;
+
+/// Every property of one object type the sandbox knows, by name.
 #[derive(Debug, Clone)]
 pub struct Schema {
     by_name: BTreeMap<String, Property>,
@@ -63,10 +101,19 @@ impl Default for Schema {
 }
 
 impl Schema {
+    /// A portal's usual properties of `object`.
+    pub fn of(object: ObjectType) -> Schema {
+        match object {
+            ObjectType::Contacts => Schema::contacts(),
+            ObjectType::Companies => Schema::companies(),
+            ObjectType::Deals => Schema::deals(),
+        }
+    }
+
     /// A portal's usual contact properties.
     pub fn contacts() -> Schema {
         let text = |name: &str, label: &str| prop(name, label, "string", "text", &[]);
-        let mut list = vec![
+        let list = vec![
             text("email", "Email"),
             text("firstname", "First Name"),
             text("lastname", "Last Name"),
@@ -132,6 +179,7 @@ impl Schema {
                 &[],
             ),
             prop("hs_object_id", "Record ID", "number", "number", &[]),
+            owner_property(),
             prop(
                 "hs_merged_object_ids",
                 "Merged Contact IDs",
@@ -140,8 +188,130 @@ impl Schema {
                 &[],
             ),
         ];
+        Schema::finish(list, "contactinformation")
+    }
+
+    /// A portal's usual company properties.
+    pub fn companies() -> Schema {
+        let text = |name: &str, label: &str| prop(name, label, "string", "text", &[]);
+        let list = vec![
+            text("name", "Company name"),
+            text("domain", "Company Domain Name"),
+            text("hs_additional_domains", "Additional Domains"),
+            text("website", "Website URL"),
+            prop("phone", "Phone Number", "string", "phonenumber", &[]),
+            text("address", "Street Address"),
+            text("city", "City"),
+            text("state", "State/Region"),
+            text("zip", "Postal Code"),
+            text("country", "Country/Region"),
+            prop("description", "Description", "string", "textarea", &[]),
+            prop("industry", "Industry", "enumeration", "select", &INDUSTRIES),
+            prop(
+                "numberofemployees",
+                "Number of Employees",
+                "number",
+                "number",
+                &[],
+            ),
+            prop("annualrevenue", "Annual Revenue", "number", "number", &[]),
+            owner_property(),
+            prop("createdate", "Create Date", "datetime", "date", &[]),
+            prop(
+                "hs_lastmodifieddate",
+                "Last Modified Date",
+                "datetime",
+                "date",
+                &[],
+            ),
+            prop("hs_object_id", "Record ID", "number", "number", &[]),
+            prop(
+                "hs_merged_object_ids",
+                "Merged Company IDs",
+                "enumeration",
+                "checkbox",
+                &[],
+            ),
+        ];
+        Schema::finish(list, "companyinformation")
+    }
+
+    /// A portal's usual deal properties. `dealstage` and `pipeline` take ids whose options
+    /// live in the pipelines API (`externalOptions`).
+    pub fn deals() -> Schema {
+        let mut stage = prop("dealstage", "Deal Stage", "enumeration", "radio", &[]);
+        stage.external_options = true;
+        let mut pipeline = prop("pipeline", "Pipeline", "enumeration", "select", &[]);
+        pipeline.external_options = true;
+        let list = vec![
+            prop("dealname", "Deal Name", "string", "text", &[]),
+            prop("amount", "Amount", "number", "number", &[]),
+            stage,
+            pipeline,
+            prop("closedate", "Close Date", "datetime", "date", &[]),
+            prop(
+                "deal_currency_code",
+                "Currency",
+                "enumeration",
+                "select",
+                &CURRENCIES,
+            ),
+            prop(
+                "dealtype",
+                "Deal Type",
+                "enumeration",
+                "radio",
+                &["newbusiness", "existingbusiness"],
+            ),
+            prop("description", "Deal Description", "string", "textarea", &[]),
+            owner_property(),
+            prop(
+                "hs_is_closed_won",
+                "Is Closed Won",
+                "bool",
+                "booleancheckbox",
+                &["true", "false"],
+            ),
+            prop(
+                "hs_is_closed",
+                "Is Deal Closed?",
+                "bool",
+                "booleancheckbox",
+                &["true", "false"],
+            ),
+            prop(
+                "hs_deal_stage_probability",
+                "Deal probability",
+                "number",
+                "number",
+                &[],
+            ),
+            prop("createdate", "Create Date", "datetime", "date", &[]),
+            prop(
+                "hs_lastmodifieddate",
+                "Last Modified Date",
+                "datetime",
+                "date",
+                &[],
+            ),
+            prop("hs_object_id", "Record ID", "number", "number", &[]),
+            prop(
+                "hs_merged_object_ids",
+                "Merged Deal IDs",
+                "enumeration",
+                "checkbox",
+                &[],
+            ),
+        ];
+        Schema::finish(list, "dealinformation")
+    }
+
+    /// Marks the maintained and calculated properties read-only and indexes by name.
+    fn finish(mut list: Vec<Property>, group: &str) -> Schema {
         for p in &mut list {
-            if READ_ONLY.contains(&p.name.as_str()) {
+            p.group_name = group.to_string();
+            let calculated = DEAL_CALCULATED.contains(&p.name.as_str());
+            if READ_ONLY.contains(&p.name.as_str()) || calculated {
                 p.calculated = p.name != "createdate";
                 if let Some(meta) = p.modification_metadata.as_mut() {
                     meta.read_only_value = true;
@@ -154,6 +324,48 @@ impl Schema {
         Schema {
             by_name: list.into_iter().map(|p| (p.name.clone(), p)).collect(),
         }
+    }
+
+    /// Adds a custom property (the properties API's create). `Err` is the message of a
+    /// 400, or `None` inside when the name is taken (a 409).
+    pub fn add(&mut self, mut property: Property) -> Result<Property, Option<String>> {
+        if self.by_name.contains_key(&property.name) {
+            return Err(None);
+        }
+        check_definition(&property).map_err(Some)?;
+        if property.has_unique_value && self.unique_names().len() >= MAX_UNIQUE {
+            return Err(Some(format!(
+                "Unable to create property {}: an object may have at most {MAX_UNIQUE} properties with unique values",
+                property.name
+            )));
+        }
+        property.hubspot_defined = false;
+        property.calculated = false;
+        property.archived = false;
+        property.modification_metadata = Some(ModificationMetadata {
+            archivable: true,
+            read_only_definition: false,
+            read_only_value: false,
+        });
+        for (i, option) in property.options.iter_mut().enumerate() {
+            if option.label.is_empty() {
+                option.label = label_of(&option.value);
+            }
+            if option.display_order == 0 {
+                option.display_order = i as i32;
+            }
+        }
+        self.by_name.insert(property.name.clone(), property.clone());
+        Ok(property)
+    }
+
+    /// The properties whose values are unique across records (`hasUniqueValue`).
+    pub fn unique_names(&self) -> Vec<String> {
+        self.by_name
+            .values()
+            .filter(|p| p.has_unique_value)
+            .map(|p| p.name.clone())
+            .collect()
     }
 
     /// One property's definition.
@@ -249,6 +461,79 @@ impl Schema {
     }
 }
 
+/// `hubspot_owner_id`: an owner id, whose options live in the owners API.
+fn owner_property() -> Property {
+    let mut owner = prop(
+        "hubspot_owner_id",
+        "Contact owner",
+        "enumeration",
+        "select",
+        &[],
+    );
+    owner.external_options = true;
+    owner.referenced_object_type = Some("OWNER".to_string());
+    owner
+}
+
+/// Checks a custom property's definition as the properties API does.
+fn check_definition(p: &Property) -> Result<(), String> {
+    let valid_name = !p.name.is_empty()
+        && p.name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase())
+        && p.name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid_name {
+        return Err(format!(
+            "Property name {:?} is invalid: use lower-case letters, digits and underscores, starting with a letter",
+            p.name
+        ));
+    }
+    if p.label.is_empty() || p.group_name.is_empty() {
+        return Err("label and groupName are required".to_string());
+    }
+    let types = [
+        "string",
+        "number",
+        "date",
+        "datetime",
+        "enumeration",
+        "bool",
+    ];
+    if !types.contains(&p.kind.as_str()) {
+        return Err(format!(
+            "{} is not a valid property type: one of {types:?}",
+            p.kind
+        ));
+    }
+    let field_types = [
+        "textarea",
+        "text",
+        "date",
+        "file",
+        "number",
+        "select",
+        "radio",
+        "checkbox",
+        "booleancheckbox",
+        "calculation_equation",
+        "phonenumber",
+        "html",
+    ];
+    if !field_types.contains(&p.field_type.as_str()) {
+        return Err(format!("{} is not a valid fieldType", p.field_type));
+    }
+    if p.kind == "enumeration" && p.options.is_empty() && !p.external_options {
+        return Err(format!(
+            "Enumeration property {} needs at least one option",
+            p.name
+        ));
+    }
+    Ok(())
+}
+
 fn prop(name: &str, label: &str, kind: &str, field_type: &str, options: &[&str]) -> Property {
     Property {
         name: name.to_string(),
@@ -280,6 +565,7 @@ fn prop(name: &str, label: &str, kind: &str, field_type: &str, options: &[&str])
             read_only_value: false,
         }),
         archived: false,
+        referenced_object_type: None,
     }
 }
 
@@ -314,12 +600,19 @@ pub fn iso(ms: i64) -> String {
         .to_string()
 }
 
-/// An instant given as epoch milliseconds or RFC 3339.
+/// An instant given as epoch milliseconds, RFC 3339, or an ISO date (`2026-03-31`, taken
+/// as midnight UTC, as HubSpot takes dates written to datetime properties).
 pub fn parse_instant(value: &str) -> Option<i64> {
-    if let Ok(ms) = value.trim().parse::<i64>() {
+    let value = value.trim();
+    if let Ok(ms) = value.parse::<i64>() {
         return Some(ms);
     }
-    DateTime::parse_from_rfc3339(value.trim())
+    if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return date
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_millis());
+    }
+    DateTime::parse_from_rfc3339(value)
         .ok()
         .map(|t| t.timestamp_millis())
 }

@@ -1,9 +1,11 @@
 //! The search endpoint's filter engine: filterGroups (ORed) of filters (ANDed), sorts,
 //! `limit` ≤ 200, numeric `after` offsets, `total`, and the 10,000-result cap.
 //!
-//! Queries whose every group bounds `lastmodifieddate` from below start from that bound in
-//! the `(lastmodifieddate, id)` index, so an incremental pull over 100,000 contacts reads
-//! only what changed. Values compare by the property's type: datetimes and dates as epoch
+//! Queries whose every group bounds the last-modified property (`lastmodifieddate` on
+//! contacts, `hs_lastmodifieddate` on companies and deals) from below start from that bound
+//! in the `(modified, id)` index, so an incremental pull over 100,000 records reads only
+//! what changed. A filter on the other type's property (`hs_lastmodifieddate` on contacts)
+//! matches nothing, as HubSpot's silently does. Values compare by the property's type: datetimes and dates as epoch
 //! milliseconds (filters may give ms or ISO), numbers as numbers, everything else as
 //! case-insensitive text.
 
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::schema::{Schema, parse_instant};
-use super::store::{Contact, Store};
+use super::store::{Record, Records};
 use super::wire::{Filter, SearchRequest};
 
 /// Most results one query can reach (`after + limit` may not pass it).
@@ -31,7 +33,7 @@ pub const MAX_FILTERS: usize = 18;
 #[derive(Debug)]
 pub struct Found {
     /// The page, in sort order.
-    pub page: Vec<Arc<Contact>>,
+    pub page: Vec<Arc<Record>>,
     /// Every match of the query.
     pub total: usize,
     /// The offset of the next page, when there are more matches.
@@ -83,12 +85,12 @@ fn key(kind: Kind, raw: &str) -> Option<Key> {
 }
 
 /// The record's value of `property` as a key (maintained fields read from typed data).
-fn record_key(contact: &Contact, property: &str, kind: Kind) -> Option<Key> {
+fn record_key(record: &Record, modified: &str, property: &str, kind: Kind) -> Option<Key> {
     match property {
-        "lastmodifieddate" => Some(Key::Num(contact.modified_ms as f64)),
-        "createdate" => Some(Key::Num(contact.created_ms as f64)),
-        "hs_object_id" => Some(Key::Num(contact.id as f64)),
-        _ => contact.props.get(property).and_then(|v| key(kind, v)),
+        "createdate" => Some(Key::Num(record.created_ms as f64)),
+        "hs_object_id" => Some(Key::Num(record.id as f64)),
+        p if p == modified => Some(Key::Num(record.modified_ms as f64)),
+        _ => record.props.get(property).and_then(|v| key(kind, v)),
     }
 }
 
@@ -155,8 +157,8 @@ fn compile(schema: &Schema, filter: &Filter) -> Result<Compiled, String> {
     Ok(Compiled { property, kind, op })
 }
 
-fn matches(contact: &Contact, filter: &Compiled) -> bool {
-    let value = record_key(contact, &filter.property, filter.kind);
+fn matches(record: &Record, modified: &str, filter: &Compiled) -> bool {
+    let value = record_key(record, modified, &filter.property, filter.kind);
     match &filter.op {
         Op::Has(want) => value.is_some() == *want,
         Op::Ne(k) => value.as_ref() != Some(k),
@@ -168,7 +170,7 @@ fn matches(contact: &Contact, filter: &Compiled) -> bool {
         Op::Between(low, high) => value.is_some_and(|v| &v >= low && &v <= high),
         Op::In(keys, want) => value.is_some_and(|v| keys.contains(&v)) == *want,
         Op::Token(token, want) => {
-            let raw = contact
+            let raw = record
                 .props
                 .get(&filter.property)
                 .map(|v| v.to_lowercase())
@@ -186,11 +188,11 @@ fn matches(contact: &Contact, filter: &Compiled) -> bool {
     }
 }
 
-/// The lowest `lastmodifieddate` a group can match, when it bounds it from below.
-fn lower_bound(group: &[Compiled]) -> Option<i64> {
+/// The lowest last-modified time a group can match, when it bounds it from below.
+fn lower_bound(group: &[Compiled], modified: &str) -> Option<i64> {
     group
         .iter()
-        .filter(|f| f.property == "lastmodifieddate")
+        .filter(|f| f.property == modified)
         .filter_map(|f| match &f.op {
             Op::Cmp(Ordering::Greater | Ordering::Equal, _, Key::Num(n))
             | Op::Between(Key::Num(n), _) => Some(*n as i64),
@@ -202,7 +204,12 @@ fn lower_bound(group: &[Compiled]) -> Option<i64> {
 /// Runs a search. `Err` is the message of a 400 `VALIDATION_ERROR`.
 ///
 /// With `single_sort`, only the first sort rule applies and ties come in a scrambled order.
-pub fn search(store: &Store, request: &SearchRequest, single_sort: bool) -> Result<Found, String> {
+pub fn search(
+    store: &Records,
+    request: &SearchRequest,
+    single_sort: bool,
+) -> Result<Found, String> {
+    let modified = store.object.modified_property();
     let limit = request.limit.unwrap_or(10) as usize;
     if limit > MAX_LIMIT {
         return Err(format!("limit must be at most {MAX_LIMIT}, was {limit}"));
@@ -251,22 +258,25 @@ pub fn search(store: &Store, request: &SearchRequest, single_sort: bool) -> Resu
     } else {
         groups
             .iter()
-            .map(|g| lower_bound(g).unwrap_or(i64::MIN))
+            .map(|g| lower_bound(g, modified).unwrap_or(i64::MIN))
             .min()
             .unwrap_or(i64::MIN)
     };
     let query = request.query.as_ref().map(|q| q.to_lowercase());
-    let mut found: Vec<&Arc<Contact>> = store
+    let mut found: Vec<&Arc<Record>> = store
         .index_from(from)
-        .filter(|c| groups.is_empty() || groups.iter().any(|g| g.iter().all(|f| matches(c, f))))
+        .filter(|c| {
+            groups.is_empty()
+                || groups
+                    .iter()
+                    .any(|g| g.iter().all(|f| matches(c, modified, f)))
+        })
         .filter(|c| match &query {
-            Some(q) => ["email", "firstname", "lastname", "company", "phone"]
-                .iter()
-                .any(|p| {
-                    c.props
-                        .get(*p)
-                        .is_some_and(|v| v.to_lowercase().contains(q.as_str()))
-                }),
+            Some(q) => store.object.searchable().iter().any(|p| {
+                c.props
+                    .get(*p)
+                    .is_some_and(|v| v.to_lowercase().contains(q.as_str()))
+            }),
             None => true,
         })
         .collect();
@@ -283,7 +293,7 @@ pub fn search(store: &Store, request: &SearchRequest, single_sort: bool) -> Resu
     // The index is already in (lastmodifieddate, id) order; sort only when asked otherwise.
     let index_order = matches!(
         sorts.as_slice(),
-        [(p, false)] | [(p, false), (_, false)] if p == "lastmodifieddate"
+        [(p, false)] | [(p, false), (_, false)] if p == modified
     ) && sorts.get(1).is_none_or(|(p, _)| p == "hs_object_id")
         && !single_sort;
     // Without a tie-break, equal keys come in an order that is stable but not by id.
@@ -304,7 +314,10 @@ pub fn search(store: &Store, request: &SearchRequest, single_sort: bool) -> Resu
                 .collect();
             found.sort_by(|a, b| {
                 for ((p, desc), kind) in sorts.iter().zip(&kinds) {
-                    let (ka, kb) = (record_key(a, p, *kind), record_key(b, p, *kind));
+                    let (ka, kb) = (
+                        record_key(a, modified, p, *kind),
+                        record_key(b, modified, p, *kind),
+                    );
                     let ord = ka.partial_cmp(&kb).unwrap_or(Ordering::Equal);
                     let ord = if *desc { ord.reverse() } else { ord };
                     if ord != Ordering::Equal {
@@ -316,7 +329,7 @@ pub fn search(store: &Store, request: &SearchRequest, single_sort: bool) -> Resu
         }
     }
     let total = found.len();
-    let page: Vec<Arc<Contact>> = found
+    let page: Vec<Arc<Record>> = found
         .iter()
         .skip(after)
         .take(limit)

@@ -7,7 +7,14 @@
 //!
 //! Compatibility: HubSpot says to treat every field as optional, so everything read is
 //! `#[serde(default)]`; ids and `after` tokens are always strings; property values are
-//! strings or `null`.
+//! strings or `null`. The v4 association answers are the exception HubSpot makes:
+//! `toObjectId` is a JSON number there ([`associations`]).
+//!
+//! Files: this one holds the objects API (records, search, batch, errors, properties,
+//! OAuth); [`associations`] the v4 association bodies; [`crm`] pipelines and owners.
+
+pub mod associations;
+pub mod crm;
 
 use std::collections::BTreeMap;
 
@@ -44,6 +51,31 @@ pub struct SimplePublicObject {
     /// Upsert only: true when the upsert created the record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new: Option<bool>,
+    /// v3-style associations, when asked for with `associations=`: by the plural name of
+    /// the associated type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub associations: Option<BTreeMap<String, AssociatedIds>>,
+}
+
+/// The associated records of one type, v3 style (`{"results": [{"id", "type"}]}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AssociatedIds {
+    /// One entry per (record, association type): a primary company is listed twice.
+    #[serde(default)]
+    pub results: Vec<AssociatedId>,
+    /// Absent when everything is on this page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paging: Option<Paging>,
+}
+
+/// One associated record, v3 style.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AssociatedId {
+    /// The associated record's id (a string, unlike v4's `toObjectId`).
+    pub id: String,
+    /// The legacy type name (`contact_to_company`, `contact_to_company_unlabeled`).
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 /// `paging.next` of a collection.
@@ -217,9 +249,9 @@ pub struct BatchWriteInput {
     /// Our key for this input, echoed in results and errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_write_trace_id: Option<String>,
-    /// Associations to create (not used by truce; accepted by the sandbox).
+    /// Associations to create with the record (create only; ignored on upsert).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub associations: Vec<Value>,
+    pub associations: Vec<associations::AssociationOnCreate>,
 }
 
 /// `{"inputs": [...]}`.
@@ -355,12 +387,12 @@ pub struct ObjectInput {
     /// The values to set.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
-    /// Associations (accepted, ignored by the sandbox).
+    /// Associations to create with the record (create only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub associations: Vec<Value>,
+    pub associations: Vec<associations::AssociationOnCreate>,
 }
 
-/// The body of `POST /crm/v3/objects/contacts/merge`.
+/// The body of `POST /crm/v3/objects/{type}/merge`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MergeRequest {
@@ -370,7 +402,7 @@ pub struct MergeRequest {
     pub object_id_to_merge: String,
 }
 
-/// A property definition (`GET /crm/v3/properties/contacts`).
+/// A property definition (`GET /crm/v3/properties/{type}`), also the body of a create.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Property {
@@ -421,6 +453,9 @@ pub struct Property {
     /// Archived property.
     #[serde(default)]
     pub archived: bool,
+    /// The object type an id-holding property points at (`OWNER`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referenced_object_type: Option<String>,
 }
 
 /// One option of an enumeration property.
@@ -460,6 +495,51 @@ pub struct PropertiesResponse {
     /// Every property definition.
     #[serde(default)]
     pub results: Vec<Property>,
+}
+
+/// `{"name": "..."}`, as the properties batch read takes them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PropertyName {
+    /// The property's internal name.
+    pub name: String,
+}
+
+/// The body of the properties `batch/read`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PropertyBatchRead {
+    /// The names to read.
+    #[serde(default)]
+    pub inputs: Vec<PropertyName>,
+    /// Read archived properties instead.
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// The answer of a properties batch call (`BatchResponseProperty[WithErrors]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyBatchResponse {
+    /// `COMPLETE`.
+    #[serde(default)]
+    pub status: String,
+    /// The definitions read or created.
+    #[serde(default)]
+    pub results: Vec<Property>,
+    /// How many errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub num_errors: Option<u32>,
+    /// Per-input errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<StandardError>,
+    /// When processing started.
+    #[serde(default)]
+    pub started_at: String,
+    /// When processing ended.
+    #[serde(default)]
+    pub completed_at: String,
+    /// Related links.
+    #[serde(default)]
+    pub links: BTreeMap<String, String>,
 }
 
 /// The answer of the OAuth token endpoint.
