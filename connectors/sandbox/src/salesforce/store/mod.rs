@@ -466,9 +466,7 @@ impl Org {
         let lid = row_id(&loser_row);
         let mut fill = Map::new();
         for f in def.fields.iter().filter(|f| f.updateable) {
-            let unique = f.unique && f.external_id;
             if master_row.get(&f.name).is_none_or(Value::is_null)
-                && !unique
                 && let Some(v) = loser_row.get(&f.name).filter(|v| !v.is_null())
             {
                 fill.insert(f.name.clone(), v.clone());
