@@ -174,7 +174,7 @@ async fn soql_outside_the_subset_is_malformed_and_unknown_fields_are_invalid() {
         (status, body[0]["errorCode"].as_str()),
         (400, Some("INVALID_FIELD"))
     );
-    let (status, body) = org.query("SELECT Id FROM Opportunity").await;
+    let (status, body) = org.query("SELECT Id FROM Campaign").await;
     assert_eq!(
         (status, body[0]["errorCode"].as_str()),
         (400, Some("INVALID_TYPE"))

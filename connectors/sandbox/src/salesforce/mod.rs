@@ -1,29 +1,41 @@
 //! A faithful local Salesforce org: the OAuth token endpoint and the REST resources truce
 //! (and simple-salesforce) use, over real HTTP, with Salesforce's rules and error bodies.
 //!
-//! What it reproduces: tokens that expire and `INVALID_SESSION_ID`; `query`/`queryAll` with
-//! a strict SOQL subset ([`soql`]) paged at 2,000 rows through `nextRecordsUrl`; sObject
-//! rows (create, get, update, delete, upsert and get by external id); sObject Collections
-//! (create, update, upsert, delete, retrieve; at most 200 records; per-record results);
+//! What it reproduces: the token endpoint's client-credentials (body or HTTP Basic),
+//! refresh-token and JWT bearer grants ([`oauth`], [`jwt`]) with Salesforce's error bodies;
+//! tokens that expire and `INVALID_SESSION_ID`; `query`/`queryAll` with a strict SOQL
+//! subset ([`soql`]) paged at 2,000 rows through `nextRecordsUrl`; sObject rows (create,
+//! get, update, delete, upsert and get by external id); sObject Collections (create,
+//! update, upsert, delete, retrieve; at most 200 records; per-record results);
 //! `/composite` (25 subrequests, at most five queries or collections, `allOrNone`,
 //! `referenceId` references) counted as ONE API call; `updated`/`deleted`; `describe`;
 //! `limits` and the `Sforce-Limit-Info` header; `REQUEST_LIMIT_EXCEEDED` once the daily
 //! allocation is spent; validation from describe; 18-character ids with the real key
 //! prefixes; `LastModifiedDate`/`SystemModstamp` kept at whole seconds.
 //!
+//! Its objects ([`objects`]): Lead, Contact, Account, Opportunity, OpportunityContactRole
+//! and the OpportunityStage metadata rows, with checked references, stage-derived fields,
+//! one primary contact role per Opportunity and Salesforce's delete cascades
+//! ([`store`]).
+//!
 //! What tests, the demo and benchmarks control, in process: deterministic seeding, edits as
-//! a user makes them, lead conversion, delete and merge, a pinned clock, request counters,
+//! a user makes them, lead conversion (with `convertLead`'s options), delete and merge,
+//! opportunity stages, a pinned clock (which JWT expiry follows too), request counters,
 //! fault injection (5xx, `UNABLE_TO_LOCK_ROW`, latency, dropped connections, malformed
 //! bodies), the API usage counter, and token expiry.
 //!
 //! Not reproduced: relationship queries, aggregate functions, `OFFSET`, date literals such
-//! as `TODAY`, Bulk API, the SOAP API. `GET /limits` is not counted as an API call here
-//! (so a paused client can watch usage fall without spending it); whether Salesforce
-//! counts it is not confirmed.
+//! as `TODAY`, Bulk API, the SOAP API, Person Accounts, users and queues as records.
+//! `GET /limits` is not counted as an API call here (so a paused client can watch usage
+//! fall without spending it); whether Salesforce counts it is not confirmed.
 
 mod composite;
 pub mod errors;
+pub mod jwt;
+pub mod oauth;
+pub mod objects;
 mod routes;
+mod seed;
 pub mod soql;
 pub mod store;
 pub mod validate;
@@ -38,13 +50,14 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::common::{Counters, FaultInjector, Faults, Served};
 use crate::lock;
 
 pub use errors::SfError;
-pub use store::{Upserted, ValidationRule};
+pub use jwt::JwtKeyError;
+pub use store::{LeadConvert, LeadConverted, Stage, Upserted, ValidationRule};
 
 /// How a sandbox org is set up.
 #[derive(Debug, Clone)]
@@ -65,7 +78,21 @@ pub struct SandboxOptions {
     pub duplicate_rule_on_email: bool,
     /// An External ID text field added to Lead and Contact (`HubSpot_Contact_Id__c`).
     pub external_id_field: Option<String>,
+    /// An External ID + Unique text field added to Account (`HubSpot_Company_Id__c`).
+    pub account_external_id_field: Option<String>,
+    /// An External ID + Unique text field added to Opportunity (`HubSpot_Deal_Id__c`).
+    pub opportunity_external_id_field: Option<String>,
+    /// Usernames of the org's users who are pre-authorized for the connected app: the
+    /// `sub` a JWT bearer assertion may name.
+    pub users: Vec<String>,
+    /// The X.509 certificate (or RSA public key) the connected app holds for the JWT
+    /// bearer grant, PEM. `None`: every assertion is refused. A PEM that cannot be read
+    /// also refuses every assertion; [`SalesforceSandbox::set_jwt_certificate`] says why.
+    pub jwt_certificate: Option<String>,
 }
+
+/// The username of the org's integration user (the default of [`SandboxOptions::users`]).
+pub const DEFAULT_USER: &str = "integration@truce-sandbox.example.com";
 
 impl Default for SandboxOptions {
     fn default() -> Self {
@@ -78,6 +105,10 @@ impl Default for SandboxOptions {
             daily_limit: 100_000,
             duplicate_rule_on_email: false,
             external_id_field: Some("HubSpot_Contact_Id__c".into()),
+            account_external_id_field: Some("HubSpot_Company_Id__c".into()),
+            opportunity_external_id_field: Some("HubSpot_Deal_Id__c".into()),
+            users: vec![DEFAULT_USER.into()],
+            jwt_certificate: None,
         }
     }
 }
@@ -108,6 +139,8 @@ pub(crate) struct Shared {
     pub(crate) cursors: Mutex<HashMap<String, QueryCursor>>,
     pub(crate) cursor_seq: AtomicU64,
     pub(crate) instance_url: Mutex<Option<String>>,
+    /// The connected app's JWT verification key (PKCS#1 RSA public key, DER), if readable.
+    pub(crate) jwt_key: Mutex<Option<Vec<u8>>>,
 }
 
 pub use store::Org;
@@ -133,40 +166,23 @@ impl std::fmt::Debug for SalesforceSandbox {
     }
 }
 
-const FIRST: [&str; 24] = [
-    "Ada", "Ben", "Chloe", "Diego", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Keiko",
-    "Liam", "Maya", "Noah", "Olga", "Pavel", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera",
-    "Wen", "Yusuf",
-];
-const LAST: [&str; 24] = [
-    "Adams", "Brown", "Chen", "Dubois", "Evans", "Fischer", "Garcia", "Hansen", "Ito", "Jensen",
-    "Kowalski", "Lopez", "Moreau", "Nakamura", "O'Neil", "Patel", "Quispe", "Rossi", "Schmidt",
-    "Tanaka", "Ulrich", "Varga", "Weber", "Young",
-];
-const COMPANIES: [&str; 12] = [
-    "Acme",
-    "Globex",
-    "Initech",
-    "Umbrella",
-    "Hooli",
-    "Stark Industries",
-    "Wayne Enterprises",
-    "Vandelay",
-    "Soylent",
-    "Tyrell",
-    "Cyberdyne",
-    "Wonka",
-];
-const TITLES: [&str; 4] = ["Head of Ops", "CFO", "Analyst", "Director"];
-const CITIES: [&str; 10] = [
-    "Berlin", "Lisbon", "Toronto", "Austin", "Osaka", "Nairobi", "Lyon", "Denver", "Porto",
-    "Dublin",
-];
-
 impl SalesforceSandbox {
     /// An empty org with these options.
     pub fn new(opts: SandboxOptions) -> SalesforceSandbox {
-        let org = Org::new(opts.external_id_field.clone(), opts.duplicate_rule_on_email);
+        let external_ids = store::ExternalIds {
+            person: opts.external_id_field.clone(),
+            account: opts.account_external_id_field.clone(),
+            opportunity: opts.opportunity_external_id_field.clone(),
+        };
+        let org = Org::new(external_ids, opts.duplicate_rule_on_email);
+        let jwt_key = match opts.jwt_certificate.as_deref().map(jwt::public_key) {
+            Some(Ok(key)) => Some(key),
+            Some(Err(err)) => {
+                tracing::warn!(%err, "the sandbox's JWT certificate cannot be read: every assertion will be refused");
+                None
+            }
+            None => None,
+        };
         let shared = Shared {
             limit: AtomicU64::new(opts.daily_limit),
             faults: Arc::new(FaultInjector::new(opts.seed)),
@@ -180,6 +196,7 @@ impl SalesforceSandbox {
             cursors: Mutex::new(HashMap::new()),
             cursor_seq: AtomicU64::new(1),
             instance_url: Mutex::new(None),
+            jwt_key: Mutex::new(jwt_key),
         };
         SalesforceSandbox {
             shared: Arc::new(shared),
@@ -215,44 +232,23 @@ impl SalesforceSandbox {
 
     /// Creates `n` realistic leads, deterministically from `seed`; returns their ids.
     pub fn seed_leads(&self, n: usize, seed: u64) -> Vec<String> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let mut org = self.org();
-        let base = org.count("Lead");
-        (0..n)
-            .filter_map(|i| {
-                let (first, last, company, city) = pick(&mut rng);
-                let status = store::LEAD_STATUSES[[0, 0, 1, 3][rng.random_range(0..4usize)]];
-                let title = ["CTO", "VP Sales", "Engineer", "Buyer", "Founder"][rng.random_range(0..5usize)];
-                let body = json!({
-                    "FirstName": first, "LastName": last, "Company": company, "City": city,
-                    "Email": email(first, last, company, base + i),
-                    "Phone": format!("+1 555 {:04}", rng.random_range(0..10_000u32)),
-                    "Status": status,
-                    "LeadSource": store::LEAD_SOURCES[rng.random_range(0..store::LEAD_SOURCES.len())],
-                    "Title": title,
-                });
-                org.create("Lead", &obj(body)).ok()
-            })
-            .collect()
+        seed::leads(&mut self.org(), n, seed)
     }
 
     /// Creates `n` realistic contacts, deterministically from `seed`; returns their ids.
     pub fn seed_contacts(&self, n: usize, seed: u64) -> Vec<String> {
-        let mut rng = StdRng::seed_from_u64(seed ^ 0xc0);
-        let mut org = self.org();
-        let base = org.count("Contact") + 1_000_000;
-        (0..n)
-            .filter_map(|i| {
-                let (first, last, company, city) = pick(&mut rng);
-                let body = json!({
-                    "FirstName": first, "LastName": last, "MailingCity": city,
-                    "Email": email(first, last, company, base + i),
-                    "Phone": format!("+1 555 {:04}", rng.random_range(0..10_000u32)),
-                    "LeadSource": store::LEAD_SOURCES[rng.random_range(0..store::LEAD_SOURCES.len())],
-                });
-                org.create("Contact", &obj(body)).ok()
-            })
-            .collect()
+        seed::contacts(&mut self.org(), n, seed)
+    }
+
+    /// Creates `n` realistic accounts, deterministically from `seed`; returns their ids.
+    pub fn seed_accounts(&self, n: usize, seed: u64) -> Vec<String> {
+        seed::accounts(&mut self.org(), n, seed)
+    }
+
+    /// Creates `n` opportunities on the live accounts (none when there are no accounts),
+    /// deterministically from `seed`; returns their ids.
+    pub fn seed_opportunities(&self, n: usize, seed: u64) -> Vec<String> {
+        seed::opportunities(&mut self.org(), n, seed)
     }
 
     /// Creates a record (validated as the API would), returning its id.
@@ -270,50 +266,43 @@ impl SalesforceSandbox {
     /// moves on, a title or phone number changes, a contact moves city. Converted and
     /// deleted records are left alone. Returns `(object, id)` of each edited record.
     pub fn simulate_user_edits(&self, n: usize, seed: u64) -> Vec<(String, String)> {
-        let mut rng = StdRng::seed_from_u64(seed ^ 0xed17);
-        let mut org = self.org();
-        let live = |org: &Org, object: &str| -> Vec<String> {
-            org.rows(object)
-                .filter(|r| r.get("IsDeleted") != Some(&Value::Bool(true)))
-                .filter(|r| r.get("IsConverted") != Some(&Value::Bool(true)))
-                .filter_map(|r| r.get("Id").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        };
-        let leads = live(&org, "Lead");
-        let contacts = live(&org, "Contact");
-        let mut edited = Vec::new();
-        for _ in 0..n {
-            let lead_turn =
-                contacts.is_empty() || (!leads.is_empty() && rng.random_range(0..3u32) < 2);
-            let (object, pool) = if lead_turn {
-                ("Lead", &leads)
-            } else {
-                ("Contact", &contacts)
-            };
-            if pool.is_empty() {
-                break;
-            }
-            let id = pool[rng.random_range(0..pool.len())].clone();
-            let body = match (object, rng.random_range(0..3u32)) {
-                ("Lead", 0) => {
-                    json!({"Status": store::LEAD_STATUSES[if rng.random_range(0..2u32) == 0 { 1 } else { 3 }]})
-                }
-                ("Lead", 1) => json!({"Title": TITLES[rng.random_range(0..TITLES.len())]}),
-                ("Lead", _) => json!({"City": CITIES[rng.random_range(0..CITIES.len())]}),
-                (_, 0) => json!({"MailingCity": CITIES[rng.random_range(0..CITIES.len())]}),
-                (_, 1) => json!({"Title": TITLES[rng.random_range(0..TITLES.len())]}),
-                _ => json!({"Phone": format!("+1 555 {:04}", rng.random_range(0..10_000u32))}),
-            };
-            if org.update(object, &id, &obj(body)).is_ok() {
-                edited.push((object.to_string(), id));
-            }
-        }
-        edited
+        seed::user_edits(&mut self.org(), n, seed)
     }
 
-    /// Converts a lead: creates its Account and Contact, marks it converted (read-only).
+    /// Converts a lead with Salesforce's defaults: creates its Account, Contact and
+    /// Opportunity (the Contact its primary contact role) and marks it converted
+    /// (read-only). Returns `(contact id, account id)`.
     pub fn convert_lead(&self, id: &str) -> Result<(String, String), Vec<SfError>> {
         self.org().convert_lead(id)
+    }
+
+    /// Converts a lead with `convertLead`'s options (into an existing Account or Contact,
+    /// with or without an Opportunity, its name...). Nothing changes when it is refused.
+    pub fn convert_lead_with(
+        &self,
+        id: &str,
+        options: &LeadConvert,
+    ) -> Result<LeadConverted, Vec<SfError>> {
+        self.org().convert_lead_with(id, options)
+    }
+
+    /// The org's opportunity stages (inactive ones included), in sort order.
+    pub fn opportunity_stages(&self) -> Vec<Stage> {
+        self.org().stages()
+    }
+
+    /// Adds an opportunity stage at the end of the sales process, as an admin would in
+    /// Setup; returns its OpportunityStage id.
+    pub fn add_opportunity_stage(&self, stage: Stage) -> String {
+        self.org().add_stage(stage)
+    }
+
+    /// Replaces the connected app's JWT certificate (an X.509 certificate or an RSA public
+    /// key, PEM). On error the previous one stays.
+    pub fn set_jwt_certificate(&self, pem: &str) -> Result<(), JwtKeyError> {
+        let key = jwt::public_key(pem)?;
+        *lock(&self.shared.jwt_key) = Some(key);
+        Ok(())
     }
 
     /// Moves a record to the recycle bin.
@@ -334,6 +323,12 @@ impl SalesforceSandbox {
     /// Live (not deleted) records of an object.
     pub fn count(&self, object: &str) -> usize {
         self.org().count(object)
+    }
+
+    /// Ids of live records of `object` whose text `field` equals `value`
+    /// (case-insensitively), e.g. an External ID.
+    pub fn find_by_field(&self, object: &str, field: &str, value: &str) -> Vec<String> {
+        self.org().find_by_value(object, field, value)
     }
 
     /// `(object, id)` of live Leads and Contacts with this email (case-insensitive).
@@ -399,7 +394,7 @@ impl SalesforceSandbox {
     }
 
     /// Invalidates every access token issued so far (the next data call answers 401
-    /// `INVALID_SESSION_ID`), as a session timeout would.
+    /// `INVALID_SESSION_ID`), as a session timeout would: clients must log in again.
     pub fn expire_tokens(&self) {
         lock(&self.shared.tokens).clear();
     }
@@ -431,7 +426,8 @@ impl SalesforceSandbox {
     }
 
     /// Pins the org's clock (`None` follows the wall clock again), so many edits share one
-    /// `SystemModstamp`, or time moves exactly as a test says.
+    /// `SystemModstamp`, or time moves exactly as a test says. JWT bearer assertions are
+    /// checked for expiry against this clock too.
     pub fn pin_clock(&self, at: Option<DateTime<Utc>>) {
         self.org().pinned_now = at;
     }
@@ -447,29 +443,4 @@ fn obj(v: Value) -> Map<String, Value> {
         Value::Object(m) => m,
         _ => Map::new(),
     }
-}
-
-fn pick(rng: &mut StdRng) -> (&'static str, &'static str, &'static str, &'static str) {
-    (
-        FIRST[rng.random_range(0..FIRST.len())],
-        LAST[rng.random_range(0..LAST.len())],
-        COMPANIES[rng.random_range(0..COMPANIES.len())],
-        CITIES[rng.random_range(0..CITIES.len())],
-    )
-}
-
-fn email(first: &str, last: &str, company: &str, n: usize) -> String {
-    let clean = |s: &str| {
-        s.to_lowercase()
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect::<String>()
-    };
-    format!(
-        "{}.{}{}@{}.example.com",
-        clean(first),
-        clean(last),
-        n,
-        clean(company)
-    )
 }

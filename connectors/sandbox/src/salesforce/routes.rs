@@ -1,11 +1,10 @@
-//! HTTP routes of the sandbox: the token endpoint, the bearer and limit checks every REST
-//! call passes, and [`dispatch`], which answers one REST call from its method, path, query
-//! and body. `/composite` runs its subrequests through the same [`dispatch`], so a
+//! HTTP routes of the sandbox: the bearer and limit checks every REST call passes, and
+//! [`dispatch`], which answers one REST call from its method, path, query and body (the
+//! token endpoint is [`super::oauth`]). `/composite` runs its subrequests through the same [`dispatch`], so a
 //! subrequest behaves exactly like the direct call.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -18,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::errors::{Answer, SalesforceFaultBodies, SfError};
 use super::store::{Org, Upserted, format_datetime};
-use super::{QueryCursor, Shared, composite, lock, soql};
+use super::{QueryCursor, Shared, composite, lock, oauth, soql};
 use crate::common::layer;
 
 /// Rows per query page, Salesforce's default and maximum batch size.
@@ -44,7 +43,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         "/services/data/{v}/composite/sobjects/{object}/{field}",
     ];
     let mut router = Router::new()
-        .route("/services/oauth2/token", post(token))
+        .route("/services/oauth2/token", post(oauth::token))
         .route("/services/data", get(versions))
         .route("/services/data/", get(versions));
     for path in api_paths {
@@ -71,106 +70,6 @@ async fn versions() -> Response {
     Answer::ok(Value::Array(list)).into_response()
 }
 
-fn instance_url(shared: &Shared, headers: &HeaderMap) -> String {
-    if let Some(url) = lock(&shared.instance_url).clone() {
-        return url;
-    }
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    format!("http://{host}")
-}
-
-async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let form: Map<String, Value> = url::form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-        .collect();
-    let get = |k: &str| {
-        form.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let opts = &shared.opts;
-    let oauth_error = |error: &str, description: &str| {
-        Answer::with(
-            400,
-            json!({"error": error, "error_description": description}),
-        )
-        .into_response()
-    };
-    match get("grant_type").as_str() {
-        "client_credentials" => {
-            if get("client_id") != opts.client_id || get("client_secret") != opts.client_secret {
-                return oauth_error("invalid_client", "invalid client credentials");
-            }
-        }
-        "refresh_token" => {
-            if get("client_id") != opts.client_id {
-                return oauth_error("invalid_client_id", "client identifier invalid");
-            }
-            if form.contains_key("client_secret") && get("client_secret") != opts.client_secret {
-                return oauth_error("invalid_client", "invalid client credentials");
-            }
-            if opts.refresh_token.as_deref() != Some(get("refresh_token").as_str()) {
-                return oauth_error("invalid_grant", "expired access/refresh token");
-            }
-        }
-        "" => return oauth_error("unsupported_grant_type", "grant type not supported"),
-        _ => return oauth_error("unsupported_grant_type", "grant type not supported"),
-    }
-    let seq = shared.token_seq.fetch_add(1, Ordering::SeqCst);
-    let access_token = format!(
-        "00D5g0000000SBXEAA!AQ{:016x}{:016x}",
-        seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ opts.seed,
-        seq
-    );
-    let expiry = opts.token_lifetime.map(|d| Instant::now() + d);
-    lock(&shared.tokens).insert(access_token.clone(), expiry);
-    let issued = Utc::now().timestamp_millis().to_string();
-    let base = instance_url(&shared, &headers);
-    let mut body = json!({
-        "access_token": access_token,
-        "instance_url": base,
-        "id": format!("{base}/id/00D5g0000000SBXEAA/0055g0000000001AAA"),
-        "token_type": "Bearer",
-        "issued_at": issued,
-        "signature": "c2FuZGJveC1zaWduYXR1cmUtbm90LWFuLWhtYWM=",
-        "scope": "api",
-    });
-    if get("grant_type") == "client_credentials" {
-        body["token_format"] = json!("opaque");
-        body["api_instance_url"] = json!(base);
-    } else {
-        body["scope"] = json!("api refresh_token");
-    }
-    Answer::ok(body).into_response()
-}
-
-fn token_valid(shared: &Shared, headers: &HeaderMap) -> bool {
-    let Some(token) = headers
-        .get("authorization")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("OAuth "))
-        })
-    else {
-        return false;
-    };
-    let mut tokens = lock(&shared.tokens);
-    match tokens.get(token.trim()) {
-        Some(None) => true,
-        Some(Some(expiry)) if *expiry > Instant::now() => true,
-        Some(Some(_)) => {
-            tokens.remove(token.trim());
-            false
-        }
-        None => false,
-    }
-}
-
 async fn api(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -181,7 +80,7 @@ async fn api(
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or_default().to_string();
     let counts = !path.trim_end_matches('/').ends_with("/limits");
-    let answer = if !token_valid(&shared, &headers) {
+    let answer = if !oauth::token_valid(&shared, &headers) {
         Answer::error(401, "INVALID_SESSION_ID", "Session expired or invalid")
     } else if counts && shared.usage.load(Ordering::SeqCst) >= shared.limit.load(Ordering::SeqCst) {
         Answer::error(
@@ -304,25 +203,14 @@ pub(crate) fn dispatch(
         }
         ("GET", ["query" | "queryAll", locator]) => query_more(shared, &version, locator),
         ("GET", ["sobjects"]) => {
-            let sobjects: Vec<Value> = ["Account", "Contact", "Lead"]
-                .iter()
-                .filter_map(|name| org.def(name))
-                .map(|d| {
-                    json!({"name": d.name, "label": d.label, "keyPrefix": d.prefix, "queryable": true,
-                           "createable": true, "updateable": true, "deletable": true,
-                           "urls": {"sobject": format!("/services/data/v{version}/sobjects/{}", d.name),
-                                    "describe": format!("/services/data/v{version}/sobjects/{}/describe", d.name)}})
-                })
-                .collect();
+            let mut defs: Vec<_> = org.defs().iter().collect();
+            defs.sort_by_key(|d| d.name);
+            let sobjects: Vec<Value> = defs.iter().map(|d| d.summary(&version)).collect();
             Answer::ok(json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects}))
         }
         ("GET", ["sobjects", object]) => match org.def(object) {
             Some(def) => {
-                let mut described = def.describe(&version);
-                if let Some(o) = described.as_object_mut() {
-                    o.remove("fields");
-                }
-                Answer::ok(json!({"objectDescribe": described, "recentItems": []}))
+                Answer::ok(json!({"objectDescribe": def.summary(&version), "recentItems": []}))
             }
             None => unsupported(object),
         },
@@ -675,8 +563,17 @@ fn parse_instant(p: &Map<String, Value>, key: &str) -> Option<DateTime<Utc>> {
 }
 
 fn replication(org: &Org, object: &str, which: &str, p: &Map<String, Value>) -> Answer {
-    if org.def(object).is_none() {
-        return unsupported(object);
+    match org.def(object) {
+        None => return unsupported(object),
+        // OpportunityStage supports neither getUpdated nor getDeleted. [U] the exact answer.
+        Some(def) if !def.replicateable => {
+            return Answer::error(
+                400,
+                "INVALID_TYPE_FOR_OPERATION",
+                &format!("entity type {} does not support replication", def.name),
+            );
+        }
+        Some(_) => {}
     }
     let (Some(start), Some(end)) = (parse_instant(p, "start"), parse_instant(p, "end")) else {
         return Answer::error(

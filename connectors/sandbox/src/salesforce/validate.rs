@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::errors::SfError;
-use super::store::ObjectDef;
+use super::objects::{FieldDef, ObjectDef};
 
 /// Validates a create (`existing == None`) or an update, returning the body with field
 /// names in their canonical case.
@@ -39,6 +39,26 @@ pub fn check_write(
             read_only.push(f.name.clone());
             continue;
         }
+        if f.is_number() {
+            match number(f, value) {
+                Ok(v) => {
+                    clean.insert(f.name.clone(), v);
+                }
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
+        if let ("date", Value::String(s)) = (f.ty, value)
+            && !s.is_empty()
+            && !is_date(s)
+        {
+            errors.push(SfError::new(
+                "JSON_PARSER_ERROR",
+                &format!("Cannot deserialize instance of date from VALUE_STRING value {s} or request may be missing a required field"),
+                &[],
+            ));
+            continue;
+        }
         let value = match (f.ty, value) {
             ("boolean", Value::Bool(_)) => value.clone(),
             ("boolean", Value::String(s)) if s.eq_ignore_ascii_case("true") => Value::Bool(true),
@@ -53,7 +73,7 @@ pub fn check_write(
                 continue;
             }
             (_, Value::Bool(b)) => Value::String(b.to_string()),
-            (_, Value::Number(n)) if f.ty != "double" => Value::String(n.to_string()),
+            (_, Value::Number(n)) => Value::String(n.to_string()),
             (_, Value::String(s)) if s.is_empty() => Value::Null,
             (_, Value::Array(_) | Value::Object(_)) => {
                 errors.push(SfError::new(
@@ -160,6 +180,46 @@ pub fn check_write(
     }
 }
 
+/// A number field's value: JSON numbers (integers for `int`), numeric strings, or null.
+fn number(f: &FieldDef, value: &Value) -> Result<Value, SfError> {
+    let parsed = match value {
+        Value::Null => return Ok(Value::Null),
+        Value::String(s) if s.is_empty() => return Ok(Value::Null),
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+        _ => None,
+    };
+    let kind = match value {
+        Value::String(_) => "VALUE_STRING",
+        Value::Bool(_) => "VALUE_TRUE",
+        Value::Array(_) => "START_ARRAY",
+        Value::Object(_) => "START_OBJECT",
+        _ => "VALUE_NUMBER_FLOAT",
+    };
+    let refuse = || {
+        SfError::new(
+            "JSON_PARSER_ERROR",
+            &format!(
+                "Cannot deserialize instance of {} from {kind} value {value} or request may be missing a required field",
+                f.ty
+            ),
+            &[],
+        )
+    };
+    let n = parsed.ok_or_else(refuse)?;
+    if f.ty == "int" {
+        if n.fract() != 0.0 {
+            return Err(refuse());
+        }
+        return Ok(Value::from(n as i64));
+    }
+    Ok(Value::from(n))
+}
+
+fn is_date(s: &str) -> bool {
+    s.len() == 10 && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+}
+
 fn ellipsis(s: &str) -> String {
     if s.chars().count() > 40 {
         let head: String = s.chars().take(40).collect();
@@ -193,12 +253,12 @@ pub fn is_email(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::store::schemas;
+    use super::super::objects::{ExternalIds, schemas};
     use super::*;
     use serde_json::json;
 
     fn lead() -> ObjectDef {
-        schemas(None)
+        schemas(&ExternalIds::default())
             .into_iter()
             .find(|d| d.name == "Lead")
             .unwrap_or_else(|| panic!("no Lead"))
