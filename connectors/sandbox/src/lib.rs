@@ -4,10 +4,14 @@
 //!
 //! What lives here, and what does not:
 //!
-//! - [`hubspot`]: [`hubspot::HubSpotSandbox`], a local HubSpot portal (CRM v3 contacts, its
-//!   search, batch endpoints, OAuth and rate limits).
-//! - [`salesforce`]: [`salesforce::SalesforceSandbox`], a local Salesforce org (OAuth,
-//!   SOQL queries, sObject rows and collections, `/composite`, limits).
+//! - [`hubspot`]: [`hubspot::HubSpotSandbox`], a local HubSpot portal: contacts, companies
+//!   and deals on the generic object routes (search, batch, merge, properties), v4
+//!   associations, deal pipelines, owners, OAuth and rate limits, under the numeric paths
+//!   and the date-versioned families (`2026-03`, `2026-09`, with 2026-09's write validation).
+//! - [`salesforce`]: [`salesforce::SalesforceSandbox`], a local Salesforce org: Lead,
+//!   Contact, Account, Opportunity, OpportunityStage and OpportunityContactRole through SOQL,
+//!   sObject rows and collections and `/composite`; lead conversion; OAuth (client
+//!   credentials in the body or as Basic, refresh token, JWT bearer); limits.
 //! - [`common`]: what both share: serving a router on loopback, request counters and fault
 //!   injection.
 //! - [`world`]: both sandboxes served and seeded with people, and a real truce config file
