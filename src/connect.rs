@@ -1,17 +1,18 @@
 //! Building the two connectors from a loaded config and the engine's settings.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context;
-use truce_connectors::Connector;
 use truce_connectors::http::{HttpClient, HttpOptions};
 use truce_connectors::hubspot::{HubSpotAuth, HubSpotConfig, HubSpotConnector};
 use truce_connectors::salesforce::{
     Grant as SalesforceGrant, SalesforceConfig, SalesforceConnector,
 };
+use truce_connectors::{Connector, ObjectType};
 
 use crate::config::{Grant, HubSpotCredentials, Loaded, SalesforceObject};
-use crate::engine::settings::Settings;
+use crate::engine::settings::{Settings, object_type};
 
 /// The HubSpot and Salesforce connectors a config describes, sharing one HTTP client.
 pub fn connectors(
@@ -48,7 +49,7 @@ pub fn hubspot_config(loaded: &Loaded, settings: &Settings) -> HubSpotConfig {
     config.search_requests_per_second = section.search_requests_per_second;
     config.daily_quota = section.daily_quota;
     config.daily_share = section.daily_share;
-    config.properties = settings.hubspot_properties();
+    config.objects = BTreeMap::from([(ObjectType::HubSpotContact, settings.hubspot_properties())]);
     config
 }
 
@@ -68,7 +69,9 @@ pub fn salesforce_config(loaded: &Loaded, settings: &Settings) -> SalesforceConf
     config.daily_share = section.daily_share;
     config.external_id_field = section.external_id_field.clone();
     config.max_concurrency = section.max_concurrency;
-    config.lead_fields = settings.salesforce_fields(SalesforceObject::Lead);
-    config.contact_fields = settings.salesforce_fields(SalesforceObject::Contact);
+    config.objects = [SalesforceObject::Lead, SalesforceObject::Contact]
+        .into_iter()
+        .map(|o| (object_type(o), settings.salesforce_fields(o)))
+        .collect();
     config
 }

@@ -10,10 +10,9 @@ use std::time::Duration;
 use serde_json::Value;
 use truce_connectors::contract::{Cursors, UpsertKey};
 use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
-use truce_connectors::hubspot::client::{ARCHIVED_STREAM, STREAM};
 use truce_connectors::hubspot::{
-    HubSpotAuth, HubSpotConfig, HubSpotConnector, HubSpotSandbox, SandboxOAuth, SandboxOptions,
-    existing_id,
+    ARCHIVED_STREAM, HubSpotAuth, HubSpotConfig, HubSpotConnector, HubSpotSandbox, STREAM,
+    SandboxOAuth, SandboxOptions, existing_id,
 };
 use truce_connectors::sandbox::{Faults, Served};
 use truce_connectors::{
@@ -54,12 +53,15 @@ fn connector(
     );
     config.requests_per_10s = 10_000;
     config.search_requests_per_second = 10_000;
-    config.properties = vec![
-        "firstname".into(),
-        "lastname".into(),
-        "lifecyclestage".into(),
-        "city".into(),
-    ];
+    config.objects = BTreeMap::from([(
+        ObjectType::HubSpotContact,
+        vec![
+            "firstname".into(),
+            "lastname".into(),
+            "lifecyclestage".into(),
+            "city".into(),
+        ],
+    )]);
     config.retry = quick_retry();
     tweak(&mut config);
     let http = HttpClient::new(&HttpOptions {
@@ -302,26 +304,27 @@ async fn idle_polls_stop_rereading_a_burst_once_a_poll_has_started_a_look_back_a
 }
 
 #[tokio::test]
-async fn pulled_records_carry_the_mapped_properties_and_the_always_pulled_ones() {
+async fn pulled_records_carry_the_configured_properties_and_the_metadata_typed() {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     sandbox.seed_contacts(3, 1);
     let conn = connector(&served, &sandbox, |_| {});
     let records = poll(&conn, &mut Cursors::new(), Duration::from_secs(60)).await;
     assert_eq!(records.len(), 3);
     for r in &records {
+        for p in ["firstname", "lifecyclestage", "city"] {
+            assert!(r.fields.contains_key(p), "{p} missing");
+        }
+        // What the client reads for itself arrives typed, not as fields nobody asked for.
         for p in [
             "email",
             "hs_object_id",
             "lastmodifieddate",
             "createdate",
             "hs_merged_object_ids",
-            "firstname",
-            "lifecyclestage",
-            "city",
         ] {
-            assert!(r.fields.contains_key(p), "{p} missing");
+            assert!(!r.fields.contains_key(p), "{p} was not configured");
         }
-        assert_eq!(r.fields["hs_merged_object_ids"], Value::Null);
+        assert!(r.merged_ids.is_empty());
         assert!(!r.deleted);
         assert_eq!(r.object, ObjectType::HubSpotContact);
         assert!(r.email.is_some());
@@ -605,12 +608,8 @@ async fn property_definitions_describe_types_and_enumeration_options() {
     );
     assert_eq!(by_name["lastmodifieddate"].kind, FieldKind::DateTime);
     assert!(by_name["lastmodifieddate"].read_only);
-    let raw = conn.properties().await.unwrap();
-    let stage = raw.iter().find(|p| p.name == "lifecyclestage").unwrap();
-    assert_eq!(
-        (stage.kind.as_str(), stage.field_type.as_str()),
-        ("enumeration", "radio")
-    );
+    assert_eq!(by_name["lifecyclestage"].api_type, "enumeration");
+    assert!(by_name["email"].upsert_key);
 }
 
 fn oauth_sandbox(lifetime: Duration) -> SandboxOptions {
@@ -784,4 +783,18 @@ async fn a_whole_batch_refused_for_one_bad_record_is_split_until_the_bad_ones_st
         .counters()
         .get("POST /crm/v3/objects/contacts/batch/upsert");
     assert!(calls <= 40, "{calls} calls to isolate 3 bad records");
+}
+
+#[tokio::test]
+async fn objects_the_client_cannot_read_yet_are_refused_by_name() {
+    let mut config = HubSpotConfig::new("http://127.0.0.1:1", HubSpotAuth::Token(Secret::new("t")));
+    config.objects.insert(ObjectType::HubSpotDeal, Vec::new());
+    let err = HubSpotConnector::new(config, HttpClient::new(&HttpOptions::default()).unwrap())
+        .err()
+        .unwrap();
+    assert_eq!(err.class(), ErrorClass::Fatal);
+    assert!(
+        err.api().message.contains("deals are not yet supported"),
+        "{err}"
+    );
 }

@@ -248,7 +248,7 @@ fn record_outcomes(
                 applied.created += usize::from(written.created);
             }
             Err(err) => match err.class() {
-                ErrorClass::Permanent | ErrorClass::Fatal => {
+                ErrorClass::Permanent | ErrorClass::Fatal | ErrorClass::Superseded => {
                     if converted_lead(&err) {
                         superseded(tx, item, now)?;
                     } else {
@@ -353,7 +353,8 @@ fn converted_lead_outcome(outcome: &WriteOutcome) -> bool {
 }
 
 fn converted_lead(err: &truce_connectors::Error) -> bool {
-    err.api().code.as_deref() == Some("CANNOT_UPDATE_CONVERTED_LEAD")
+    err.class() == ErrorClass::Superseded
+        || err.api().code.as_deref() == Some("CANNOT_UPDATE_CONVERTED_LEAD")
 }
 
 /// A write to a lead that was converted meanwhile: dropped; the next pull moves the link
