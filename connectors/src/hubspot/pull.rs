@@ -222,7 +222,10 @@ impl HubSpotConnector {
         from_ms: i64,
     ) -> Result<StreamPage, Error> {
         let modified = object.spec.modified;
-        let filter_groups = match after {
+        // A position without a HubSpot id is a time alone: everything from that time on.
+        let after_id = after.filter(|c| c.id.parse::<u64>().is_ok());
+        let from_ms = after.map_or(from_ms, |c| c.modified_at);
+        let filter_groups = match after_id {
             Some(c) => vec![
                 FilterGroup {
                     filters: vec![
@@ -270,7 +273,7 @@ impl HubSpotConnector {
             return Ok(done(page, false));
         }
         let mut filters = vec![Filter::new(modified, "EQ", last_ms.to_string())];
-        if let Some(c) = after.filter(|c| c.modified_at == last_ms) {
+        if let Some(c) = after_id.filter(|c| c.modified_at == last_ms) {
             filters.push(Filter::new("hs_object_id", "GT", c.id.clone()));
         }
         let (mut tie, _, _) = self

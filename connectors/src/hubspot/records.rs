@@ -21,9 +21,10 @@ pub fn ms_of(value: &str) -> Option<i64> {
         .or_else(|| value.parse().ok())
 }
 
-/// A record id as a number, for the keyset order (ids are numeric strings).
+/// A record id as a number, for the keyset order (ids are numeric strings). A cursor
+/// without a HubSpot id (a time alone) comes before every record of its millisecond.
 pub fn id_number(id: &str) -> u64 {
-    id.parse().unwrap_or(u64::MAX)
+    id.parse().unwrap_or(0)
 }
 
 /// The keyset order of records: time, then numeric id.
