@@ -5,7 +5,7 @@
 //! (seed and edit records, make one visible late, expire tokens, script faults, count
 //! requests). Every case then runs once per system (`hubspot::...`, `salesforce::...`).
 //! A new connector passes this file before it is used: add its harness and one line to
-//! the `conformance!` invocation at the end.
+//! `systems` in the `conformance!` invocation at the end.
 //!
 //! Time: the cases run on tokio's paused clock, so a `Retry-After` of seconds is waited in
 //! no time and measured exactly; the connectors' retry schedules and limiters run on that
@@ -512,23 +512,14 @@ async fn a_validation_refusal_is_not_retried<H: Harness>(h: H) {
     assert_eq!((h.api_requests() - requests, conn.calls() - calls), (1, 1));
 }
 
-/// Runs every case against every system: `hubspot::case` and `salesforce::case`.
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod hubspot {
+/// One test per case for one system, in a module named after it.
+macro_rules! cases_for {
+    ($system:ident, $harness:ident, [$($case:ident),* $(,)?]) => {
+        mod $system {
             $(
                 #[tokio::test(start_paused = true)]
                 async fn $case() {
-                    let h = <super::HubSpot as super::Harness>::start().await;
-                    super::$case(h).await;
-                }
-            )*
-        }
-        mod salesforce {
-            $(
-                #[tokio::test(start_paused = true)]
-                async fn $case() {
-                    let h = <super::Salesforce as super::Harness>::start().await;
+                    let h = <super::$harness as super::Harness>::start().await;
                     super::$case(h).await;
                 }
             )*
@@ -536,13 +527,26 @@ macro_rules! conformance {
     };
 }
 
+/// Runs every case against every system: `hubspot::case`, `salesforce::case`.
+macro_rules! conformance {
+    (systems: [$($system:ident => $harness:ident),* $(,)?], cases: $cases:tt) => {
+        $( cases_for!($system, $harness, $cases); )*
+    };
+}
+
 conformance!(
-    a_pull_since_a_cursor_reads_records_sharing_one_timestamp_once_each,
-    a_record_visible_late_is_caught_by_the_look_back,
-    a_scan_resumes_from_its_token_after_a_restart_without_repeating,
-    a_batch_with_invalid_records_reports_each_outcome_against_its_own_write,
-    an_expired_token_is_renewed_exactly_once_for_concurrent_calls,
-    a_429_is_waited_out_as_asked_or_backed_off_without_it,
-    malformed_and_truncated_answers_are_retried,
-    a_validation_refusal_is_not_retried,
+    systems: [
+        hubspot => HubSpot,
+        salesforce => Salesforce,
+    ],
+    cases: [
+        a_pull_since_a_cursor_reads_records_sharing_one_timestamp_once_each,
+        a_record_visible_late_is_caught_by_the_look_back,
+        a_scan_resumes_from_its_token_after_a_restart_without_repeating,
+        a_batch_with_invalid_records_reports_each_outcome_against_its_own_write,
+        an_expired_token_is_renewed_exactly_once_for_concurrent_calls,
+        a_429_is_waited_out_as_asked_or_backed_off_without_it,
+        malformed_and_truncated_answers_are_retried,
+        a_validation_refusal_is_not_retried,
+    ]
 );
