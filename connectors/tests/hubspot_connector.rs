@@ -798,3 +798,41 @@ async fn objects_the_client_cannot_read_yet_are_refused_by_name() {
         "{err}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_daily_allowance_is_not_waited_out_inside_a_call() {
+    let (sandbox, served) = start(SandboxOptions {
+        daily_limit: Some(1),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let policy = |c: &mut HubSpotConfig| {
+        c.retry = RetryPolicy {
+            max_elapsed: Duration::from_secs(1),
+            ..quick_retry()
+        }
+    };
+    // Another process spends the day's allowance.
+    connector(&served, &sandbox, policy)
+        .scan(ObjectType::HubSpotContact, None)
+        .await
+        .unwrap();
+    let conn = connector(&served, &sandbox, policy);
+    let before = sandbox.counters().total();
+    let err = conn
+        .scan(ObjectType::HubSpotContact, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::RateLimited);
+    assert_eq!(err.api().code.as_deref(), Some("DAILY"));
+    assert!(err.retry_after().is_some_and(|w| w > Duration::ZERO));
+    assert_eq!(sandbox.counters().total() - before, 1, "not retried");
+    // Until midnight every call fails at once, without a request.
+    let again = conn
+        .scan(ObjectType::HubSpotContact, None)
+        .await
+        .unwrap_err();
+    assert_eq!(again.api().code.as_deref(), Some("DAILY"));
+    assert_eq!(sandbox.counters().total() - before, 1);
+    assert_eq!(conn.calls(), 1);
+}

@@ -23,6 +23,9 @@
 //!    the attempts are spent or the wait would end past the deadline (`max_elapsed` after
 //!    the first attempt): a wait that long (HubSpot's daily allowance, until midnight) is
 //!    the caller's to schedule, not a call's to sleep through.
+//!
+//! Records a batch answer refused with a passing error are re-sent by [`Resends`]: three
+//! rounds in all, the waits growing from the policy's first interval.
 
 use std::future::Future;
 use std::time::Duration;
@@ -175,6 +178,41 @@ impl Attempts {
             "retrying"
         );
         Next::Wait(wait)
+    }
+}
+
+/// Re-sending the records of a batch that its answer refused with a passing error (a row
+/// lock): the batch call itself succeeded, so only those records go again, in a few rounds
+/// with a growing wait between them.
+#[derive(Debug, Clone)]
+pub struct Resends {
+    policy: RetryPolicy,
+    round: u32,
+}
+
+impl Resends {
+    /// Rounds in all, the first included.
+    pub const ROUNDS: u32 = 3;
+
+    /// The first round is about to be sent.
+    pub fn new(policy: &RetryPolicy) -> Resends {
+        Resends {
+            policy: policy.clone(),
+            round: 0,
+        }
+    }
+
+    /// Moves to the next round; `None` when the rounds are spent, else the wait before it.
+    pub fn next_round(&mut self) -> Option<Duration> {
+        (self.round + 1 < Self::ROUNDS).then(|| {
+            self.round += 1;
+            self.policy.initial_interval * (1 << self.round)
+        })
+    }
+
+    /// True when a record refused with `err` in this round goes into the next one.
+    pub fn again(&self, err: &Error) -> bool {
+        err.class() == ErrorClass::Transient && self.round + 1 < Self::ROUNDS
     }
 }
 
@@ -368,6 +406,17 @@ mod tests {
             attempts.after(refused, Repeat::AtMostOnce, Renewal::Spent, false),
             Next::Wait(_)
         ));
+    }
+
+    #[test]
+    fn records_refused_in_passing_are_resent_in_three_rounds_with_growing_waits() {
+        let mut resends = Resends::new(&quick());
+        assert!(resends.again(&err(ErrorClass::Transient)));
+        assert!(!resends.again(&err(ErrorClass::Permanent)));
+        assert_eq!(resends.next_round(), Some(Duration::from_millis(2)));
+        assert_eq!(resends.next_round(), Some(Duration::from_millis(4)));
+        assert!(!resends.again(&err(ErrorClass::Transient)));
+        assert_eq!(resends.next_round(), None);
     }
 
     #[test]

@@ -24,11 +24,10 @@ use super::soql::{FieldName, RecordId};
 use super::wire::{RecordError, SaveResult, SubRequest, SubResponse};
 use crate::contract::{ObjectType, UpsertKey, Write, WriteOp, WriteOutcome, Written};
 use crate::error::{ApiError, Error, ErrorClass};
+use crate::http::retry::Resends;
 
 /// Records per sObject Collections request.
 pub const COLLECTION_SIZE: usize = 200;
-/// Rounds of re-sending records refused with a transient error (`UNABLE_TO_LOCK_ROW`).
-const WRITE_ROUNDS: usize = 3;
 
 type Outcomes = BTreeMap<i64, Result<Written, Error>>;
 type Batch = (Kind, Vec<Write>);
@@ -136,15 +135,8 @@ impl SalesforceConnector {
         let mut pending = writes;
         let mut first_failure: Option<Error> = None;
         let mut any_call_succeeded = false;
-        for round in 0..WRITE_ROUNDS {
-            if pending.is_empty() {
-                break;
-            }
-            if round > 0 {
-                // Records refused with UNABLE_TO_LOCK_ROW: give the lock holder a moment.
-                let first = self.inner.pipeline.policy().initial_interval;
-                tokio::time::sleep(first * (1 << round)).await;
-            }
+        let mut resends = Resends::new(self.inner.pipeline.policy());
+        loop {
             let batches = self.plan_batches(std::mem::take(&mut pending), &mut outcomes);
             let calls: Vec<Vec<Batch>> = batches
                 .chunks(HEAVY_PER_COMPOSITE)
@@ -179,10 +171,17 @@ impl SalesforceConnector {
                         continue;
                     }
                 };
-                let may_retry = round + 1 < WRITE_ROUNDS;
                 for ((kind, list), answer) in call.iter().zip(answers) {
-                    collect_results(kind, list, &answer, may_retry, &mut pending, &mut outcomes);
+                    collect_results(kind, list, &answer, &resends, &mut pending, &mut outcomes);
                 }
+            }
+            if pending.is_empty() {
+                break;
+            }
+            // Records refused with UNABLE_TO_LOCK_ROW: give the lock holder a moment.
+            match resends.next_round() {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => break,
             }
         }
         // Nothing reached Salesforce at all: that is a failure of the whole call.
@@ -302,7 +301,7 @@ fn collect_results(
     kind: &Kind,
     list: &[Write],
     answer: &SubResponse,
-    may_retry: bool,
+    resends: &Resends,
     pending: &mut Vec<Write>,
     outcomes: &mut Outcomes,
 ) {
@@ -315,7 +314,7 @@ fn collect_results(
         let action = format!("Salesforce {verb} of {} records", list.len());
         let err = sub_error(answer, &action);
         for w in list {
-            if err.class() == ErrorClass::Transient && may_retry {
+            if resends.again(&err) {
                 pending.push(w.clone());
             } else {
                 outcomes.insert(w.key, Err(err.clone()));
@@ -353,7 +352,7 @@ fn collect_results(
             WriteOp::Create { upsert_on: None } => w.object.to_string(),
         };
         let err = record_error(&result.errors, &format!("Salesforce {verb} of {target}"));
-        if err.class() == ErrorClass::Transient && may_retry {
+        if resends.again(&err) {
             pending.push(w.clone());
         } else {
             outcomes.insert(w.key, Err(err));
