@@ -3,28 +3,28 @@
 //!
 //! - [`config`]: [`HubSpotConfig`], with the objects and properties to read, budgets and
 //!   retry policy, and [`HubSpotAuth`].
-//! - [`objects`]: what the client knows about each object, as a table.
-//! - [`calls`]: HubSpot's half of the shared call pipeline: classification of refusals,
+//! - `objects`: what the client knows about each object, as a table.
+//! - `calls`: HubSpot's half of the shared call pipeline: classification of refusals,
 //!   the token (static or OAuth refresh), the budgets plugged in.
-//! - [`limits`]: the budgets (10 s burst, search per second, daily share), the
+//! - `limits`: the budgets (10 s burst, search per second, daily share), the
 //!   `X-HubSpot-RateLimit-*` headers and 429 policies.
-//! - [`pull`]: search, the archive sweep, list scans, batch reads.
-//! - [`write`]: batch writes, splitting, matching answers to writes.
-//! - [`records`]: wire objects → [`crate::Record`] or [`crate::Rejected`].
-//! - [`describe`]: property definitions → [`FieldInfo`].
+//! - `pull`: search, the archive sweep, list scans, batch reads.
+//! - `write`: batch writes, splitting, matching answers to writes.
+//! - `records`: wire objects → [`crate::Record`] or [`crate::Rejected`].
+//! - `describe`: property definitions → [`FieldInfo`].
 //! - [`wire`]: serde types of HubSpot's JSON, shared with the sandbox.
 //! - [`sandbox`]: [`sandbox::HubSpotSandbox`], a faithful local HubSpot.
 
-pub mod calls;
+mod calls;
 pub mod config;
-pub mod describe;
-pub mod limits;
-pub mod objects;
-pub mod pull;
-pub mod records;
+mod describe;
+mod limits;
+mod objects;
+mod pull;
+mod records;
 pub mod sandbox;
 pub mod wire;
-pub mod write;
+mod write;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -3,29 +3,29 @@
 //!
 //! - [`config`]: [`SalesforceConfig`], with the objects and fields to read, the grant and
 //!   budgets, and the OAuth [`Grant`].
-//! - [`objects`]: what the client knows about each sObject, as a table.
-//! - [`calls`]: Salesforce's half of the shared call pipeline: classification of refusals,
+//! - `objects`: what the client knows about each sObject, as a table.
+//! - `calls`: Salesforce's half of the shared call pipeline: classification of refusals,
 //!   the session (token and `instance_url`), the budgets plugged in.
-//! - [`limits`]: `Sforce-Limit-Info`, the `daily_share` gate, requests in flight.
-//! - [`pull`]: polls, scans and lookups, packed into `/composite` calls.
-//! - [`write`]: sObject Collections, five per `/composite` call.
-//! - [`records`]: query rows → [`crate::Record`] or [`crate::Rejected`].
-//! - [`describe`]: describe → [`FieldInfo`].
+//! - `limits`: `Sforce-Limit-Info`, the `daily_share` gate, requests in flight.
+//! - `pull`: polls, scans and lookups, packed into `/composite` calls.
+//! - `write`: sObject Collections, five per `/composite` call.
+//! - `records`: query rows → [`crate::Record`] or [`crate::Rejected`].
+//! - `describe`: describe → [`FieldInfo`].
 //! - [`soql`]: the one place SOQL text is built (escaped literals, checked names and ids).
 //! - [`wire`]: Salesforce's JSON as serde types.
 //! - [`sandbox`]: a faithful local org for tests, the demo and benchmarks.
 
-pub mod calls;
+mod calls;
 pub mod config;
-pub mod describe;
-pub mod limits;
-pub mod objects;
-pub mod pull;
-pub mod records;
+mod describe;
+mod limits;
+mod objects;
+mod pull;
+mod records;
 pub mod sandbox;
 pub mod soql;
 pub mod wire;
-pub mod write;
+mod write;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
