@@ -836,3 +836,29 @@ async fn a_spent_daily_allowance_is_not_waited_out_inside_a_call() {
     assert_eq!(sandbox.counters().total() - before, 1);
     assert_eq!(conn.calls(), 1);
 }
+
+#[tokio::test]
+async fn a_poll_whose_look_back_page_ends_where_the_last_poll_ended_still_reads_what_follows() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let ids = sandbox.seed_contacts(201, 3);
+    let now = chrono::Utc::now().timestamp_millis();
+    for (i, id) in ids.iter().take(199).enumerate() {
+        sandbox
+            .edit_at(id, &[("city", "Recent")], now - 30_000 + i as i64 * 100)
+            .unwrap();
+    }
+    let conn = connector(&served, &sandbox, |_| {});
+    let lookback = Duration::from_secs(60);
+    let mut since = Cursors::new();
+    assert_eq!(poll(&conn, &mut since, lookback).await.len(), 201);
+    assert_eq!(since[STREAM].id, ids[198]);
+    // 199 records in the look-back and two new ones: the first page is full and ends
+    // exactly where the last poll ended.
+    sandbox
+        .edit_burst(&ids[199..], |_| vec![("city".into(), "New".into())])
+        .unwrap();
+    let records = poll(&conn, &mut since, lookback).await;
+    for id in &ids[199..] {
+        assert!(records.iter().any(|r| &r.id == id), "{id} was not pulled");
+    }
+}

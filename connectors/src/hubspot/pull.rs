@@ -106,9 +106,7 @@ impl HubSpotConnector {
             if let Some(c) = &reached {
                 page.position.insert(stream.to_string(), c.clone());
             }
-            if read.done {
-                self.finish_stream(stream, reached);
-            }
+            self.note_stream(stream, read.done, reached);
             page.done &= read.done;
             page.records.extend(read.records);
             page.rejected.extend(read.rejected);
@@ -169,9 +167,11 @@ impl HubSpotConnector {
         lock(&self.finished).get(stream).cloned()
     }
 
-    fn finish_stream(&self, stream: &str, at: Option<Cursor>) {
+    /// Remembers where a stream was read to the end; forgets it while the stream has more
+    /// to read, so a continuation from that very position still reads it.
+    fn note_stream(&self, stream: &str, done: bool, at: Option<Cursor>) {
         let mut finished = lock(&self.finished);
-        match at {
+        match at.filter(|_| done) {
             Some(c) => finished.insert(stream.to_string(), c),
             None => finished.remove(stream),
         };
