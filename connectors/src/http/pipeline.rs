@@ -3,7 +3,7 @@
 //! ```text
 //! admit:        vendor.admit(kind)            wait while a gate is closed (once per call)
 //! loop {
-//!     budgets:  vendor.spend(kind)            wait for the rate limiters (an Err is final)
+//!     limiter:  vendor.spend(kind)            wait for the rate limiters (an Err is final)
 //!     auth:     tokens.current()              the cached token, renewed ahead of expiry
 //!     send:     one request, counted by calls(), in a concurrency slot when the vendor has them
 //!     observe:  vendor.observe(answer)        usage headers, a refusal's policy -> budgets
@@ -223,7 +223,7 @@ impl<V: Vendor> Pipeline<V> {
     }
 
     /// Sends `call` once, past the budgets (only the 401 renewal may repeat it): for a
-    /// closed gate looking at usage, and metadata a person waits for.
+    /// closed gate looking at usage.
     pub async fn probe<T: DeserializeOwned>(&self, call: Call<V::Kind>) -> Result<T, Error> {
         self.run(&call, &RetryPolicy::none(), false).await
     }
@@ -240,8 +240,9 @@ impl<V: Vendor> Pipeline<V> {
         } else {
             Renewal::Unavailable
         };
-        let mut token = self.token().await?;
         let mut admit = budgeted;
+        // The token a renewal just issued; otherwise the cache's, taken after the waits.
+        let mut renewed: Option<Arc<Issued>> = None;
         loop {
             if admit {
                 self.vendor.admit(self, call.kind, &call.action).await?;
@@ -250,6 +251,10 @@ impl<V: Vendor> Pipeline<V> {
             if budgeted {
                 self.vendor.spend(call.kind, &call.action).await?;
             }
+            let token = match renewed.take() {
+                Some(token) => token,
+                None => self.token().await?,
+            };
             let (err, hold) = match self.exchange(call, &token).await {
                 Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
@@ -259,16 +264,11 @@ impl<V: Vendor> Pipeline<V> {
             match attempts.after(err, call.repeat, renewal, held) {
                 Next::Renew => {
                     renewal = Renewal::Spent;
-                    token = self
-                        .tokens
-                        .renew(token.generation, || self.fetch_token())
-                        .await?;
+                    let fetch = || self.fetch_token();
+                    renewed = Some(self.tokens.renew(token.generation, fetch).await?);
                 }
                 Next::Now => admit = true,
-                Next::Wait(wait) => {
-                    tokio::time::sleep(wait).await;
-                    token = self.token().await?;
-                }
+                Next::Wait(wait) => tokio::time::sleep(wait).await,
                 Next::Stop(err) => return Err(err),
             }
         }
