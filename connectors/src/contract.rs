@@ -251,6 +251,22 @@ pub struct Rejected {
     pub reason: String,
 }
 
+/// Splits rows an API returned into records and the rows that are not records.
+pub(crate) fn split_rows<R>(
+    rows: Vec<R>,
+    mut read: impl FnMut(R) -> Result<Record, Rejected>,
+) -> (Vec<Record>, Vec<Rejected>) {
+    let mut records = Vec::with_capacity(rows.len());
+    let mut rejected = Vec::new();
+    for row in rows {
+        match read(row) {
+            Ok(record) => records.push(record),
+            Err(row) => rejected.push(row),
+        }
+    }
+    (records, rejected)
+}
+
 /// Records read by id or by a lookup, with the rows that could not be read.
 #[derive(Debug, Clone, Default)]
 pub struct Fetched {

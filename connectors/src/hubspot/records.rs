@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::objects::{Configured, MERGED_IDS};
 use super::wire::SimplePublicObject;
-use crate::contract::{Cursor, Record, Rejected};
+use crate::contract::{Cursor, Record, Rejected, split_rows};
 
 /// Milliseconds since the epoch of a HubSpot time: RFC 3339, or epoch milliseconds.
 pub fn ms_of(value: &str) -> Option<i64> {
@@ -114,15 +114,7 @@ pub fn read_all(
     object: &Configured,
     rows: Vec<SimplePublicObject>,
 ) -> (Vec<Record>, Vec<Rejected>) {
-    let mut records = Vec::with_capacity(rows.len());
-    let mut rejected = Vec::new();
-    for row in rows {
-        match read(object, row) {
-            Ok(record) => records.push(record),
-            Err(row) => rejected.push(row),
-        }
-    }
-    (records, rejected)
+    split_rows(rows, |row| read(object, row))
 }
 
 #[cfg(test)]

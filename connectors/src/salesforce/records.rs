@@ -12,7 +12,7 @@ use chrono::DateTime;
 use serde_json::{Map, Value};
 
 use super::objects::Configured;
-use crate::contract::{Conversion, Record, Rejected};
+use crate::contract::{Conversion, Record, Rejected, split_rows};
 
 /// Milliseconds since the epoch of a Salesforce datetime (`2024-01-31T09:00:00.000+0000`).
 pub fn parse_modstamp(text: &str) -> Option<i64> {
@@ -83,15 +83,7 @@ pub fn read_all(
     object: &Configured,
     rows: Vec<Map<String, Value>>,
 ) -> (Vec<Record>, Vec<Rejected>) {
-    let mut records = Vec::with_capacity(rows.len());
-    let mut rejected = Vec::new();
-    for row in rows {
-        match read(object, row) {
-            Ok(record) => records.push(record),
-            Err(row) => rejected.push(row),
-        }
-    }
-    (records, rejected)
+    split_rows(rows, |row| read(object, row))
 }
 
 #[cfg(test)]
