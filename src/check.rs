@@ -1,8 +1,9 @@
 //! What `truce check` concludes from the config and the two systems' own descriptions of
 //! their fields, as pure data: no I/O, table-tested.
 //!
-//! The command fetches HubSpot's contact property definitions and Salesforce's describe of
-//! Lead and Contact, then hands them here. [`mapping_checks`] returns one [`Line`] per
+//! The command asks each connector to describe its objects ([`Connector::describe`], the
+//! contract's system-neutral [`FieldInfo`]): HubSpot contacts, Salesforce Lead and Contact,
+//! then hands the answers here. [`mapping_checks`] returns one [`Line`] per
 //! finding, every problem at once: unknown properties and fields, incompatible types,
 //! enumeration values missing on the other side, required Salesforce fields nobody fills,
 //! read-only targets, and a configured external-id field that is missing or not flagged.
@@ -12,8 +13,9 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use truce_connectors::hubspot::wire::Property;
-use truce_connectors::salesforce::wire::{DescribeField, DescribeSObject};
+#[cfg(doc)]
+use truce_connectors::Connector;
+use truce_connectors::{FieldInfo, FieldKind};
 
 use crate::config::{Config, FieldMapping, Rule, SalesforceObject};
 
@@ -77,33 +79,30 @@ impl fmt::Display for Line {
 /// What the two systems said about their fields (`None`: that side was not reachable).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Described<'a> {
-    /// HubSpot's contact property definitions.
-    pub hubspot: Option<&'a [Property]>,
-    /// Salesforce's describe of Lead.
-    pub lead: Option<&'a DescribeSObject>,
-    /// Salesforce's describe of Contact.
-    pub contact: Option<&'a DescribeSObject>,
+    /// HubSpot's contact properties.
+    pub hubspot: Option<&'a [FieldInfo]>,
+    /// Salesforce's Lead fields.
+    pub lead: Option<&'a [FieldInfo]>,
+    /// Salesforce's Contact fields.
+    pub contact: Option<&'a [FieldInfo]>,
 }
 
 impl<'a> Described<'a> {
-    fn object(&self, object: SalesforceObject) -> Option<&'a DescribeSObject> {
+    fn object(&self, object: SalesforceObject) -> Option<&'a [FieldInfo]> {
         match object {
             SalesforceObject::Lead => self.lead,
             SalesforceObject::Contact => self.contact,
         }
     }
 
-    fn property(&self, name: &str) -> Option<Option<&'a Property>> {
+    fn property(&self, name: &str) -> Option<Option<&'a FieldInfo>> {
         self.hubspot
-            .map(|props| props.iter().find(|p| p.name == name && !p.archived))
+            .map(|props| props.iter().find(|p| p.name == name))
     }
 }
 
-fn field<'a>(object: &'a DescribeSObject, name: &str) -> Option<&'a DescribeField> {
-    object
-        .fields
-        .iter()
-        .find(|f| f.name.eq_ignore_ascii_case(name))
+fn field<'a>(object: &'a [FieldInfo], name: &str) -> Option<&'a FieldInfo> {
+    object.iter().find(|f| f.name.eq_ignore_ascii_case(name))
 }
 
 /// The kinds of value both sides agree on.
@@ -117,24 +116,13 @@ enum Kind {
     Datetime,
 }
 
-fn hubspot_kind(kind: &str) -> Kind {
+fn kind_of(kind: &FieldKind) -> Kind {
     match kind {
-        "enumeration" => Kind::Enum,
-        "number" => Kind::Number,
-        "bool" => Kind::Bool,
-        "date" => Kind::Date,
-        "datetime" => Kind::Datetime,
-        _ => Kind::Text,
-    }
-}
-
-fn salesforce_kind(ty: &str) -> Kind {
-    match ty {
-        "picklist" | "multipicklist" => Kind::Enum,
-        "double" | "currency" | "int" | "percent" | "long" => Kind::Number,
-        "boolean" => Kind::Bool,
-        "date" => Kind::Date,
-        "datetime" => Kind::Datetime,
+        FieldKind::Enumeration | FieldKind::MultiEnumeration => Kind::Enum,
+        FieldKind::Number => Kind::Number,
+        FieldKind::Bool => Kind::Bool,
+        FieldKind::Date => Kind::Date,
+        FieldKind::DateTime => Kind::Datetime,
         _ => Kind::Text,
     }
 }
@@ -258,7 +246,7 @@ fn check_mapping(
             )));
             continue;
         };
-        if writes_salesforce(mapping.rule) && !sf.updateable && !sf.createable {
+        if writes_salesforce(mapping.rule) && sf.read_only {
             out.push(Line::fail(format!(
                 "{name}: {object}.{} is read-only for truce's user, but rule {} writes it; \
                  use always_salesforce or none, or grant edit access",
@@ -267,11 +255,11 @@ fn check_mapping(
             )));
         }
         let Some(p) = property else { continue };
-        let (h, s) = (hubspot_kind(&p.kind), salesforce_kind(&sf.ty));
+        let (h, s) = (kind_of(&p.kind), kind_of(&sf.kind));
         if !compatible(h, s) {
             out.push(Line::fail(format!(
                 "{name}: type mismatch: HubSpot `{}` is {} but {object}.{} is {}",
-                p.name, p.kind, sf.name, sf.ty
+                p.name, p.api_type, sf.name, sf.api_type
             )));
             continue;
         }
@@ -284,8 +272,8 @@ fn check_mapping(
 
 /// Values are compared as text unless the mapping says otherwise: dates, instants,
 /// numbers and booleans need their `type` so both sides' spellings compare equal.
-fn check_declared_type(name: &str, mapping: &FieldMapping, p: &Property, out: &mut Vec<Line>) {
-    let wanted = match hubspot_kind(&p.kind) {
+fn check_declared_type(name: &str, mapping: &FieldMapping, p: &FieldInfo, out: &mut Vec<Line>) {
+    let wanted = match kind_of(&p.kind) {
         Kind::Date => "date",
         Kind::Datetime => "datetime",
         Kind::Number => "number",
@@ -296,7 +284,7 @@ fn check_declared_type(name: &str, mapping: &FieldMapping, p: &Property, out: &m
         out.push(Line::warn(format!(
             "{name}: HubSpot `{}` is a {} but the mapping has no `type = \"{wanted}\"`; \
              values are compared as text, so equal values spelt differently are rewritten",
-            p.name, p.kind
+            p.name, p.api_type
         )));
     }
 }
@@ -306,21 +294,12 @@ fn check_declared_type(name: &str, mapping: &FieldMapping, p: &Property, out: &m
 fn check_values(
     name: &str,
     mapping: &FieldMapping,
-    p: &Property,
+    p: &FieldInfo,
     object: &str,
-    sf: &DescribeField,
+    sf: &FieldInfo,
     out: &mut Vec<Line>,
 ) {
-    let hubspot: Option<BTreeSet<&str>> = (hubspot_kind(&p.kind) == Kind::Enum
-        && !p.external_options)
-        .then(|| p.options.iter().map(|o| o.value.as_str()).collect());
-    let salesforce: Option<BTreeSet<&str>> = (salesforce_kind(&sf.ty) == Kind::Enum).then(|| {
-        sf.picklist_values
-            .iter()
-            .filter(|v| v.active)
-            .map(|v| v.value.as_str())
-            .collect()
-    });
+    let (hubspot, salesforce) = (listed_options(p), listed_options(sf));
     if !mapping.values.is_empty() {
         if let Some(options) = &hubspot {
             let missing: Vec<&str> = mapping
@@ -377,6 +356,12 @@ fn check_values(
     }
 }
 
+/// The values an enumeration allows, when the field lists them all.
+fn listed_options(f: &FieldInfo) -> Option<BTreeSet<&str>> {
+    (kind_of(&f.kind) == Kind::Enum && !f.options_elsewhere)
+        .then(|| f.options.iter().map(String::as_str).collect())
+}
+
 fn quoted(values: &[&str]) -> String {
     values
         .iter()
@@ -394,12 +379,12 @@ fn check_qualify(config: &Config, described: &Described<'_>, out: &mut Vec<Line>
              qualify for Salesforce",
             qualify.property
         ))),
-        Some(Some(p)) if hubspot_kind(&p.kind) == Kind::Enum && !p.external_options => {
+        Some(Some(p)) if kind_of(&p.kind) == Kind::Enum && !p.options_elsewhere => {
             let missing: Vec<&str> = qualify
                 .values
                 .iter()
                 .map(String::as_str)
-                .filter(|v| !p.options.iter().any(|o| o.value == *v))
+                .filter(|v| !p.options.iter().any(|o| o == v))
                 .collect();
             if missing.is_empty() {
                 out.push(Line::ok(format!(
@@ -423,20 +408,15 @@ fn check_qualify(config: &Config, described: &Described<'_>, out: &mut Vec<Line>
     }
 }
 
-/// Fields Salesforce requires on create (not nillable, createable, not defaulted) of the
-/// object truce creates: each needs a mapping, and a `salesforce_if_blank` for contacts
-/// that have no value.
+/// Fields Salesforce requires on create of the object truce creates: each needs a mapping,
+/// and a `salesforce_if_blank` for contacts that have no value.
 fn check_required(config: &Config, described: &Described<'_>, out: &mut Vec<Line>) {
     let object = config.sync.create_salesforce_as;
     let Some(describe) = described.object(object) else {
         return;
     };
     let name = object_name(object);
-    for f in describe
-        .fields
-        .iter()
-        .filter(|f| !f.nillable && f.createable && !f.defaulted_on_create)
-    {
+    for f in describe.iter().filter(|f| f.required) {
         let mapping = config
             .fields
             .iter()
@@ -482,7 +462,7 @@ fn check_external_id(config: &Config, described: &Described<'_>, out: &mut Vec<L
                 "salesforce.external_id_field: {name} has no field `{ext}`; create it (Text, \
                  External ID, Unique) or remove the key"
             ))),
-            Some(f) if !f.external_id => out.push(Line::fail(format!(
+            Some(f) if !f.upsert_key => out.push(Line::fail(format!(
                 "salesforce.external_id_field: {name}.{} is not flagged External ID, so \
                  creates cannot upsert on it",
                 f.name
@@ -499,30 +479,29 @@ fn check_external_id(config: &Config, described: &Described<'_>, out: &mut Vec<L
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use serde_json::json;
-
     use super::*;
 
     #[test]
     fn text_and_enumerations_mix_but_numbers_dates_and_booleans_must_match() {
+        use FieldKind::*;
         let cases = [
-            ("string", "email", true),
-            ("string", "picklist", true),
-            ("enumeration", "reference", true),
-            ("enumeration", "picklist", true),
-            ("number", "currency", true),
-            ("number", "string", false),
-            ("date", "date", true),
-            ("date", "datetime", false),
-            ("datetime", "url", false),
-            ("bool", "boolean", true),
-            ("bool", "string", false),
+            (String, Email, true),
+            (String, Enumeration, true),
+            (Enumeration, Reference, true),
+            (Enumeration, Enumeration, true),
+            (Number, Number, true),
+            (Number, String, false),
+            (Date, Date, true),
+            (Date, DateTime, false),
+            (DateTime, String, false),
+            (Bool, Bool, true),
+            (Bool, String, false),
         ];
         for (hubspot, salesforce, ok) in cases {
             assert_eq!(
-                compatible(hubspot_kind(hubspot), salesforce_kind(salesforce)),
+                compatible(kind_of(&hubspot), kind_of(&salesforce)),
                 ok,
-                "{hubspot} <-> {salesforce}"
+                "{hubspot:?} <-> {salesforce:?}"
             );
         }
     }
@@ -535,40 +514,48 @@ mod tests {
         .unwrap()
     }
 
-    fn stage_property() -> Vec<Property> {
+    fn info(name: &str, kind: FieldKind, api_type: &str, options: &[&str]) -> FieldInfo {
+        FieldInfo {
+            name: name.into(),
+            label: name.into(),
+            kind,
+            api_type: api_type.into(),
+            required: false,
+            max_length: None,
+            options: options.iter().map(|o| o.to_string()).collect(),
+            options_elsewhere: false,
+            unique: false,
+            upsert_key: false,
+            read_only: false,
+        }
+    }
+
+    fn stage_property() -> Vec<FieldInfo> {
+        vec![info(
+            "lifecyclestage",
+            FieldKind::Enumeration,
+            "enumeration",
+            &[
+                "lead",
+                "marketingqualifiedlead",
+                "salesqualifiedlead",
+                "opportunity",
+                "customer",
+            ],
+        )]
+    }
+
+    fn lead(picklist: &[&str]) -> Vec<FieldInfo> {
         vec![
-            serde_json::from_value(json!({
-                "name": "lifecyclestage", "type": "enumeration",
-                "options": [
-                    {"label": "Lead", "value": "lead"},
-                    {"label": "MQL", "value": "marketingqualifiedlead"},
-                    {"label": "SQL", "value": "salesqualifiedlead"},
-                    {"label": "Opportunity", "value": "opportunity"},
-                    {"label": "Customer", "value": "customer"},
-                ],
-            }))
-            .unwrap(),
+            info("Rating", FieldKind::Enumeration, "picklist", picklist),
+            FieldInfo {
+                required: true,
+                ..info("LastName", FieldKind::String, "string", &[])
+            },
         ]
     }
 
-    fn lead(picklist: &[&str]) -> DescribeSObject {
-        let values: Vec<_> = picklist
-            .iter()
-            .map(|v| json!({"value": v, "active": true}))
-            .collect();
-        serde_json::from_value(json!({
-            "name": "Lead",
-            "fields": [
-                {"name": "Rating", "type": "picklist", "nillable": true, "createable": true,
-                 "updateable": true, "picklistValues": values},
-                {"name": "LastName", "type": "string", "nillable": false, "createable": true,
-                 "updateable": true},
-            ],
-        }))
-        .unwrap()
-    }
-
-    fn failures(config: &Config, properties: &[Property], lead: &DescribeSObject) -> Vec<String> {
+    fn failures(config: &Config, properties: &[FieldInfo], lead: &[FieldInfo]) -> Vec<String> {
         let described = Described {
             hubspot: Some(properties),
             lead: Some(lead),

@@ -3,14 +3,12 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use truce_connectors::Connector;
 use truce_connectors::http::{HttpClient, HttpOptions};
 use truce_connectors::hubspot::{HubSpotAuth, HubSpotConfig, HubSpotConnector};
 use truce_connectors::salesforce::{
     Grant as SalesforceGrant, SalesforceConfig, SalesforceConnector,
 };
-
-use truce_connectors::ObjectType;
+use truce_connectors::{Connector, System};
 
 use crate::config::{Grant, HubSpotCredentials, Loaded};
 use crate::engine::settings::Settings;
@@ -50,7 +48,7 @@ pub fn hubspot_config(loaded: &Loaded, settings: &Settings) -> HubSpotConfig {
     config.search_requests_per_second = section.search_requests_per_second;
     config.daily_quota = section.daily_quota;
     config.daily_share = section.daily_share;
-    config.properties = settings.fields_of(ObjectType::HubSpotContact);
+    config.objects = settings.read_fields(System::HubSpot).into_iter().collect();
     config
 }
 
@@ -70,7 +68,9 @@ pub fn salesforce_config(loaded: &Loaded, settings: &Settings) -> SalesforceConf
     config.daily_share = section.daily_share;
     config.external_id_field = section.external_id_field.clone();
     config.max_concurrency = section.max_concurrency;
-    config.lead_fields = settings.fields_of(ObjectType::SalesforceLead);
-    config.contact_fields = settings.fields_of(ObjectType::SalesforceContact);
+    config.objects = settings
+        .read_fields(System::Salesforce)
+        .into_iter()
+        .collect();
     config
 }

@@ -44,15 +44,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         HubSpotAuth::Token(Secret::new(sandbox.token())),
     );
     config.requests_per_10s = per_10s;
-    config.properties = vec![
-        "firstname".into(),
-        "lastname".into(),
-        "company".into(),
-        "city".into(),
-        "phone".into(),
-        "lifecyclestage".into(),
-        "hs_lead_status".into(),
+    let properties = [
+        "firstname",
+        "lastname",
+        "company",
+        "city",
+        "phone",
+        "lifecyclestage",
+        "hs_lead_status",
     ];
+    config.objects = std::collections::BTreeMap::from([(
+        ObjectType::HubSpotContact,
+        properties.map(String::from).to_vec(),
+    )]);
     let connector = HubSpotConnector::new(config, HttpClient::new(&HttpOptions::default())?)?;
 
     let start = Instant::now();

@@ -274,6 +274,22 @@ pub struct Rejected {
     pub reason: String,
 }
 
+/// Splits rows an API returned into records and the rows that are not records.
+pub(crate) fn split_rows<R>(
+    rows: Vec<R>,
+    mut read: impl FnMut(R) -> Result<Record, Rejected>,
+) -> (Vec<Record>, Vec<Rejected>) {
+    let mut records = Vec::with_capacity(rows.len());
+    let mut rejected = Vec::new();
+    for row in rows {
+        match read(row) {
+            Ok(record) => records.push(record),
+            Err(row) => rejected.push(row),
+        }
+    }
+    (records, rejected)
+}
+
 /// Records read by id or by a lookup, with the rows that could not be read.
 #[derive(Debug, Clone, Default)]
 pub struct Fetched {
@@ -411,7 +427,8 @@ pub enum FieldKind {
     Other(String),
 }
 
-/// What a system says about one of its fields.
+/// What a system says about one of its fields: enough to check a mapping against it
+/// (`truce check`) without knowing which system it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldInfo {
     /// API name (`lifecyclestage`, `LastName`).
@@ -420,14 +437,22 @@ pub struct FieldInfo {
     pub label: String,
     /// The field's type.
     pub kind: FieldKind,
+    /// The API's own name for the type (`enumeration`, `picklist`, `url`), for messages.
+    pub api_type: String,
     /// A create without it fails.
     pub required: bool,
     /// Longest value accepted, when the system says.
     pub max_length: Option<u32>,
     /// Allowed values of an enumeration (internal values, not labels).
     pub options: Vec<String>,
-    /// Flagged as an external id (Salesforce) or unique value (HubSpot).
+    /// The allowed values live elsewhere (HubSpot owners, pipelines): `options` is not the
+    /// whole list.
+    pub options_elsewhere: bool,
+    /// Values are unique across records.
     pub unique: bool,
+    /// Creates can upsert on it ([`UpsertKey::Field`]): a Salesforce External ID, a HubSpot
+    /// unique-value property (and a HubSpot contact's email).
+    pub upsert_key: bool,
     /// Writes to it are rejected.
     pub read_only: bool,
 }

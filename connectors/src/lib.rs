@@ -6,11 +6,16 @@
 //! - [`contract`] defines what the engine may ask of a system (pull changes since a cursor,
 //!   scan everything, fetch by id or email, apply a batch of writes, describe fields) in
 //!   system-neutral types. The engine never sees a URL or a status code.
-//! - [`http`] owns the one `reqwest` client, the governor limiters, retries with `Retry-After`
-//!   and the classification of failures. Connectors say *what* went wrong; [`http`] decides
-//!   whether and when to try again.
+//! - [`http`] owns the one call pipeline every connector sends through: the `reqwest`
+//!   client, the governor limiters, the token cache, retries with `Retry-After` and backoff,
+//!   and the default classification of failures. Connectors supply their half (how their
+//!   API refuses, how a token is obtained, their budgets); [`http`] decides whether and
+//!   when to try again.
 //! - [`lookback`] decides where each incremental poll starts, for both systems.
 //! - [`hubspot`] and [`salesforce`] each hold the client of one system.
+//!
+//! How to add a connector, and the conformance suite every connector passes
+//! (`tests/conformance.rs`), are in `docs/connectors.md`.
 //!
 //! This crate knows nothing of the state store, the config file format or the CLI. The
 //! sandboxes its tests run against (faithful local fakes of both APIs) are a crate of their

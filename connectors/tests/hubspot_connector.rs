@@ -10,8 +10,9 @@ use std::time::Duration;
 use serde_json::Value;
 use truce_connectors::contract::{Cursors, UpsertKey};
 use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
-use truce_connectors::hubspot::client::{ARCHIVED_STREAM, STREAM};
-use truce_connectors::hubspot::{HubSpotAuth, HubSpotConfig, HubSpotConnector, existing_id};
+use truce_connectors::hubspot::{
+    ARCHIVED_STREAM, HubSpotAuth, HubSpotConfig, HubSpotConnector, STREAM, existing_id,
+};
 use truce_connectors::{
     Connector, ErrorClass, FieldKind, ObjectType, Record, Secret, Write, WriteOp,
 };
@@ -52,12 +53,15 @@ fn connector(
     );
     config.requests_per_10s = 10_000;
     config.search_requests_per_second = 10_000;
-    config.properties = vec![
-        "firstname".into(),
-        "lastname".into(),
-        "lifecyclestage".into(),
-        "city".into(),
-    ];
+    config.objects = BTreeMap::from([(
+        ObjectType::HubSpotContact,
+        vec![
+            "firstname".into(),
+            "lastname".into(),
+            "lifecyclestage".into(),
+            "city".into(),
+        ],
+    )]);
     config.retry = quick_retry();
     tweak(&mut config);
     let http = HttpClient::new(&HttpOptions {
@@ -300,26 +304,27 @@ async fn idle_polls_stop_rereading_a_burst_once_a_poll_has_started_a_look_back_a
 }
 
 #[tokio::test]
-async fn pulled_records_carry_the_mapped_properties_and_the_always_pulled_ones() {
+async fn pulled_records_carry_the_configured_properties_and_the_metadata_typed() {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     sandbox.seed_contacts(3, 1);
     let conn = connector(&served, &sandbox, |_| {});
     let records = poll(&conn, &mut Cursors::new(), Duration::from_secs(60)).await;
     assert_eq!(records.len(), 3);
     for r in &records {
+        for p in ["firstname", "lifecyclestage", "city"] {
+            assert!(r.fields.contains_key(p), "{p} missing");
+        }
+        // What the client reads for itself arrives typed, not as fields nobody asked for.
         for p in [
             "email",
             "hs_object_id",
             "lastmodifieddate",
             "createdate",
             "hs_merged_object_ids",
-            "firstname",
-            "lifecyclestage",
-            "city",
         ] {
-            assert!(r.fields.contains_key(p), "{p} missing");
+            assert!(!r.fields.contains_key(p), "{p} was not configured");
         }
-        assert_eq!(r.fields["hs_merged_object_ids"], Value::Null);
+        assert!(r.merged_ids.is_empty());
         assert!(!r.deleted);
         assert_eq!(r.object, ObjectType::HubSpotContact);
         assert!(r.email.is_some());
@@ -603,12 +608,8 @@ async fn property_definitions_describe_types_and_enumeration_options() {
     );
     assert_eq!(by_name["lastmodifieddate"].kind, FieldKind::DateTime);
     assert!(by_name["lastmodifieddate"].read_only);
-    let raw = conn.properties().await.unwrap();
-    let stage = raw.iter().find(|p| p.name == "lifecyclestage").unwrap();
-    assert_eq!(
-        (stage.kind.as_str(), stage.field_type.as_str()),
-        ("enumeration", "radio")
-    );
+    assert_eq!(by_name["lifecyclestage"].api_type, "enumeration");
+    assert!(by_name["email"].upsert_key);
 }
 
 fn oauth_sandbox(lifetime: Duration) -> SandboxOptions {
@@ -782,4 +783,82 @@ async fn a_whole_batch_refused_for_one_bad_record_is_split_until_the_bad_ones_st
         .counters()
         .get("POST /crm/v3/objects/contacts/batch/upsert");
     assert!(calls <= 40, "{calls} calls to isolate 3 bad records");
+}
+
+#[tokio::test]
+async fn objects_the_client_cannot_read_yet_are_refused_by_name() {
+    let mut config = HubSpotConfig::new("http://127.0.0.1:1", HubSpotAuth::Token(Secret::new("t")));
+    config.objects.insert(ObjectType::HubSpotDeal, Vec::new());
+    let err = HubSpotConnector::new(config, HttpClient::new(&HttpOptions::default()).unwrap())
+        .err()
+        .unwrap();
+    assert_eq!(err.class(), ErrorClass::Fatal);
+    assert!(
+        err.api().message.contains("deals are not yet supported"),
+        "{err}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_daily_allowance_is_not_waited_out_inside_a_call() {
+    let (sandbox, served) = start(SandboxOptions {
+        daily_limit: Some(1),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let policy = |c: &mut HubSpotConfig| {
+        c.retry = RetryPolicy {
+            max_elapsed: Duration::from_secs(1),
+            ..quick_retry()
+        }
+    };
+    // Another process spends the day's allowance.
+    connector(&served, &sandbox, policy)
+        .scan(ObjectType::HubSpotContact, None)
+        .await
+        .unwrap();
+    let conn = connector(&served, &sandbox, policy);
+    let before = sandbox.counters().total();
+    let err = conn
+        .scan(ObjectType::HubSpotContact, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::RateLimited);
+    assert_eq!(err.api().code.as_deref(), Some("DAILY"));
+    assert!(err.retry_after().is_some_and(|w| w > Duration::ZERO));
+    assert_eq!(sandbox.counters().total() - before, 1, "not retried");
+    // Until midnight every call fails at once, without a request.
+    let again = conn
+        .scan(ObjectType::HubSpotContact, None)
+        .await
+        .unwrap_err();
+    assert_eq!(again.api().code.as_deref(), Some("DAILY"));
+    assert_eq!(sandbox.counters().total() - before, 1);
+    assert_eq!(conn.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_poll_whose_look_back_page_ends_where_the_last_poll_ended_still_reads_what_follows() {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let ids = sandbox.seed_contacts(201, 3);
+    let now = chrono::Utc::now().timestamp_millis();
+    for (i, id) in ids.iter().take(199).enumerate() {
+        sandbox
+            .edit_at(id, &[("city", "Recent")], now - 30_000 + i as i64 * 100)
+            .unwrap();
+    }
+    let conn = connector(&served, &sandbox, |_| {});
+    let lookback = Duration::from_secs(60);
+    let mut since = Cursors::new();
+    assert_eq!(poll(&conn, &mut since, lookback).await.len(), 201);
+    assert_eq!(since[STREAM].id, ids[198]);
+    // 199 records in the look-back and two new ones: the first page is full and ends
+    // exactly where the last poll ended.
+    sandbox
+        .edit_burst(&ids[199..], |_| vec![("city".into(), "New".into())])
+        .unwrap();
+    let records = poll(&conn, &mut since, lookback).await;
+    for id in &ids[199..] {
+        assert!(records.iter().any(|r| &r.id == id), "{id} was not pulled");
+    }
 }

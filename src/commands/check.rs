@@ -12,10 +12,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
 use truce_connectors::hubspot::HubSpotConnector;
-use truce_connectors::hubspot::wire::Property;
 use truce_connectors::salesforce::SalesforceConnector;
-use truce_connectors::salesforce::wire::DescribeSObject;
-use truce_connectors::{Connector, ObjectType};
+use truce_connectors::{Connector, FieldInfo, ObjectType};
 
 use crate::check::{Described, Line, Verdict, mapping_checks};
 use crate::cli::{CheckArgs, Global};
@@ -122,8 +120,8 @@ async fn remote_checks(loaded: &Loaded) -> anyhow::Result<Vec<(&'static str, Lin
     out.extend(salesforce_lines.into_iter().map(|l| ("Salesforce", l)));
     let described = Described {
         hubspot: properties.as_deref(),
-        lead: lead.as_ref(),
-        contact: contact.as_ref(),
+        lead: lead.as_deref(),
+        contact: contact.as_deref(),
     };
     let source = std::fs::read_to_string(&loaded.path)
         .with_context(|| format!("reading {}", loaded.path.display()))?;
@@ -149,8 +147,8 @@ fn chain(err: &dyn std::error::Error) -> String {
 
 async fn hubspot_checks(
     loaded: &Loaded,
-    hubspot: &HubSpotConnector,
-) -> (Option<Vec<Property>>, Vec<Line>) {
+    hubspot: &dyn Connector,
+) -> (Option<Vec<FieldInfo>>, Vec<Line>) {
     let base = &loaded.config.hubspot.base_url;
     let mut lines = Vec::new();
     match hubspot.scan(ObjectType::HubSpotContact, None).await {
@@ -165,7 +163,7 @@ async fn hubspot_checks(
             chain(&err)
         ))),
     }
-    let properties = match hubspot.properties().await {
+    let properties = match hubspot.describe(ObjectType::HubSpotContact).await {
         Ok(properties) => {
             lines.push(Line::ok(format!(
                 "contact property definitions readable (crm.schemas.contacts.read): {} \
@@ -205,8 +203,8 @@ async fn hubspot_checks(
 
 async fn salesforce_checks(
     loaded: &Loaded,
-    salesforce: &SalesforceConnector,
-) -> (Option<DescribeSObject>, Option<DescribeSObject>, Vec<Line>) {
+    salesforce: &dyn Connector,
+) -> (Option<Vec<FieldInfo>>, Option<Vec<FieldInfo>>, Vec<Line>) {
     let login = &loaded.config.salesforce.login_url;
     let mut lines = Vec::new();
     let mut described = [None, None];
@@ -214,14 +212,13 @@ async fn salesforce_checks(
         .into_iter()
         .enumerate()
     {
-        match salesforce.describe_object(object).await {
-            Ok(d) => {
+        match salesforce.describe(object).await {
+            Ok(fields) => {
                 lines.push(Line::ok(format!(
-                    "{} described ({} fields)",
-                    d.name,
-                    d.fields.len()
+                    "{object} described ({} fields)",
+                    fields.len()
                 )));
-                described[slot] = Some(d);
+                described[slot] = Some(fields);
             }
             Err(err) => lines.push(Line::fail(format!(
                 "describing {object} failed: {}; check [salesforce] login_url ({login}), \

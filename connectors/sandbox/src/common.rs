@@ -17,6 +17,10 @@
 //! - `drop_connection`: the request is processed, then the connection is cut before the body
 //!   (the client cannot know whether the call took effect);
 //! - `malformed_body`, `truncated_body`: the request is processed and its answer garbled.
+//!
+//! `script` lists faults for the next requests, one each, in order, before any drawn by
+//! chance: a test that must count requests says exactly which ones fail. It may also hold
+//! [`Fault::TooManyRequests`], a bare 429 as a gateway in front of the API answers it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -53,6 +57,8 @@ pub struct Faults {
     pub truncated_body: f64,
     /// Wait this long before handling every request.
     pub latency: Duration,
+    /// Faults for the next requests, one each, in order, before any drawn by chance.
+    pub script: Vec<Fault>,
 }
 
 /// One drawn fault.
@@ -68,6 +74,9 @@ pub enum Fault {
     MalformedBody,
     /// See [`Faults::truncated_body`].
     TruncatedBody,
+    /// A plain HTTP 429, with `Retry-After` (seconds) when given, answered before
+    /// processing by a gateway in front of the API rather than by the API itself.
+    TooManyRequests(Option<u64>),
 }
 
 /// Draws faults from seeded probabilities; shared by every request of one sandbox.
@@ -96,9 +105,15 @@ impl FaultInjector {
         lock(&self.faults).clone()
     }
 
-    /// Draws at most one fault for a request.
+    /// Draws at most one fault for a request: the next scripted one, else by chance.
     pub fn draw(&self) -> Option<Fault> {
-        let faults = self.get();
+        let faults = {
+            let mut faults = lock(&self.faults);
+            if !faults.script.is_empty() {
+                return Some(faults.script.remove(0));
+            }
+            faults.clone()
+        };
         let roll: f64 = lock(&self.rng).random();
         let table = [
             (faults.server_error, Fault::ServerError),
@@ -223,6 +238,7 @@ async fn count_and_fault(
         Some(Fault::DropConnection) => cut(next.run(request).await, 0).await,
         Some(Fault::TruncatedBody) => cut(next.run(request).await, 2).await,
         Some(Fault::MalformedBody) => garble(next.run(request).await).await,
+        Some(Fault::TooManyRequests(secs)) => too_many_requests(secs),
         None => next.run(request).await,
     };
     state.counters.answered(response.status().as_u16());
@@ -250,6 +266,18 @@ async fn cut(response: Response, divisor: usize) -> Response {
         )),
     ];
     Response::from_parts(parts, Body::from_stream(futures::stream::iter(chunks)))
+}
+
+/// A gateway's 429: no body the API would send, `Retry-After` when given.
+fn too_many_requests(retry_after_secs: Option<u64>) -> Response {
+    let mut response = Response::new(Body::from("Too Many Requests"));
+    *response.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    if let Some(secs) = retry_after_secs {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
 }
 
 /// Replaces the body with something that is not JSON, keeping status and headers.

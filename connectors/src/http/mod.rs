@@ -2,13 +2,12 @@
 //!
 //! - [`HttpClient`]: the one `reqwest` client (rustls, timeouts, an optional extra CA file),
 //!   which reads whole responses and turns transport failures into classified [`Error`]s.
+//! - [`pipeline`]: the one call pipeline (budgets, auth, send, classify, retry, renewal,
+//!   parse) and the [`Vendor`] trait, the half of it each API supplies.
+//! - [`token`]: the one token cache, generation-counted so concurrent refusals renew once.
+//! - [`retry`]: every retry decision (the only user of the `backoff` crate).
 //! - [`limiter`]: governor limiters, one per API budget.
-//! - [`retry`]: the retry loop (the only user of the `backoff` crate).
 //! - [`classify`]: the default status → [`ErrorClass`] table and `Retry-After` parsing.
-//!
-//! A connector's call then reads: wait for its limiter, [`HttpClient::send`], turn a
-//! non-success [`Response`] into an [`Error`] with what the API's body says, all inside
-//! [`retry::retry`].
 //!
 //! Secrets: auth headers are set with `bearer_auth`, which marks them sensitive so `Debug`
 //! output of a request never shows them; transport errors are described from their kind and
@@ -16,7 +15,9 @@
 
 pub mod classify;
 pub mod limiter;
+pub mod pipeline;
 pub mod retry;
+pub mod token;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,7 +29,9 @@ use serde::de::DeserializeOwned;
 use crate::error::{ApiError, Error, ErrorClass};
 
 pub use limiter::Limiter;
-pub use retry::{RetryPolicy, retry};
+pub use pipeline::{Call, Hold, Pipeline, Vendor};
+pub use retry::{Repeat, RetryPolicy, retry};
+pub use token::Token;
 
 /// How the shared client is built.
 #[derive(Debug, Clone)]

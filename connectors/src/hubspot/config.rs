@@ -4,6 +4,9 @@
 //! The CLI builds this from `[hubspot]` in `truce.toml`; tests and the demo build it by hand
 //! (see [`HubSpotConfig::new`] for the defaults).
 
+use std::collections::BTreeMap;
+
+use crate::contract::ObjectType;
 use crate::http::RetryPolicy;
 use crate::secret::Secret;
 
@@ -22,16 +25,18 @@ pub struct HubSpotConfig {
     pub daily_quota: u64,
     /// The share of `daily_quota` truce may spend (other integrations use the rest).
     pub daily_share: f64,
-    /// Mapped properties to pull, besides the ones always pulled (`email`, `hs_object_id`,
-    /// `lastmodifieddate`, `createdate`, `hs_merged_object_ids`).
-    pub properties: Vec<String>,
+    /// The objects to read, each with the properties to read besides the ones the client
+    /// always reads for its own needs (see [`super::objects`]). Only these properties
+    /// appear in [`crate::Record::fields`].
+    pub objects: BTreeMap<ObjectType, Vec<String>>,
     /// How hard to retry transient failures.
     pub retry: RetryPolicy,
 }
 
 impl HubSpotConfig {
     /// A config with HubSpot's Free/Starter budgets (100 per 10 s, 5 searches per second,
-    /// 250,000 a day, half of it for truce) and the default retry policy.
+    /// 250,000 a day, half of it for truce), contacts with no extra properties, and the
+    /// default retry policy.
     pub fn new(base_url: impl Into<String>, auth: HubSpotAuth) -> HubSpotConfig {
         HubSpotConfig {
             base_url: base_url.into(),
@@ -40,7 +45,7 @@ impl HubSpotConfig {
             search_requests_per_second: 5,
             daily_quota: 250_000,
             daily_share: 0.5,
-            properties: Vec::new(),
+            objects: BTreeMap::from([(ObjectType::HubSpotContact, Vec::new())]),
             retry: RetryPolicy::default(),
         }
     }

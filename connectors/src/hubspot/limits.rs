@@ -60,6 +60,15 @@ impl Policy {
             _ => None,
         }
     }
+
+    /// The name HubSpot gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::TenSecondlyRolling => "TEN_SECONDLY_ROLLING",
+            Policy::Secondly => "SECONDLY",
+            Policy::Daily => "DAILY",
+        }
+    }
 }
 
 /// The connector's budgets.
@@ -160,6 +169,26 @@ impl Limits {
         }
     }
 
+    /// The policy a 429 of `kind` falls under (the named one, else the one its kind
+    /// spends from) and how long to wait: `Retry-After`, else the policy's window.
+    pub fn policy_wait(
+        kind: CallKind,
+        policy: Option<Policy>,
+        headers: &HeaderMap,
+    ) -> (Policy, Duration) {
+        let asked = classify::retry_after(headers);
+        let policy = policy.unwrap_or(match kind {
+            CallKind::Search => Policy::Secondly,
+            CallKind::Standard => Policy::TenSecondlyRolling,
+        });
+        let wait = match policy {
+            Policy::TenSecondlyRolling => asked.unwrap_or(Duration::from_secs(10)),
+            Policy::Secondly => asked.unwrap_or(Duration::from_secs(1)),
+            Policy::Daily => asked.unwrap_or_else(until_utc_midnight),
+        };
+        (policy, wait)
+    }
+
     /// Handles a 429: pauses the budget its policy names and says how long to wait.
     pub fn rate_limited(
         &self,
@@ -167,28 +196,13 @@ impl Limits {
         policy: Option<Policy>,
         headers: &HeaderMap,
     ) -> Duration {
-        let asked = classify::retry_after(headers);
-        let policy = policy.unwrap_or(match kind {
-            CallKind::Search => Policy::Secondly,
-            CallKind::Standard => Policy::TenSecondlyRolling,
-        });
+        let (policy, wait) = Self::policy_wait(kind, policy, headers);
         match policy {
-            Policy::TenSecondlyRolling => {
-                let wait = asked.unwrap_or(Duration::from_secs(10));
-                self.burst.pause_for(wait);
-                wait
-            }
-            Policy::Secondly => {
-                let wait = asked.unwrap_or(Duration::from_secs(1));
-                self.search.pause_for(wait);
-                wait
-            }
-            Policy::Daily => {
-                let wait = asked.unwrap_or_else(until_utc_midnight);
-                self.stop_for(wait);
-                wait
-            }
+            Policy::TenSecondlyRolling => self.burst.pause_for(wait),
+            Policy::Secondly => self.search.pause_for(wait),
+            Policy::Daily => self.stop_for(wait),
         }
+        wait
     }
 
     /// The daily usage as last reported in headers.

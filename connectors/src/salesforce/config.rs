@@ -1,11 +1,13 @@
 //! How truce reaches one Salesforce org: where to log in, with which grant and app, how much
-//! of the daily API allocation it may spend, and which fields it reads.
+//! of the daily API allocation it may spend, and which objects and fields it reads.
 //!
 //! The CLI builds this from `[salesforce]` in `truce.toml`; tests and the demo build it
 //! directly. Secrets are [`Secret`]s, so a `{:?}` of the config shows `***`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::contract::ObjectType;
 use crate::http::RetryPolicy;
 use crate::secret::Secret;
 
@@ -38,10 +40,10 @@ pub struct SalesforceConfig {
     pub daily_share: f64,
     /// An External ID field on Lead and Contact to upsert creates on.
     pub external_id_field: Option<String>,
-    /// Mapped Lead fields to pull besides the always-pulled ones.
-    pub lead_fields: Vec<String>,
-    /// Mapped Contact fields to pull besides the always-pulled ones.
-    pub contact_fields: Vec<String>,
+    /// The objects to read, each with the fields to read besides the ones the client always
+    /// reads for its own needs (see [`super::objects`]). Only these fields appear in
+    /// [`crate::Record::fields`].
+    pub objects: BTreeMap<ObjectType, Vec<String>>,
     /// Requests in flight at once.
     pub max_concurrency: usize,
     /// Retries of transient failures.
@@ -51,8 +53,9 @@ pub struct SalesforceConfig {
 }
 
 impl SalesforceConfig {
-    /// A config with the defaults (`62.0`, client credentials, half the daily allocation,
-    /// four requests in flight, re-check usage every minute while paused).
+    /// A config with the defaults (`62.0`, client credentials, Lead and Contact with no
+    /// extra fields, half the daily allocation, four requests in flight, re-check usage
+    /// every minute while paused).
     pub fn new(
         login_url: impl Into<String>,
         client_id: Secret,
@@ -66,8 +69,10 @@ impl SalesforceConfig {
             client_secret,
             daily_share: 0.5,
             external_id_field: None,
-            lead_fields: Vec::new(),
-            contact_fields: Vec::new(),
+            objects: BTreeMap::from([
+                (ObjectType::SalesforceLead, Vec::new()),
+                (ObjectType::SalesforceContact, Vec::new()),
+            ]),
             max_concurrency: 4,
             retry: RetryPolicy::default(),
             pause_recheck: Duration::from_secs(60),

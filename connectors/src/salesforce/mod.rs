@@ -1,19 +1,202 @@
-//! Salesforce REST (Lead, Contact): the client truce syncs through.
+//! Salesforce REST: [`SalesforceConnector`], the [`Connector`] truce syncs through.
 //!
-//! - [`config`]: [`SalesforceConfig`] and the OAuth [`Grant`].
-//! - [`auth`]: tokens from `/services/oauth2/token`, renewed once on `INVALID_SESSION_ID`.
+//! - [`config`]: [`SalesforceConfig`], with the objects and fields to read, the grant and
+//!   budgets, and the OAuth [`Grant`].
+//! - `objects`: what the client knows about each sObject, as a table.
+//! - `calls`: Salesforce's half of the shared call pipeline: classification of refusals,
+//!   the session (token and `instance_url`), the budgets plugged in.
+//! - `limits`: `Sforce-Limit-Info`, the `daily_share` gate, requests in flight.
+//! - `pull`: polls, scans and lookups, packed into `/composite` calls.
+//! - `write`: sObject Collections, five per `/composite` call.
+//! - `records`: query rows → [`crate::Record`] or [`crate::Rejected`].
+//! - `describe`: describe → [`FieldInfo`].
 //! - [`soql`]: the one place SOQL text is built (escaped literals, checked names and ids).
-//! - [`limits`]: `Sforce-Limit-Info`, the `daily_share` pause, requests in flight.
 //! - [`wire`]: Salesforce's JSON as serde types.
-//! - [`client`]: [`SalesforceConnector`], the [`crate::Connector`] implementation, which
-//!   packs polls, lookups and writes into `/composite` requests (one API call each).
 
-pub mod auth;
-pub mod client;
+mod calls;
 pub mod config;
-pub mod limits;
+mod describe;
+mod limits;
+mod objects;
+mod pull;
+mod records;
 pub mod soql;
 pub mod wire;
+mod write;
 
-pub use client::SalesforceConnector;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::contract::{
+    Connector, Cursor, Cursors, Fetched, FieldInfo, ObjectType, PullPage, Quota, ScanPage, System,
+    Write, WriteOutcome,
+};
+use crate::error::{ApiError, Error, ErrorClass};
+use crate::http::{HttpClient, Pipeline};
+use crate::lock;
+use crate::lookback::{Clock, PollTimes};
+
 pub use config::{Grant, SalesforceConfig};
+
+use calls::SalesforceCalls;
+use objects::{Configured, config_error};
+
+/// Where a stream's last page ended, and the `nextRecordsUrl` that continues from there.
+#[derive(Debug, Clone)]
+struct PendingPage {
+    at: Option<Cursor>,
+    next_url: Option<String>,
+}
+
+/// The Salesforce connector. Cheap to clone; clones share one pipeline and its budgets.
+#[derive(Debug, Clone)]
+pub struct SalesforceConnector {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pipeline: Pipeline<SalesforceCalls>,
+    objects: Vec<Configured>,
+    object_types: Vec<ObjectType>,
+    max_concurrency: usize,
+    pages: Mutex<HashMap<String, PendingPage>>,
+    polls: PollTimes,
+}
+
+impl SalesforceConnector {
+    /// A connector for this config. Fails (fatally) when an object is not one this client
+    /// reads yet, or a configured field name is not a Salesforce field name, so no such
+    /// name can reach a query.
+    pub fn new(config: SalesforceConfig, http: HttpClient) -> Result<SalesforceConnector, Error> {
+        let objects = objects::configure(&config.objects)?;
+        if let Some(field) = &config.external_id_field {
+            soql::FieldName::new(field).map_err(config_error)?;
+        }
+        if !(0.0..=1.0).contains(&config.daily_share) {
+            return Err(config_error(format!(
+                "daily_share must be between 0 and 1, not {}",
+                config.daily_share
+            )));
+        }
+        let vendor = SalesforceCalls::new(&config);
+        Ok(SalesforceConnector {
+            inner: Arc::new(Inner {
+                pipeline: Pipeline::new(http, vendor, None, config.retry.clone()),
+                object_types: objects.iter().map(|o| o.spec.object).collect(),
+                objects,
+                max_concurrency: config.max_concurrency.max(1),
+                pages: Mutex::new(HashMap::new()),
+                polls: PollTimes::default(),
+            }),
+        })
+    }
+
+    /// Times polls with `clock` (ms since the epoch) instead of the system clock, so a test
+    /// can step past the look-back without waiting for it.
+    pub fn with_clock(self, clock: Clock) -> SalesforceConnector {
+        self.inner.polls.set_clock(clock);
+        self
+    }
+
+    /// Why pulls and writes are paused (usage at `daily_share`, or the allocation spent),
+    /// when they are.
+    pub fn paused(&self) -> Option<String> {
+        self.inner.pipeline.vendor().limits().is_paused()
+    }
+
+    fn data_path(&self, rest: &str) -> String {
+        self.inner.pipeline.vendor().data_path(rest)
+    }
+
+    fn pages(&self) -> MutexGuard<'_, HashMap<String, PendingPage>> {
+        lock(&self.inner.pages)
+    }
+
+    fn configured(&self, object: ObjectType, action: &str) -> Result<&Configured, Error> {
+        self.inner
+            .objects
+            .iter()
+            .find(|o| o.spec.object == object)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorClass::Fatal,
+                    action,
+                    ApiError::message(format!(
+                        "the Salesforce connector is not configured to read {object}"
+                    )),
+                )
+            })
+    }
+}
+
+#[async_trait]
+impl Connector for SalesforceConnector {
+    fn system(&self) -> System {
+        System::Salesforce
+    }
+
+    fn objects(&self) -> &[ObjectType] {
+        &self.inner.object_types
+    }
+
+    fn calls(&self) -> u64 {
+        self.inner.pipeline.calls()
+    }
+
+    async fn pull(
+        &self,
+        since: &Cursors,
+        position: Option<&Cursors>,
+        lookback: Duration,
+    ) -> Result<PullPage, Error> {
+        // A second try only happens after an expired query locator, and goes by keyset.
+        let page = match self.pull_once(since, position, lookback).await? {
+            Some(page) => Some(page),
+            None => self.pull_once(since, position, lookback).await?,
+        };
+        match page {
+            Some(page) => {
+                if page.done {
+                    self.inner.polls.finish();
+                }
+                Ok(page)
+            }
+            None => Err(Error::new(
+                ErrorClass::Transient,
+                "Salesforce pull of changes",
+                ApiError::message("query locator expired twice in a row"),
+            )),
+        }
+    }
+
+    async fn scan(&self, object: ObjectType, resume: Option<&str>) -> Result<ScanPage, Error> {
+        let object = self.configured(object, &format!("Salesforce scan of {object}"))?;
+        self.scan_page(object, resume).await
+    }
+
+    async fn fetch(&self, object: ObjectType, ids: &[String]) -> Result<Fetched, Error> {
+        let object = self.configured(object, &format!("Salesforce fetch of {object}"))?;
+        self.fetch_ids(object, ids).await
+    }
+
+    async fn find_by_email(&self, emails: &[String]) -> Result<Fetched, Error> {
+        self.find_emails(emails).await
+    }
+
+    async fn apply(&self, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, Error> {
+        self.apply_writes(writes).await
+    }
+
+    async fn describe(&self, object: ObjectType) -> Result<Vec<FieldInfo>, Error> {
+        let object = self.configured(object, &format!("Salesforce describe of {object}"))?;
+        self.describe_object(object).await
+    }
+
+    fn quota(&self) -> Option<Quota> {
+        self.inner.pipeline.vendor().limits().quota()
+    }
+}

@@ -96,6 +96,12 @@ impl FieldName {
         }
     }
 
+    /// A name the code itself spells (`Id`, `SystemModstamp`, `Lead`): a constant, never
+    /// input, so it is not checked.
+    pub(crate) fn constant(name: &'static str) -> FieldName {
+        FieldName(name.to_string())
+    }
+
     /// The name.
     pub fn as_str(&self) -> &str {
         &self.0
