@@ -164,6 +164,7 @@ mod tests {
             lookback: Duration::from_secs(60),
             max_attempts: 8,
             apply_batch: 100,
+            sla: None,
         }
     }
 
