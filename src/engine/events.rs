@@ -187,8 +187,10 @@ pub fn sla(event: &SlaEvent<'_>) {
         .unwrap_or_default();
     let age = super::sla::human(event.age_ms);
     let why = match event.kind {
-        "discarded_untouched" => "closed without anyone working it",
-        _ => "nobody worked it within the agreed time",
+        "discarded_untouched" => {
+            format!("closed without anyone working it, {age} after the hand-off")
+        }
+        _ => format!("left untouched for {age} after the hand-off, past the agreed time"),
     };
     tracing::warn!(
         target: "truce::sla",
@@ -202,7 +204,7 @@ pub fn sla(event: &SlaEvent<'_>) {
         handed_off_at = %handed_off_at,
         age = %age,
         age_s = event.age_ms / 1000,
-        "SLA {}: a lead handed to sales {age} ago was {why}",
+        "SLA {}: a lead marketing handed over was {why}",
         event.kind
     );
 }
