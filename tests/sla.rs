@@ -366,3 +366,59 @@ async fn a_lead_sales_made_is_never_scored_and_a_contact_qualifying_twice_is_han
         "both, busy and twice qualified: {cohort:?}"
     );
 }
+
+async fn check(config: &std::path::Path) -> (i32, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(["check", "--config"])
+        .arg(config)
+        .env_remove("RUST_LOG")
+        .env_remove("TRUCE_CONFIG")
+        .output()
+        .await
+        .expect("truce runs");
+    (
+        output.status.code().expect("exit code"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_verifies_the_sla_against_what_both_systems_describe() {
+    let world = world().await;
+    let (code, out) = check(&world.config_path).await;
+    assert_eq!(code, 0, "{out}");
+    for expected in [
+        "SLA",
+        "sla.untouched: \"Open - Not Contacted\" is a Lead Status value",
+        "sla.closed: \"Closed - Not Converted\" is a Lead Status value",
+        "sla.owner_field: findings name the Lead's owner from `OwnerId`",
+        "sla.hubspot_property: the outcome is written to `truce_sla` (an enumeration",
+        "sla.source_property: the funnel groups contacts by `hs_analytics_source`",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+    }
+    let config = std::fs::read_to_string(&world.config_path).unwrap();
+    let broken = config
+        .replace(
+            "\"Open - Not Contacted\"]\nhubspot",
+            "\"Open - Not Contated\"]\nhubspot",
+        )
+        .replace(
+            "hubspot_property = \"truce_sla\"",
+            "hubspot_property = \"sla_outcome\"",
+        );
+    assert_ne!(broken, config);
+    std::fs::write(&world.config_path, broken).unwrap();
+    let (code, out) = check(&world.config_path).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "FAIL  sla.untouched: \"Open - Not Contated\" not values of the Lead Status picklist"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL  sla.hubspot_property: HubSpot has no contact property `sla_outcome`"),
+        "{out}"
+    );
+}
