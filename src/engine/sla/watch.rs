@@ -109,6 +109,14 @@ fn watch_one(
     let Some(lead) = tx.reader().snapshot(pair, salesforce, &lead_id)? else {
         return Ok(());
     };
+    // A breached Lead nobody touched stays watched (a discard may follow), but until it is
+    // observed again there is nothing new to judge: neglected Leads cost one read a cycle.
+    if handoff
+        .breached_at
+        .is_some_and(|found| lead.observed_at <= found)
+    {
+        return Ok(());
+    }
     let owner = text(lead.fields.get(&sla.owner_field));
     if handoff.owner.is_none()
         && let Some(owner) = &owner
