@@ -8,7 +8,9 @@
 //! enumeration values missing on the other side, required Salesforce fields nobody fills,
 //! read-only targets, and a configured external-id field that is missing or not flagged.
 //! A side that could not be reached is `None` and its checks are skipped (the command
-//! already reported why).
+//! already reported why). [`sla`] checks `[sla]` the same way.
+
+pub mod sla;
 
 use std::collections::BTreeSet;
 use std::fmt;

@@ -134,6 +134,21 @@ truce history \"Acme Corp\"\n  truce history 0065g00000AbCdEAAZ"
     )]
     History(HistoryArgs),
 
+    /// The shared funnel and the SLA score: qualified in HubSpot, handed to sales, worked,
+    /// converted, opportunity, won.
+    #[command(
+        long_about = "Count what became of the contacts marketing qualified in the \
+window: handed to sales as Leads, worked (share within the SLA, median and 90th percentile \
+time to first touch), converted, turned into an opportunity, won (count and amount), and \
+the hand-offs breached or discarded untouched; overall and per HubSpot lead source. Reads \
+the state file alone (a copy will do) and calls no API. --json prints the documented \
+contract; --html writes one self-contained page with the funnel drawn to scale.",
+        after_help = "Examples:\n  truce funnel                         the last 90 days\n  \
+truce funnel --since 30d --json | jq .sla\n  \
+truce funnel --html /tmp/funnel.html --state /backup/truce.db"
+    )]
+    Funnel(FunnelArgs),
+
     /// Re-queue quarantined writes (after fixing the cause).
     #[command(
         after_help = "Examples:\n  truce status                 shows the quarantine\n  \
@@ -213,6 +228,31 @@ pub struct HistoryArgs {
     pub json: bool,
 }
 
+/// `truce funnel` options.
+#[derive(Debug, Args)]
+pub struct FunnelArgs {
+    /// The window: contacts first seen qualified within this long before now (90d, 12h,
+    /// 30m, 45s, or combined like 1d12h).
+    #[arg(long, default_value = "90d", value_name = "SPAN", value_parser = parse_since)]
+    pub since: Duration,
+    /// Print the JSON contract instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the funnel as one self-contained HTML page at PATH.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+}
+
+/// Parses `--since`: a span back from now, saying which forms it takes when it is not one.
+pub fn parse_since(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map_err(|why| {
+        format!(
+            "{why}; --since takes a span back from now: a number and a unit, e.g. 90d, 12h, \
+             30m, 45s (units d, h, m, s, ms; combined like 1d12h)"
+        )
+    })
+}
+
 /// `truce retry` options.
 #[derive(Debug, Args)]
 pub struct RetryArgs {
@@ -270,5 +310,17 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_malformed_since_names_the_accepted_forms() {
+        let err = super::parse_since("ninety days").unwrap_err();
+        for form in ["90d", "12h", "30m"] {
+            assert!(err.contains(form), "{err}");
+        }
+        assert_eq!(
+            super::parse_since("90d"),
+            Ok(std::time::Duration::from_secs(90 * 86_400))
+        );
     }
 }

@@ -16,5 +16,6 @@ pub mod daemon;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod engine;
+pub mod funnel;
 pub mod logging;
 pub mod metrics;

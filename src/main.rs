@@ -21,7 +21,10 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     if matches!(
         cli.command,
-        cli::Command::Status(_) | cli::Command::Conflicts(_) | cli::Command::History(_)
+        cli::Command::Status(_)
+            | cli::Command::Conflicts(_)
+            | cli::Command::History(_)
+            | cli::Command::Funnel(_)
     ) {
         die_quietly_on_closed_pipe();
     }

@@ -6,7 +6,8 @@ use std::process::Command;
 
 #[test]
 #[cfg_attr(not(feature = "sandbox"), ignore = "needs the sandbox feature")]
-fn the_demo_shows_a_conflict_decision_a_quarantined_record_the_summary_and_how_to_inspect() {
+fn the_demo_shows_a_conflict_decision_a_quarantined_record_an_sla_finding_the_summary_and_how_to_inspect()
+ {
     let tmp = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_truce"))
         .args(["demo", "--duration", "5s", "--seed", "3"])
@@ -38,6 +39,13 @@ fn the_demo_shows_a_conflict_decision_a_quarantined_record_the_summary_and_how_t
             && l.contains("invalid email address: jordan.typo@initech.c")),
         "{stderr}"
     );
+    // The hand-off SLA: sales closed a handed-off Lead without working it at once.
+    assert!(
+        stderr.lines().any(|l| l.contains("WARN truce::sla")
+            && l.contains("kind=\"discarded_untouched\"")
+            && l.contains("owner=")),
+        "{stderr}"
+    );
     // The summary table and the inspect commands, pointing at a state file that exists.
     for row in ["links", "creates", "updates", "conflicts", "quarantined"] {
         assert!(
@@ -53,6 +61,20 @@ fn the_demo_shows_a_conflict_decision_a_quarantined_record_the_summary_and_how_t
     assert!(std::path::Path::new(state).exists(), "{state}");
     assert!(stdout.contains("truce conflicts --state"), "{stdout}");
     assert!(stdout.contains("truce history "), "{stdout}");
+    assert!(stdout.contains("truce funnel    --state"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("hand-offs")),
+        "{stdout}"
+    );
+    let page = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("The shared funnel, drawn: "))
+        .and_then(|l| l.strip_suffix(" (open it in a browser)"))
+        .expect("the funnel page is named");
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.contains("Handed to sales"), "{page}");
     // The printed commands work on the state file the demo left.
     let status = Command::new(env!("CARGO_BIN_EXE_truce"))
         .args(["conflicts", "--state", state, "--since", "1h"])

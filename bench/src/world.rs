@@ -111,6 +111,7 @@ impl World {
             }),
             extra_sync: String::new(),
             rules: Vec::new(),
+            sections: String::new(),
         };
         let sandbox::World {
             hubspot,

@@ -131,7 +131,50 @@ async fn remote_checks(loaded: &Loaded) -> anyhow::Result<Vec<(&'static str, Lin
             .into_iter()
             .map(|l| ("field mappings", l)),
     );
+    if let Some(sla) = &loaded.config.sla {
+        out.extend(
+            sla_lines(sla, &hubspot, &salesforce)
+                .await
+                .into_iter()
+                .map(|l| ("SLA", l)),
+        );
+    }
     Ok(out)
+}
+
+/// `[sla]` against each system's own description of the fields it names.
+async fn sla_lines(
+    sla: &config::SlaSection,
+    hubspot: &HubSpotConnector,
+    salesforce: &SalesforceConnector,
+) -> Vec<Line> {
+    let mut lines = Vec::new();
+    let contact = match Connector::describe(hubspot, ObjectType::HubSpotContact).await {
+        Ok(fields) => Some(fields),
+        Err(err) => {
+            lines.push(Line::fail(format!(
+                "sla: describing HubSpot contacts failed: {}",
+                chain(&err)
+            )));
+            None
+        }
+    };
+    let lead = match Connector::describe(salesforce, ObjectType::SalesforceLead).await {
+        Ok(fields) => Some(fields),
+        Err(err) => {
+            lines.push(Line::fail(format!(
+                "sla: describing the Salesforce Lead failed: {}",
+                chain(&err)
+            )));
+            None
+        }
+    };
+    lines.extend(crate::check::sla::sla_checks(
+        sla,
+        contact.as_deref(),
+        lead.as_deref(),
+    ));
+    lines
 }
 
 /// The error and its causes on one line.

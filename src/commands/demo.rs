@@ -1,9 +1,10 @@
 //! `truce demo`: the product end to end against built-in sandboxes, with no config.
 //!
 //! The thin CLI part of [`crate::demo`]: build the world, load its config with the real
-//! loader, backfill, run the real daemon loop while the scripted teams edit, print the
-//! summary, and optionally keep the sandboxes up for experiments.
+//! loader, backfill, run the real daemon loop while the scripted teams edit, write the
+//! funnel page, print the summary, and optionally keep the sandboxes up for experiments.
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -17,6 +18,7 @@ use crate::daemon::{self, Notifier};
 use crate::demo::{Report, Totals, World, spawn_teams};
 use crate::engine::settings::Settings;
 use crate::engine::{Engine, Progress, system_clock};
+use crate::funnel;
 
 /// Runs the demo for `--duration` or until Ctrl-C.
 pub async fn run(_global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
@@ -113,7 +115,9 @@ pub async fn run(_global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
         Ok(summary) => totals.add_cycle(&summary),
         Err(err) => tracing::error!(error = %err, "the closing cycle failed"),
     }
-    let report = Report::gather(&world, engine.store(), totals, tally, seconds)?;
+    let funnel_page = world.dir.join("funnel.html");
+    write_funnel(engine.store(), &world.state_path, &funnel_page)?;
+    let report = Report::gather(&world, engine.store(), totals, tally, seconds, funnel_page)?;
     print!("{report}");
     // Closes the connectors' pooled connections, so the sandboxes' graceful shutdown below
     // does not wait for idle keep-alives.
@@ -135,6 +139,19 @@ pub async fn run(_global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
     world.hubspot_served.shutdown().await;
     world.salesforce_served.shutdown().await;
     Ok(())
+}
+
+/// Writes the funnel of the last 90 days as a page, as `truce funnel --html` does.
+fn write_funnel(store: &Store, state: &Path, page: &Path) -> anyhow::Result<()> {
+    let until = chrono::Utc::now().timestamp_millis();
+    let since = until - 90 * 86_400_000;
+    let entries = funnel::gather(&store.reader(), since, until).context("counting the funnel")?;
+    let funnel = funnel::Funnel::from_entries(since, until, &entries);
+    std::fs::write(
+        page,
+        funnel::html::page(&funnel, &state.display().to_string()),
+    )
+    .with_context(|| format!("writing the funnel page to {}", page.display()))
 }
 
 /// The backfill's phases as INFO lines; the demo's world is small enough to need no bars.

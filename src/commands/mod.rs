@@ -11,6 +11,7 @@ mod check;
 mod conflicts;
 #[cfg(feature = "sandbox")]
 mod demo;
+mod funnel;
 mod history;
 mod retry;
 mod run;
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => status::run(global, &args).await,
         Command::Conflicts(args) => conflicts::run(global, &args).await,
         Command::History(args) => history::run(global, &args).await,
+        Command::Funnel(args) => funnel::run(global, &args).await,
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(global, &args).await,
         #[cfg(not(feature = "sandbox"))]

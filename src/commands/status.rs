@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use truce_state::status::Status;
-use truce_state::{Duplicate, Quarantined};
+use truce_state::{Duplicate, Quarantined, SlaSummary};
 
 use super::state_file::{self, ago, now_ms, when, when_json};
 use crate::cli::{Global, OutputArgs};
@@ -10,7 +10,7 @@ use crate::cli::{Global, OutputArgs};
 /// Prints the status of the state file (an empty store when it does not exist yet).
 pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
     let (path, view) = state_file::open(global)?;
-    let (status, quarantine, duplicates, quotas) = match &view {
+    let (status, quarantine, duplicates, quotas, sla) = match &view {
         Some(view) => {
             let reader = view.reader();
             (
@@ -18,9 +18,16 @@ pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
                 reader.quarantined(false)?,
                 reader.duplicates()?,
                 reader.quotas()?,
+                reader.sla_summary()?,
             )
         }
-        None => (None, Vec::new(), Vec::new(), Vec::new()),
+        None => (
+            None,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            SlaSummary::default(),
+        ),
     };
     let now = now_ms();
     if args.json {
@@ -36,6 +43,7 @@ pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
                 "max": q.max,
                 "observed_at": when_json(q.observed_at),
             })).collect::<Vec<_>>(),
+            "sla": sla_json(&sla),
         });
         println!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(());
@@ -49,6 +57,7 @@ pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     print_status(&status, now);
+    print_sla(&sla);
     for q in &quotas {
         let share = if q.max > 0 {
             100.0 * q.used as f64 / q.max as f64
@@ -73,7 +82,33 @@ fn print_empty() {
     println!("outbox       0 pending");
     println!("quarantine   0 open");
     println!("duplicates   0");
+    println!("sla          0 hand-offs");
     println!("cursors      none yet (nothing pulled)");
+}
+
+/// The SLA line: hand-offs waiting for sales, and how many of them are past the agreed
+/// time now.
+fn print_sla(sla: &SlaSummary) {
+    if sla.handoffs == 0 {
+        println!("sla          0 hand-offs (recorded while [sla] is configured)");
+        return;
+    }
+    println!(
+        "sla          {} hand-offs: {} open, {} of them breached now; {} met, {} breached, \
+         {} discarded untouched in all",
+        sla.handoffs, sla.open, sla.breached_open, sla.met, sla.breached, sla.discarded_untouched
+    );
+}
+
+fn sla_json(sla: &SlaSummary) -> serde_json::Value {
+    json!({
+        "handoffs": sla.handoffs,
+        "open": sla.open,
+        "breached_open": sla.breached_open,
+        "met": sla.met,
+        "breached": sla.breached,
+        "discarded_untouched": sla.discarded_untouched,
+    })
 }
 
 fn print_status(status: &Status, now: i64) {

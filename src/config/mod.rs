@@ -16,6 +16,7 @@ mod locate;
 mod metrics;
 mod secrets;
 mod settings;
+mod sla;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ pub use crate::engine::pair::{CompanyMatch, CreatePolicy, DeletePolicy, Pair, Qu
 pub use duration::parse_duration;
 pub use metrics::{MetricsSection, parse_listen};
 pub use secrets::SecretSource;
+pub use sla::{OUTCOME_VALUES, SlaSection};
 
 /// Where `truce` looks for its config when `--config` is not given.
 pub const DEFAULT_PATH: &str = "/etc/truce/truce.toml";
@@ -60,6 +62,9 @@ pub struct Config {
     /// `[metrics]`
     #[serde(default)]
     pub metrics: MetricsSection,
+    /// `[sla]`: absent, no hand-offs are recorded and nothing is watched.
+    #[serde(default)]
+    pub sla: Option<SlaSection>,
 }
 
 /// `[deals]`: how deals and Opportunities are created and linked (with `deals` in

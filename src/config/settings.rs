@@ -31,6 +31,7 @@ impl Settings {
             association_sweep: config.sync.association_sweep,
             max_attempts: 8,
             apply_batch: 1000,
+            sla: config.sla.as_ref().map(|sla| sla.engine()),
         }
     }
 }
@@ -79,14 +80,26 @@ fn pair_spec(config: &Config, pair: Pair) -> Option<PairSpec> {
     };
     // Companies are matched and created through people: the people pair reads each
     // person's company whether or not a [[field]] maps it.
-    let extra_reads = if pair == Pair::Contacts && config.sync.objects.contains(&Pair::Companies) {
-        vec![
-            (ObjectType::HubSpotContact, PRIMARY_COMPANY.to_string()),
-            (ObjectType::SalesforceContact, CONTACT_ACCOUNT.to_string()),
-        ]
-    } else {
-        Vec::new()
-    };
+    let mut extra_reads =
+        if pair == Pair::Contacts && config.sync.objects.contains(&Pair::Companies) {
+            vec![
+                (ObjectType::HubSpotContact, PRIMARY_COMPANY.to_string()),
+                (ObjectType::SalesforceContact, CONTACT_ACCOUNT.to_string()),
+            ]
+        } else {
+            Vec::new()
+        };
+    // The SLA watch reads a Lead's status and owner, and the funnel a contact's lead source,
+    // whether or not a [[field]] maps them.
+    if pair == Pair::Contacts
+        && let Some(sla) = &config.sla
+    {
+        extra_reads.extend([
+            (ObjectType::SalesforceLead, sla.status_field.clone()),
+            (ObjectType::SalesforceLead, sla.owner_field.clone()),
+            (ObjectType::HubSpotContact, sla.source_property.clone()),
+        ]);
+    }
     let fields = config
         .fields
         .iter()

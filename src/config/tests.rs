@@ -215,3 +215,49 @@ fn pairs_and_the_association_sweep_default_to_contacts_and_five_minutes() {
     assert_eq!(loaded.config.sync.association_sweep.as_secs(), 300);
     assert_eq!(loaded.config.fields[0].object, Pair::Contacts);
 }
+
+#[test]
+fn sla_problems_name_their_key_and_line_and_the_people_pair_reads_what_the_watch_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = format!(
+        "{}\n[sla]\nfirst_touch = \"0s\"\nuntouched = [\"Open - Not Contacted\"]\n\
+         hubspot_property = \"email\"\n",
+        minimal(dir.path())
+    );
+    let found = problems(dir.path(), &bad);
+    let keys: Vec<(&str, Option<usize>)> = found.iter().map(|p| (p.key.as_str(), p.line)).collect();
+    let line = |key: &str| bad.lines().position(|l| l.starts_with(key)).map(|i| i + 1);
+    assert_eq!(
+        keys,
+        [
+            ("sla.first_touch", line("first_touch")),
+            ("sla.hubspot_property", line("hubspot_property"))
+        ],
+        "{found:?}"
+    );
+    let missing = format!("{}\n[sla]\nuntouched = [\"New\"]\n", minimal(dir.path()));
+    let found = problems(dir.path(), &missing);
+    assert!(found[0].message.contains("first_touch"), "{found:?}");
+    let good = format!(
+        "{}\n[sla]\nfirst_touch = \"24h\"\nuntouched = [\"Open - Not Contacted\"]\n",
+        minimal(dir.path())
+    );
+    let loaded = load_str(&dir.path().join("truce.toml"), &good).unwrap();
+    let settings = crate::engine::settings::Settings::from_config(&loaded.config);
+    let sla = settings.sla.as_ref().unwrap();
+    assert_eq!(sla.first_touch.as_secs(), 86_400);
+    let people = settings.pair(Pair::Contacts).unwrap();
+    let lead = people.read_fields(ObjectType::SalesforceLead);
+    assert!(lead.contains(&"Status".to_string()) && lead.contains(&"OwnerId".to_string()));
+    let contact = people.read_fields(ObjectType::HubSpotContact);
+    assert!(
+        contact.contains(&"hs_analytics_source".to_string()),
+        "{contact:?}"
+    );
+    let without = crate::engine::settings::Settings::from_config(
+        &load_str(&dir.path().join("truce.toml"), &minimal(dir.path()))
+            .unwrap()
+            .config,
+    );
+    assert!(without.sla.is_none());
+}

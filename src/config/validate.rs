@@ -82,6 +82,9 @@ pub fn validate(config: &Config, source: &str, config_dir: &Path) -> Result<Secr
     for (key, message) in config.metrics.problems() {
         report.add(&[Step::Key("metrics"), Step::Key(key)], message);
     }
+    for (key, message) in config.sla.iter().flat_map(|s| s.problems(&config.fields)) {
+        report.add(&[Step::Key("sla"), Step::Key(key)], message);
+    }
     let secrets = resolve_secrets(&mut report, config, config_dir);
     match secrets {
         Some(secrets) if report.problems.is_empty() => Ok(secrets),

@@ -1,5 +1,6 @@
 //! The demo's closing summary: links, creates and updates each way, conflicts by rule,
-//! quarantined records, and how to inspect the run afterwards.
+//! quarantined records, the hand-off SLA, where the funnel page is, and how to inspect the
+//! run afterwards.
 //!
 //! Counts come from where an admin would find them: links, conflicts and quarantine from
 //! the state file; writes from the engine's own backfill and cycle summaries. Creates are
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use truce_state::Store;
+use truce_state::{SlaSummary, Store};
 
 use super::script::Tally;
 use super::world::World;
@@ -77,6 +78,10 @@ pub struct Report {
     pub quarantined: Vec<QuarantineLine>,
     /// An email with a conflict (or any linked email), for the `truce history` example.
     pub example_email: Option<String>,
+    /// The hand-offs and SLA findings, from the state file.
+    pub sla: SlaSummary,
+    /// The funnel page the demo wrote.
+    pub funnel_page: PathBuf,
     /// The state file.
     pub state_path: PathBuf,
     /// The config file.
@@ -91,6 +96,7 @@ impl Report {
         totals: Totals,
         tally: Tally,
         seconds: u64,
+        funnel_page: PathBuf,
     ) -> anyhow::Result<Report> {
         let reader = store.reader();
         let status = reader.status()?;
@@ -132,6 +138,8 @@ impl Report {
             conflicts_by_rule,
             quarantined,
             example_email,
+            sla: reader.sla_summary()?,
+            funnel_page,
             state_path: world.state_path.clone(),
             config_path: world.config_path.clone(),
         })
@@ -179,12 +187,31 @@ impl fmt::Display for Report {
                 q.email, q.system, q.error_code, q.message
             )?;
         }
+        let sla = &self.sla;
+        writeln!(
+            f,
+            "  {:<13} {:>22}   {} met, {} breached, {} discarded untouched, {} waiting",
+            "hand-offs", sla.handoffs, sla.met, sla.breached, sla.discarded_untouched, sla.open
+        )?;
         let s = &self.tally;
         writeln!(
             f,
-            "  teams         marketing qualified {} and edited {}; sales worked {}, \
-             disqualified {}, converted {}; both edited the same field {} times",
-            s.qualified, s.marketing_edits, s.worked, s.disqualified, s.converted, s.crossed
+            "  teams         marketing qualified {} and edited {}; sales triaged {} handed-off \
+             leads and closed {} untouched, worked {}, disqualified {}, converted {}; both \
+             edited the same field {} times",
+            s.qualified,
+            s.marketing_edits,
+            s.triaged,
+            s.discarded_untouched,
+            s.worked,
+            s.disqualified,
+            s.converted,
+            s.crossed
+        )?;
+        writeln!(
+            f,
+            "\nThe shared funnel, drawn: {} (open it in a browser)",
+            self.funnel_page.display()
         )?;
         let state = self.state_path.display();
         writeln!(
@@ -193,6 +220,7 @@ impl fmt::Display for Report {
         )?;
         writeln!(f, "  truce status    --state {state}")?;
         writeln!(f, "  truce conflicts --state {state} --since 1h")?;
+        writeln!(f, "  truce funnel    --state {state}")?;
         if let Some(email) = &self.example_email {
             writeln!(f, "  truce history {email} --state {state}")?;
         }
@@ -238,6 +266,15 @@ mod tests {
                 message: "Email: invalid email address: jordan.typo@initech.c".into(),
             }],
             example_email: Some("ada@example.com".into()),
+            sla: SlaSummary {
+                handoffs: 180,
+                open: 2,
+                breached_open: 0,
+                met: 160,
+                breached: 15,
+                discarded_untouched: 1,
+            },
+            funnel_page: PathBuf::from("/tmp/d/funnel.html"),
             state_path: PathBuf::from("/tmp/d/truce.db"),
             config_path: PathBuf::from("/tmp/d/truce.toml"),
         };
@@ -259,5 +296,8 @@ mod tests {
         );
         assert!(text.contains("truce history ada@example.com --state /tmp/d/truce.db"));
         assert!(text.contains("truce conflicts --state /tmp/d/truce.db --since 1h"));
+        assert!(text.contains("truce funnel    --state /tmp/d/truce.db"));
+        assert!(text.contains("/tmp/d/funnel.html (open it in a browser)"));
+        assert_eq!(row("hand-offs")[..2], ["180", "160"], "{text}");
     }
 }

@@ -9,6 +9,10 @@
 //! - sales works leads (`Working - Contacted`), disqualifies some
 //!   (`Closed - Not Converted`) and converts others (the link moves to the new Contact);
 //!   lead status flows back to HubSpot as `hs_lead_status`;
+//! - sales triages the Leads marketing handed over (those whose contact is qualified in
+//!   HubSpot) a batch per round, fast enough for the demo's 20 s `first_touch`, except one
+//!   in twelve it lets lie (each is a `truce::sla` breach) and the very first, which it
+//!   closes without working (`discarded_untouched`);
 //! - now and then both teams change the same field of the same person between two
 //!   polls, which is a conflict the field's rule decides. Salesforce stamps whole
 //!   seconds, so its clock is set 1.5 s ahead for that one edit: its change is then
@@ -18,6 +22,7 @@
 //!
 //! Every action is logged on target `demo` so the reader sees cause and effect.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,12 +51,31 @@ pub struct Tally {
     pub converted: usize,
     /// Times both teams edited the same field between two polls.
     pub crossed: usize,
+    /// Handed-off Leads sales triaged (worked) in time.
+    pub triaged: usize,
+    /// Handed-off Leads sales closed without working them.
+    pub discarded_untouched: usize,
 }
 
 /// Pauses between actions, per team.
 const MARKETING_EVERY: Duration = Duration::from_millis(1300);
 const SALES_EVERY: Duration = Duration::from_millis(1100);
 const CROSSED_EVERY: Duration = Duration::from_millis(5500);
+
+/// Handed-off Leads sales works per round: enough to work the backfill's hand-offs well
+/// within the demo's `first_touch`, so the breaches are the ones sales lets lie.
+const TRIAGE_PER_ROUND: usize = 16;
+
+/// The lifecycle stages the demo's config qualifies (truce's default gate).
+const QUALIFIED: [&str; 4] = [
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+];
+
+/// The Lead status of a Lead nobody has worked yet.
+const UNTOUCHED: &str = "Open - Not Contacted";
 
 /// Starts both teams; they act until `stop` is cancelled, then the handle yields the tally.
 pub fn spawn_teams(world: &World, seed: u64, stop: CancellationToken) -> JoinHandle<Tally> {
@@ -63,6 +87,7 @@ pub fn spawn_teams(world: &World, seed: u64, stop: CancellationToken) -> JoinHan
         stop.clone(),
     ));
     let sales = tokio::spawn(sales(
+        world.hubspot.clone(),
         world.salesforce.clone(),
         StdRng::seed_from_u64(seed ^ 0x5a1e),
         tally.clone(),
@@ -177,17 +202,90 @@ fn open_leads(salesforce: &SalesforceSandbox) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The emails of the HubSpot contacts that pass the qualification gate, lower-cased.
+fn qualified_emails(hubspot: &HubSpotSandbox) -> BTreeSet<String> {
+    hubspot
+        .contacts()
+        .into_iter()
+        .filter(|c| {
+            c.properties
+                .get("lifecyclestage")
+                .is_some_and(|s| QUALIFIED.contains(&s.as_str()))
+        })
+        .filter_map(|c| c.properties.get("email").map(|e| e.trim().to_lowercase()))
+        .collect()
+}
+
+/// The handed-off Leads sales lets lie: one in twelve, by email, the same for every seed.
+fn neglected(email: &str) -> bool {
+    email.bytes().map(u32::from).sum::<u32>() % 12 == 0
+}
+
+/// Works a batch of the Leads marketing handed over; the first one ever is closed without
+/// being worked instead.
+fn triage(
+    salesforce: &SalesforceSandbox,
+    handed: &[&(String, String, String)],
+    tally: &Mutex<Tally>,
+) {
+    let mut worked = 0;
+    for (id, email, _) in handed.iter().take(TRIAGE_PER_ROUND) {
+        let discard = tally
+            .lock()
+            .map(|t| t.discarded_untouched == 0)
+            .unwrap_or(false);
+        if discard {
+            if salesforce
+                .edit("Lead", id, json!({"Status": "Closed - Not Converted"}))
+                .is_ok()
+            {
+                bump(tally, |t| t.discarded_untouched += 1);
+                tracing::info!(
+                    target: "demo",
+                    email = email.as_str(),
+                    "sales closed a lead marketing handed over without working it \
+                     (Status: Closed - Not Converted)"
+                );
+            }
+        } else if salesforce
+            .edit("Lead", id, json!({"Status": "Working - Contacted"}))
+            .is_ok()
+        {
+            worked += 1;
+        }
+    }
+    if worked > 0 {
+        bump(tally, |t| t.triaged += worked);
+        tracing::info!(
+            target: "demo",
+            worked,
+            "sales triaged {worked} leads marketing handed over (Status: Working - Contacted)"
+        );
+    }
+}
+
 async fn sales(
+    hubspot: HubSpotSandbox,
     salesforce: SalesforceSandbox,
     mut rng: StdRng,
     tally: Arc<Mutex<Tally>>,
     stop: CancellationToken,
 ) {
     while pause(&mut rng, SALES_EVERY, &stop).await {
+        let qualified = qualified_emails(&hubspot);
+        let is_handed = |l: &(String, String, String)| {
+            l.2 == UNTOUCHED && qualified.contains(&l.1.trim().to_lowercase())
+        };
+        let leads = open_leads(&salesforce);
+        let handed: Vec<_> = leads
+            .iter()
+            .filter(|l| is_handed(l) && !neglected(&l.1))
+            .collect();
+        triage(&salesforce, &handed, &tally);
         let leads = open_leads(&salesforce);
         let fresh: Vec<_> = leads
             .iter()
-            .filter(|l| l.2 == "Open - Not Contacted")
+            .filter(|l| l.2 == UNTOUCHED && !(is_handed(l) && neglected(&l.1)))
             .collect();
         let working: Vec<_> = leads
             .iter()

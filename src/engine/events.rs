@@ -4,6 +4,7 @@
 //! - `truce::conflict`: one WARN per conflict decided.
 //! - `truce::quarantine`: one WARN per write or record set aside.
 //! - `truce::duplicate`: one WARN per ambiguous match left unlinked.
+//! - `truce::sla`: one WARN per SLA finding (a hand-off breached or discarded untouched).
 //!
 //! Each carries `object` (the pair) besides the contract's fields. People are named by
 //! `email`; companies and deals, which have none, by `name` (and `email` is empty).
@@ -155,6 +156,59 @@ pub fn reverted(event: &RevertEvent<'_>) {
     );
 }
 
+/// An SLA finding: a Lead handed to sales was left untouched past the agreed time, or
+/// closed without being worked.
+#[derive(Debug, Clone)]
+pub struct SlaEvent<'a> {
+    /// The link id.
+    pub link: i64,
+    /// The person's email.
+    pub email: &'a str,
+    /// The Lead.
+    pub record_id: &'a str,
+    /// The Lead's owner (its owner field, `OwnerId`).
+    pub owner: &'a str,
+    /// `breached` or `discarded_untouched`.
+    pub kind: &'a str,
+    /// The Lead's status: the untouched one it sat in (breached), the closed one it was
+    /// moved to (discarded untouched).
+    pub status: &'a str,
+    /// When the Lead reached sales (ms).
+    pub handed_off_at: i64,
+    /// How long after the hand-off (ms).
+    pub age_ms: i64,
+}
+
+/// Logs an SLA finding: one WARN event on target `truce::sla`. `handed_off_at` is RFC 3339;
+/// `age` reads like a config duration (`25h3m`), `age_s` is the same in seconds.
+pub fn sla(event: &SlaEvent<'_>) {
+    let handed_off_at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(event.handed_off_at)
+        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    let age = super::sla::human(event.age_ms);
+    let why = match event.kind {
+        "discarded_untouched" => {
+            format!("closed without anyone working it, {age} after the hand-off")
+        }
+        _ => format!("left untouched for {age} after the hand-off, past the agreed time"),
+    };
+    tracing::warn!(
+        target: "truce::sla",
+        object = Pair::Contacts.as_str(),
+        link = event.link,
+        email = event.email,
+        record_id = event.record_id,
+        owner = event.owner,
+        kind = event.kind,
+        status = event.status,
+        handed_off_at = %handed_off_at,
+        age = %age,
+        age_s = event.age_ms / 1000,
+        "SLA {}: a lead marketing handed over was {why}",
+        event.kind
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -247,5 +301,36 @@ mod tests {
         assert_eq!(event["field"], "Email");
         assert_eq!(event["error_code"], "INVALID_EMAIL_ADDRESS");
         assert_eq!(event["message"], "Email: invalid email address: x@");
+    }
+
+    #[test]
+    fn an_sla_finding_is_one_warn_on_truce_sla_with_the_contract_fields() {
+        let event = capture(|| {
+            sla(&SlaEvent {
+                link: 4,
+                email: "ada@example.com",
+                record_id: "00Q000000000001AAA",
+                owner: "0055g0000000001AAA",
+                kind: "breached",
+                status: "Open - Not Contacted",
+                handed_off_at: 1_767_225_600_000,
+                age_ms: 90_180_000,
+            })
+        });
+        assert_eq!(event["level"], "WARN");
+        assert_eq!(event["target"], "truce::sla");
+        for (key, value) in [
+            ("email", "ada@example.com"),
+            ("record_id", "00Q000000000001AAA"),
+            ("owner", "0055g0000000001AAA"),
+            ("kind", "breached"),
+            ("status", "Open - Not Contacted"),
+            ("handed_off_at", "2026-01-01T00:00:00Z"),
+            ("age", "1d1h"),
+        ] {
+            assert_eq!(event[key], value, "{key} in {event}");
+        }
+        assert_eq!(event["link"], 4);
+        assert_eq!(event["age_s"], 90_180);
     }
 }

@@ -15,6 +15,8 @@
 //!    references and quarantine entries are written in one transaction per batch of links.
 //! 4. **apply** ([`apply`]): the outbox is sent in batches, both systems side by side
 //!    ([`shared`]), outcomes recorded.
+//! 5. **SLA watch** ([`sla`]): hand-offs to sales are judged; findings are recorded,
+//!    written to HubSpot (on the next apply) and logged.
 //!
 //! The engine speaks no vendor: records, errors and objects arrive typed through the
 //! connector contract; [`stored`] converts to and from the store's strings; the events
@@ -36,6 +38,7 @@ pub mod reconcile;
 pub mod record;
 pub mod settings;
 pub mod shared;
+pub mod sla;
 pub mod stored;
 pub mod sweep;
 
@@ -240,6 +243,7 @@ impl Engine {
         let after = self.after_apply(&to_hubspot, &to_salesforce)?;
         merged.conflicts += after.conflicts;
         merged.quarantined += after.quarantined;
+        self.watch_sla()?;
         self.record_quotas()?;
         let summary = CycleSummary {
             pulled_hubspot: hubspot.records,

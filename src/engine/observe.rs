@@ -1,7 +1,7 @@
 //! What the engine tells an onlooker as it works: the counters behind the metrics.
 //!
 //! The engine calls an [`Observer`] at the moment each thing happens (a page recorded, a
-//! write settled, a conflict decided, a cycle finished), so whatever counts them (the
+//! write settled, a conflict decided, an SLA finding reported, a cycle finished), so whatever counts them (the
 //! metrics endpoint) counts the engine's own events rather than keeping a second tally
 //! that could drift. Every method has a no-op default; [`Unobserved`] is the engine's
 //! default.
@@ -42,6 +42,8 @@ pub trait Observer: Send + Sync {
     fn wrote(&self, _system: System, _pair: &str, _outcome: WriteOutcomeKind, _count: u64) {}
     /// A conflict on `field` (the HubSpot property) of `pair` was decided by `rule`.
     fn conflict(&self, _pair: &str, _field: &str, _rule: &str) {}
+    /// An SLA finding of `kind` (`breached`, `discarded_untouched`) was reported.
+    fn sla_finding(&self, _kind: &'static str) {}
     /// A cycle finished, taking `took`.
     fn cycle(&self, _summary: &CycleSummary, _took: Duration) {}
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use truce_connectors::{ObjectType, System};
 
 use super::pair::{DeletePolicy, Pair, PairSpec};
+use super::sla::Sla;
 
 /// The engine's settings.
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct Settings {
     pub max_attempts: i64,
     /// Writes taken from the outbox per apply call.
     pub apply_batch: usize,
+    /// The hand-off SLA (`[sla]`); `None`: no hand-offs recorded, nothing watched.
+    pub sla: Option<Sla>,
 }
 
 impl Settings {

@@ -134,7 +134,7 @@ pub struct Families {
     pub quarantined: Family<SystemLabel, Gauge>,
     /// `truce_outbox_depth{system}`
     pub outbox_depth: Family<SystemLabel, Gauge>,
-    /// `truce_sla_findings_total{kind}`: declared now; the SLA watch will count into it.
+    /// `truce_sla_findings_total{kind}`: counted from the SLA watch's findings.
     pub sla_findings: Family<KindLabel, Counter>,
 }
 

@@ -6,7 +6,7 @@
 //!
 //! | source | families | when |
 //! |---|---|---|
-//! | the engine's events ([`Observer`]) | cycles, cycle duration, records pulled, writes, conflicts | as they happen |
+//! | the engine's events ([`Observer`]) | cycles, cycle duration, records pulled, writes, conflicts, SLA findings | as they happen |
 //! | the state file ([`store`]) | outbox depth, quarantined | after each cycle |
 //! | the connectors and the pull clock ([`live`]) | API calls, quota remaining, lag | at each scrape |
 //!
@@ -36,7 +36,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use truce_connectors::{Connector, System};
 
-use self::families::{ConflictLabels, Families, PulledLabels, WriteLabels};
+use self::families::{ConflictLabels, Families, KindLabel, PulledLabels, WriteLabels};
 use self::health::Health;
 use self::live::{Live, PullClock};
 use self::store::StoreGauges;
@@ -104,6 +104,17 @@ impl Metrics {
             }
         }
         Ok(out)
+    }
+
+    /// Starts `truce_sla_findings_total` at zero for each kind, for a daemon watching an
+    /// SLA: an alert on its increase then works from the first finding on.
+    pub fn watching_sla(&self) {
+        for kind in ["breached", "discarded_untouched"] {
+            self.families
+                .sla_findings
+                .get_or_create(&KindLabel { kind })
+                .inc_by(0);
+        }
     }
 
     /// What `/healthz` answers from.
@@ -176,6 +187,13 @@ impl Observer for Metrics {
             .inc();
     }
 
+    fn sla_finding(&self, kind: &'static str) {
+        self.families
+            .sla_findings
+            .get_or_create(&KindLabel { kind })
+            .inc();
+    }
+
     fn cycle(&self, _summary: &CycleSummary, took: Duration) {
         self.families.cycles.inc();
         self.families.cycle_duration.observe(took.as_secs_f64());
@@ -209,6 +227,9 @@ pub async fn start(
         &pairs,
         config.sync.poll_interval,
     ));
+    if config.sla.is_some() {
+        metrics.watching_sla();
+    }
     tokio::spawn(
         metrics
             .store_gauges(state_path)

@@ -90,6 +90,23 @@ fn every_name_of_the_contract_is_in_the_first_scrape_in_both_formats() {
 }
 
 #[test]
+fn a_daemon_watching_an_sla_exports_both_finding_kinds_from_zero() {
+    let metrics = metrics();
+    metrics.watching_sla();
+    let text = metrics.encode(Format::PrometheusText).unwrap();
+    for kind in ["breached", "discarded_untouched"] {
+        assert_eq!(
+            sample(
+                &text,
+                &format!("truce_sla_findings_total{{kind=\"{kind}\"}}")
+            ),
+            Some(0.0),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn engine_events_are_counted_under_their_labels() {
     let metrics = metrics();
     metrics.pulled(System::HubSpot, "contacts", 7);
@@ -98,6 +115,9 @@ fn engine_events_are_counted_under_their_labels() {
     metrics.wrote(System::HubSpot, "contacts", WriteOutcomeKind::Retry, 1);
     metrics.conflict("contacts", "firstname", "two_way");
     metrics.conflict("contacts", "firstname", "two_way");
+    metrics.sla_finding("breached");
+    metrics.sla_finding("breached");
+    metrics.sla_finding("discarded_untouched");
     metrics.cycle(&CycleSummary::default(), Duration::from_millis(200));
     let text = metrics.encode(Format::PrometheusText).unwrap();
     let cases = [
@@ -120,6 +140,11 @@ fn engine_events_are_counted_under_their_labels() {
         (
             "truce_conflicts_total{object=\"contacts\",field=\"firstname\",rule=\"two_way\"}",
             2.0,
+        ),
+        ("truce_sla_findings_total{kind=\"breached\"}", 2.0),
+        (
+            "truce_sla_findings_total{kind=\"discarded_untouched\"}",
+            1.0,
         ),
         ("truce_cycles_total", 1.0),
         ("truce_cycle_duration_seconds_count", 1.0),

@@ -23,6 +23,7 @@
 //! | `duplicates` | [`duplicates`] | match keys shared by two records on one side |
 //! | `deferred` | [`deferred`] | reference fields waiting for the record they point to |
 //! | `quota` | [`quota`] | API usage as each system last reported it |
+//! | `qualified`, `handoffs`, `sla_findings` | [`sla`] | contacts qualified, hand-offs to sales, and the SLA findings about them |
 //!
 //! ## Transactions
 //!
@@ -76,6 +77,7 @@ pub mod outbox;
 pub mod page;
 pub mod quarantine;
 pub mod quota;
+pub mod sla;
 pub mod snapshots;
 mod sql;
 pub mod status;
@@ -96,6 +98,10 @@ pub use outbox::{
 pub use page::{PulledPage, RecordSummary};
 pub use quarantine::{NewQuarantine, QuarantineId, QuarantineState, Quarantined, Refusal, Retried};
 pub use quota::QuotaUsage;
+pub use sla::{
+    Finding, FindingKind, Handoff, HandoffHow, HandoffVerdict, NewFinding, NewHandoff,
+    QualifiedContact, SlaOutcome, SlaSummary,
+};
 pub use snapshots::{Converted, Outcome, RecordMeta, Snapshot, SnapshotUpdate};
 pub use status::Status;
 

@@ -281,6 +281,50 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX deferred_target ON deferred (target_pair, target_system, target_id);
     "#,
+    // 8: the agreement between marketing and sales. `qualified` remembers when each HubSpot
+    // contact was first seen qualified (once per contact); `handoffs` holds each qualified
+    // contact that became a Salesforce Lead (once per contact) with the watch's verdict so
+    // far; `sla_findings` is one row per Lead and kind of finding, written in the same
+    // transaction as the HubSpot write reporting it, so a finding is never lost or repeated.
+    r#"
+    CREATE TABLE qualified (
+        hubspot_id TEXT PRIMARY KEY,
+        qualified_at INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        source TEXT
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX qualified_at ON qualified (qualified_at);
+
+    CREATE TABLE handoffs (
+        hubspot_id TEXT PRIMARY KEY REFERENCES qualified (hubspot_id),
+        link_id INTEGER NOT NULL REFERENCES links (id),
+        email TEXT NOT NULL,
+        how TEXT NOT NULL,
+        lead_id TEXT,
+        owner TEXT,
+        value TEXT NOT NULL,
+        source TEXT,
+        handed_off_at INTEGER NOT NULL,
+        since_seq INTEGER NOT NULL,
+        first_touch_at INTEGER,
+        first_status TEXT,
+        outcome TEXT,
+        settled INTEGER NOT NULL DEFAULT 0
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX handoffs_open ON handoffs (hubspot_id) WHERE settled = 0;
+    CREATE INDEX handoffs_lead ON handoffs (lead_id);
+
+    CREATE TABLE sla_findings (
+        hubspot_id TEXT NOT NULL REFERENCES handoffs (hubspot_id),
+        kind TEXT NOT NULL,
+        lead_id TEXT NOT NULL,
+        owner TEXT,
+        status TEXT,
+        age_ms INTEGER NOT NULL,
+        found_at INTEGER NOT NULL,
+        PRIMARY KEY (hubspot_id, kind)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -41,6 +41,17 @@ impl World {
         salesforce_options: SalesforceOptions,
         extra_sync: &str,
     ) -> World {
+        World::with_sections(hubspot_options, salesforce_options, extra_sync, "").await
+    }
+
+    /// As [`World::with_options`], with `sections` (whole tables, e.g. `[sla]`) appended to
+    /// the config.
+    pub async fn with_sections(
+        hubspot_options: HubSpotOptions,
+        salesforce_options: SalesforceOptions,
+        extra_sync: &str,
+        sections: &str,
+    ) -> World {
         let dir = tempfile::tempdir().unwrap();
         let config = Config {
             poll_interval: "1s".into(),
@@ -57,6 +68,7 @@ impl World {
             // One field per rule: `jobtitle` is the `none` one (tests/sync.rs sees its
             // conflict decided by it).
             rules: vec![("jobtitle".into(), "none".into())],
+            sections: sections.to_string(),
         };
         let sandbox::World {
             hubspot,

@@ -454,6 +454,7 @@ mod tests {
             association_sweep: Duration::from_secs(300),
             max_attempts: 8,
             apply_batch: 100,
+            sla: None,
         }
     }
 

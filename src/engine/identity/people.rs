@@ -9,6 +9,8 @@
 //!   made at once, with the other side empty until the create is confirmed.
 //! - **Conversion**: a converted lead hands its link to its Contact.
 //! - A changed email keeps the link.
+//! - **Hand-offs** (with `[sla]`): a qualified contact is recorded as handed to sales where
+//!   a Lead is created for it or linked to it ([`crate::engine::sla::handoff`]).
 
 use truce_connectors::{ObjectType, System, UpsertKey};
 use truce_state::{Link, LinkId, LinkState, NewLink, Snapshot};
@@ -16,6 +18,7 @@ use truce_state::{Link, LinkId, LinkState, NewLink, Snapshot};
 use super::{Create, Step};
 use crate::engine::EngineError;
 use crate::engine::pair::People;
+use crate::engine::sla::handoff;
 use crate::engine::stored;
 
 /// Resolves one live person record.
@@ -32,6 +35,7 @@ pub(super) fn resolve(
 }
 
 fn hubspot(step: &mut Step<'_, '_>, people: &People, snap: &Snapshot) -> Result<(), EngineError> {
+    let qualified_now = handoff::qualified(step, people, snap)?;
     if let Some(link) = step.link_of(System::HubSpot, &snap.record_id)? {
         keep_email(step, &link, snap)?;
         // A create Salesforce refused (now quarantined) is planned again once the contact
@@ -42,6 +46,9 @@ fn hubspot(step: &mut Step<'_, '_>, people: &People, snap: &Snapshot) -> Result<
             && let Some(email) = snap.match_key.clone()
         {
             create_in_salesforce(step, people, snap, &email, Some(link.id))?;
+        }
+        if qualified_now {
+            handoff::linked(step, people, snap, link.id)?;
         }
         step.out.dirty.insert(link.id);
         return Ok(());
@@ -71,6 +78,7 @@ fn hubspot(step: &mut Step<'_, '_>, people: &People, snap: &Snapshot) -> Result<
             )?;
             step.out.linked += 1;
             step.out.dirty.insert(link);
+            handoff::linked(step, people, snap, link)?;
         }
         Match::Ambiguous => {}
         Match::None if qualifies(people, snap) => {
@@ -273,7 +281,7 @@ fn create_in_salesforce(
             field: field.clone(),
             value: snap.record_id.clone(),
         });
-    step.create_other_side(
+    let link = step.create_other_side(
         snap,
         Create {
             target: people.create_as,
@@ -282,7 +290,7 @@ fn create_in_salesforce(
             email: Some(email),
         },
     )?;
-    Ok(())
+    handoff::created(step, people, snap, link)
 }
 
 /// Queues the creation of a Salesforce person in HubSpot, upserted on the email.

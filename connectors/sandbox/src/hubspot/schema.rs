@@ -38,6 +38,23 @@ pub const LEAD_STATUSES: [&str; 8] = [
     "BAD_TIMING",
 ];
 
+/// Original source values (`hs_analytics_source`): where HubSpot first saw a contact come
+/// from.
+pub const ANALYTICS_SOURCES: [&str; 9] = [
+    "ORGANIC_SEARCH",
+    "PAID_SEARCH",
+    "EMAIL_MARKETING",
+    "SOCIAL_MEDIA",
+    "REFERRALS",
+    "OTHER_CAMPAIGNS",
+    "DIRECT_TRAFFIC",
+    "OFFLINE",
+    "PAID_SOCIAL",
+];
+
+/// The values of `truce_sla`, the custom property an admin creates for truce's SLA watch.
+pub const SLA_OUTCOMES: [&str; 3] = ["met", "breached", "discarded_untouched"];
+
 /// The properties HubSpot maintains itself on every object; writes to them are refused.
 pub const READ_ONLY: [&str; 5] = [
     "createdate",
@@ -170,6 +187,26 @@ impl Schema {
                 "checkbox",
                 &["product", "pricing", "events", "partners"],
             ),
+            // HubSpot sets it from its tracking; the sandbox lets seeds write it.
+            prop(
+                "hs_analytics_source",
+                "Original Source",
+                "enumeration",
+                "select",
+                &ANALYTICS_SOURCES,
+            ),
+            // The portal's admin created it for truce's SLA watch ([sla] hubspot_property).
+            {
+                let mut p = prop(
+                    "truce_sla",
+                    "truce SLA",
+                    "enumeration",
+                    "select",
+                    &SLA_OUTCOMES,
+                );
+                p.hubspot_defined = false;
+                p
+            },
             prop("createdate", "Create Date", "datetime", "date", &[]),
             prop(
                 "lastmodifieddate",

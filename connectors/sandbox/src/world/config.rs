@@ -127,7 +127,14 @@ pub struct Config {
     pub extra_sync: String,
     /// `(HubSpot property, rule)`: rules replacing those of [`FIELDS`].
     pub rules: Vec<(String, String)>,
+    /// Tables appended after the field mappings (`[sla]`, `[metrics]`...), as TOML text.
+    pub sections: String,
 }
+
+/// The demo's `[sla]`: a first touch short enough to see breaches within a minute, and the
+/// outcome written to the sandbox portal's `truce_sla` property.
+pub const DEMO_SLA: &str = "[sla]\nfirst_touch = \"20s\"\nuntouched = [\"Open - Not Contacted\"]\n\
+                            hubspot_property = \"truce_sla\"\n";
 
 impl Config {
     /// The demo's: a short poll so edits show up within seconds, and creates keyed on the
@@ -140,6 +147,7 @@ impl Config {
             hubspot_limits: None,
             extra_sync: String::new(),
             rules: Vec::new(),
+            sections: DEMO_SLA.into(),
         }
     }
 
@@ -181,6 +189,9 @@ impl Config {
             let _ = writeln!(out, "{}", self.extra_sync);
         }
         out.push_str(&self.fields());
+        if !self.sections.is_empty() {
+            let _ = write!(out, "\n{}", self.sections);
+        }
         out
     }
 
@@ -250,6 +261,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("external_id_field = \"HubSpot_Contact_Id__c\""));
+        assert!(text.ends_with(DEMO_SLA), "{text}");
         assert!(!text.contains("requests_per_10s"));
         let limited = Config {
             external_id_field: None,

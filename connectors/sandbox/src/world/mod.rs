@@ -26,7 +26,7 @@ use crate::hubspot::{HubSpotSandbox, SandboxError, SandboxOptions as HubSpotOpti
 use crate::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions, SfError};
 
 pub use config::{
-    Config, FIELDS, Field, HUBSPOT_TOKEN_FILE, HubSpotLimits, SALESFORCE_CLIENT_ID_FILE,
+    Config, DEMO_SLA, FIELDS, Field, HUBSPOT_TOKEN_FILE, HubSpotLimits, SALESFORCE_CLIENT_ID_FILE,
     SALESFORCE_CLIENT_SECRET_FILE,
 };
 pub use people::{Population, Seeded, populate, seed_demo, shared_email};
