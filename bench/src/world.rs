@@ -112,6 +112,7 @@ impl World {
             extra_sync: String::new(),
             rules: Vec::new(),
             sections: String::new(),
+            objects: Vec::new(),
         };
         let sandbox::World {
             hubspot,

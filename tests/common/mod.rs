@@ -69,6 +69,7 @@ impl World {
             // conflict decided by it).
             rules: vec![("jobtitle".into(), "none".into())],
             sections: sections.to_string(),
+            objects: Vec::new(),
         };
         let sandbox::World {
             hubspot,

@@ -15,6 +15,8 @@ pub const SALESFORCE_CLIENT_SECRET_FILE: &str = "salesforce-client-secret";
 /// One `[[field]]` mapping of the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
+    /// The object pair (`object = ...`); `None` is `contacts`.
+    pub object: Option<&'static str>,
     /// The HubSpot property.
     pub hubspot: &'static str,
     /// The Salesforce field.
@@ -27,15 +29,19 @@ pub struct Field {
     pub salesforce_if_blank: Option<&'static str>,
     /// The value map, as a TOML inline table.
     pub values: Option<&'static str>,
+    /// The value type (`type = ...`); `None` is text.
+    pub field_type: Option<&'static str>,
 }
 
 const PLAIN: Field = Field {
+    object: None,
     hubspot: "",
     salesforce: "",
     on: None,
     rule: None,
     salesforce_if_blank: None,
     values: None,
+    field_type: None,
 };
 
 /// The field mappings every world's config holds: the example config's, with a rule of
@@ -101,6 +107,134 @@ pub const FIELDS: [Field; 9] = [
     },
 ];
 
+/// The industries both sandboxes' worlds use, as `(HubSpot value, Salesforce value)`: the
+/// value table of the `industry` mapping. Seeded companies only take these.
+pub const INDUSTRIES: [(&str, &str); 6] = [
+    ("COMPUTER_SOFTWARE", "Technology"),
+    ("BANKING", "Banking"),
+    ("INSURANCE", "Insurance"),
+    ("RETAIL", "Retail"),
+    ("TELECOMMUNICATIONS", "Telecommunications"),
+    ("UTILITIES", "Utilities"),
+];
+
+/// The deal stages both worlds use, as `(HubSpot stage id of the default pipeline,
+/// Salesforce StageName)`: the value table of the `dealstage` mapping.
+pub const STAGES: [(&str, &str); 7] = [
+    ("appointmentscheduled", "Prospecting"),
+    ("qualifiedtobuy", "Qualification"),
+    ("presentationscheduled", "Needs Analysis"),
+    ("decisionmakerboughtin", "Proposal/Price Quote"),
+    ("contractsent", "Negotiation/Review"),
+    ("closedwon", "Closed Won"),
+    ("closedlost", "Closed Lost"),
+];
+
+/// The mappings of the `companies` pair, and a person's company.
+pub const COMPANY_FIELDS: [Field; 8] = [
+    Field {
+        object: Some("companies"),
+        hubspot: "name",
+        salesforce: "Name",
+        rule: Some("prefer_hubspot_unless_blank"),
+        salesforce_if_blank: Some("[no name]"),
+        ..PLAIN
+    },
+    Field {
+        object: Some("companies"),
+        hubspot: "domain",
+        salesforce: "Website",
+        ..PLAIN
+    },
+    Field {
+        object: Some("companies"),
+        hubspot: "phone",
+        salesforce: "Phone",
+        ..PLAIN
+    },
+    Field {
+        object: Some("companies"),
+        hubspot: "city",
+        salesforce: "BillingCity",
+        ..PLAIN
+    },
+    Field {
+        object: Some("companies"),
+        hubspot: "industry",
+        salesforce: "Industry",
+        values: Some(
+            r#"{ "COMPUTER_SOFTWARE" = "Technology", "BANKING" = "Banking", "INSURANCE" = "Insurance", "RETAIL" = "Retail", "TELECOMMUNICATIONS" = "Telecommunications", "UTILITIES" = "Utilities" }"#,
+        ),
+        ..PLAIN
+    },
+    Field {
+        object: Some("companies"),
+        hubspot: "numberofemployees",
+        salesforce: "NumberOfEmployees",
+        field_type: Some("number"),
+        ..PLAIN
+    },
+    Field {
+        object: Some("companies"),
+        hubspot: "annualrevenue",
+        salesforce: "AnnualRevenue",
+        field_type: Some("number"),
+        ..PLAIN
+    },
+    Field {
+        hubspot: "@company",
+        salesforce: "AccountId",
+        on: Some("Contact"),
+        ..PLAIN
+    },
+];
+
+/// The mappings of the `deals` pair.
+pub const DEAL_FIELDS: [Field; 6] = [
+    Field {
+        object: Some("deals"),
+        hubspot: "dealname",
+        salesforce: "Name",
+        salesforce_if_blank: Some("[no name]"),
+        ..PLAIN
+    },
+    Field {
+        object: Some("deals"),
+        hubspot: "amount",
+        salesforce: "Amount",
+        field_type: Some("number"),
+        ..PLAIN
+    },
+    Field {
+        object: Some("deals"),
+        hubspot: "closedate",
+        salesforce: "CloseDate",
+        field_type: Some("date"),
+        ..PLAIN
+    },
+    Field {
+        object: Some("deals"),
+        hubspot: "dealstage",
+        salesforce: "StageName",
+        values: Some(
+            r#"{ "appointmentscheduled" = "Prospecting", "qualifiedtobuy" = "Qualification", "presentationscheduled" = "Needs Analysis", "decisionmakerboughtin" = "Proposal/Price Quote", "contractsent" = "Negotiation/Review", "closedwon" = "Closed Won", "closedlost" = "Closed Lost" }"#,
+        ),
+        ..PLAIN
+    },
+    Field {
+        object: Some("deals"),
+        hubspot: "@company",
+        salesforce: "AccountId",
+        ..PLAIN
+    },
+    Field {
+        object: Some("deals"),
+        hubspot: "@contacts",
+        salesforce: "OpportunityContactRole",
+        ..PLAIN
+    },
+];
+
 /// The limits the HubSpot connector is told to keep (`[hubspot]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HubSpotLimits {
@@ -129,6 +263,9 @@ pub struct Config {
     pub rules: Vec<(String, String)>,
     /// Tables appended after the field mappings (`[sla]`, `[metrics]`...), as TOML text.
     pub sections: String,
+    /// The object pairs synced besides `contacts` (`companies`, `deals`): their mappings
+    /// ([`COMPANY_FIELDS`], [`DEAL_FIELDS`]) and tables are written too.
+    pub objects: Vec<String>,
 }
 
 /// The demo's `[sla]`: a first touch short enough to see breaches within a minute, and the
@@ -148,7 +285,27 @@ impl Config {
             extra_sync: String::new(),
             rules: Vec::new(),
             sections: DEMO_SLA.into(),
+            objects: Vec::new(),
         }
+    }
+
+    /// The tables of the revenue pairs this config syncs: creates keyed on the sandbox
+    /// org's and portal's id fields, so a create whose answer was lost is found again.
+    fn revenue_sections(&self) -> String {
+        let mut out = String::new();
+        if self.objects.iter().any(|o| o == "companies") {
+            out.push_str(
+                "\n[companies]\nexternal_id_field = \"HubSpot_Company_Id__c\"\n\
+                 hubspot_id_property = \"salesforce_account_id\"\n",
+            );
+        }
+        if self.objects.iter().any(|o| o == "deals") {
+            out.push_str(
+                "\n[deals]\nexternal_id_field = \"HubSpot_Deal_Id__c\"\n\
+                 hubspot_id_property = \"salesforce_opportunity_id\"\n",
+            );
+        }
+        out
     }
 
     /// The config file's text for sandboxes at `hubspot_url` and `salesforce_url` and a
@@ -185,9 +342,13 @@ impl Config {
             "\n[sync]\npoll_interval = \"{}\"\nlookback = \"{}\"",
             self.poll_interval, self.lookback
         );
+        if !self.objects.is_empty() {
+            let _ = writeln!(out, "objects = [\"{}\"]", self.objects.join("\", \""));
+        }
         if !self.extra_sync.is_empty() {
             let _ = writeln!(out, "{}", self.extra_sync);
         }
+        out.push_str(&self.revenue_sections());
         out.push_str(&self.fields());
         if !self.sections.is_empty() {
             let _ = write!(out, "\n{}", self.sections);
@@ -195,19 +356,36 @@ impl Config {
         out
     }
 
-    /// The `[[field]]` tables, with this config's rules in place of [`FIELDS`]' own.
+    /// The mappings this config writes: [`FIELDS`], and those of each revenue pair it
+    /// syncs.
+    pub fn mappings(&self) -> Vec<Field> {
+        let mut out = FIELDS.to_vec();
+        if self.objects.iter().any(|o| o == "companies") {
+            out.extend(COMPANY_FIELDS);
+        }
+        if self.objects.iter().any(|o| o == "deals") {
+            out.extend(DEAL_FIELDS);
+        }
+        out
+    }
+
+    /// The `[[field]]` tables, with this config's rules in place of the mappings' own.
     pub fn fields(&self) -> String {
         let mut out = String::new();
-        for field in &FIELDS {
+        for field in &self.mappings() {
             let rule = self
                 .rules
                 .iter()
                 .find(|(hubspot, _)| hubspot == field.hubspot)
                 .map(|(_, rule)| rule.as_str())
                 .or(field.rule);
-            let _ = write!(
+            out.push_str("\n[[field]]\n");
+            if let Some(object) = field.object {
+                let _ = writeln!(out, "object = \"{object}\"");
+            }
+            let _ = writeln!(
                 out,
-                "\n[[field]]\nhubspot = \"{}\"\nsalesforce = \"{}\"\n",
+                "hubspot = \"{}\"\nsalesforce = \"{}\"",
                 field.hubspot, field.salesforce
             );
             if let Some(object) = field.on {
@@ -221,6 +399,9 @@ impl Config {
             }
             if let Some(values) = field.values {
                 let _ = writeln!(out, "values = {values}");
+            }
+            if let Some(kind) = field.field_type {
+                let _ = writeln!(out, "type = \"{kind}\"");
             }
         }
         out

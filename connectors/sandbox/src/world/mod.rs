@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod people;
+pub mod revenue;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -26,10 +27,11 @@ use crate::hubspot::{HubSpotSandbox, SandboxError, SandboxOptions as HubSpotOpti
 use crate::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions, SfError};
 
 pub use config::{
-    Config, DEMO_SLA, FIELDS, Field, HUBSPOT_TOKEN_FILE, HubSpotLimits, SALESFORCE_CLIENT_ID_FILE,
-    SALESFORCE_CLIENT_SECRET_FILE,
+    COMPANY_FIELDS, Config, DEAL_FIELDS, DEMO_SLA, FIELDS, Field, HUBSPOT_TOKEN_FILE,
+    HubSpotLimits, INDUSTRIES, SALESFORCE_CLIENT_ID_FILE, SALESFORCE_CLIENT_SECRET_FILE, STAGES,
 };
 pub use people::{Population, Seeded, populate, seed_demo, shared_email};
+pub use revenue::{CompanyShapes, populate_companies, populate_deals};
 
 /// Why a world could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -44,10 +46,10 @@ pub enum WorldError {
         #[source]
         source: std::io::Error,
     },
-    /// The HubSpot sandbox refused a seeded contact.
-    #[error("seeding HubSpot contact {email}")]
+    /// The HubSpot sandbox refused a seeded record.
+    #[error("seeding HubSpot record {email}")]
     HubSpot {
-        /// The contact's email.
+        /// The record's email (or a company's domain).
         email: String,
         /// HubSpot's reason.
         #[source]
@@ -56,7 +58,7 @@ pub enum WorldError {
     /// The Salesforce sandbox refused a seeded record.
     #[error("seeding Salesforce {object} {email}: {errors:?}")]
     Salesforce {
-        /// `Lead` or `Contact`.
+        /// The sObject (`Lead`, `Contact`, `Account`, `Opportunity`...).
         object: &'static str,
         /// The record's email.
         email: String,
