@@ -1,9 +1,9 @@
 //! What `truce check` concludes from the config and the two systems' own descriptions of
 //! their fields, as pure data: no I/O, table-tested.
 //!
-//! The command asks each connector to describe its objects ([`Connector::describe`], the
-//! contract's system-neutral [`FieldInfo`]): HubSpot contacts, Salesforce Lead and Contact,
-//! then hands the answers here. [`mapping_checks`] returns one [`Line`] per
+//! The command asks each connector to describe the objects of every synced pair
+//! ([`Connector::describe`], the contract's system-neutral [`FieldInfo`]), then hands the
+//! answers here. [`mapping_checks`] returns one [`Line`] per
 //! finding, every problem at once: unknown properties and fields, incompatible types,
 //! enumeration values missing on the other side, required Salesforce fields nobody fills,
 //! read-only targets, and a configured external-id field that is missing or not flagged.
@@ -12,14 +12,14 @@
 
 pub mod sla;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 #[cfg(doc)]
 use truce_connectors::Connector;
-use truce_connectors::{FieldInfo, FieldKind};
+use truce_connectors::{FieldInfo, FieldKind, ObjectType, System};
 
-use crate::config::{Config, FieldMapping, Rule, SalesforceObject};
+use crate::config::{Config, CreatePolicy, FieldMapping, Pair, Rule};
 
 /// How a finding counts toward the verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,27 +78,30 @@ impl fmt::Display for Line {
     }
 }
 
-/// What the two systems said about their fields (`None`: that side was not reachable).
-#[derive(Debug, Clone, Copy, Default)]
+/// What the two systems said about the fields of each object they were asked about (an
+/// object missing: it was not reachable, or not asked about).
+#[derive(Debug, Clone, Default)]
 pub struct Described<'a> {
-    /// HubSpot's contact properties.
-    pub hubspot: Option<&'a [FieldInfo]>,
-    /// Salesforce's Lead fields.
-    pub lead: Option<&'a [FieldInfo]>,
-    /// Salesforce's Contact fields.
-    pub contact: Option<&'a [FieldInfo]>,
+    objects: BTreeMap<ObjectType, &'a [FieldInfo]>,
 }
 
 impl<'a> Described<'a> {
-    fn object(&self, object: SalesforceObject) -> Option<&'a [FieldInfo]> {
-        match object {
-            SalesforceObject::Lead => self.lead,
-            SalesforceObject::Contact => self.contact,
+    /// Adds what a system said about `object`.
+    pub fn with(mut self, object: ObjectType, fields: Option<&'a [FieldInfo]>) -> Described<'a> {
+        if let Some(fields) = fields {
+            self.objects.insert(object, fields);
         }
+        self
     }
 
-    fn property(&self, name: &str) -> Option<Option<&'a FieldInfo>> {
-        self.hubspot
+    fn object(&self, object: ObjectType) -> Option<&'a [FieldInfo]> {
+        self.objects.get(&object).copied()
+    }
+
+    /// The HubSpot property `name` of `object`: `None` when the object was not described,
+    /// `Some(None)` when it has no such property.
+    fn property(&self, object: ObjectType, name: &str) -> Option<Option<&'a FieldInfo>> {
+        self.object(object)
             .map(|props| props.iter().find(|p| p.name == name))
     }
 }
@@ -145,22 +148,33 @@ fn writes_hubspot(rule: Rule) -> bool {
     !matches!(rule, Rule::AlwaysHubspot | Rule::None)
 }
 
-/// True when a mapping applies to this Salesforce object (without `on`: to all of its
-/// pair's).
-fn applies(mapping: &FieldMapping, object: SalesforceObject) -> bool {
-    let object = object.object_type();
+/// The Salesforce objects a mapping applies to (without `on`: all of its pair's).
+fn targets(mapping: &FieldMapping) -> &[ObjectType] {
     mapping
         .on
         .as_deref()
         .unwrap_or(mapping.object.salesforce_objects())
-        .contains(&object)
 }
 
-fn object_name(object: SalesforceObject) -> &'static str {
+fn applies(mapping: &FieldMapping, object: ObjectType) -> bool {
+    targets(mapping).contains(&object)
+}
+
+/// A HubSpot object's name for one record (`contact`, `company`, `deal`).
+fn singular(object: ObjectType) -> &'static str {
     match object {
-        SalesforceObject::Lead => "Lead",
-        SalesforceObject::Contact => "Contact",
+        ObjectType::HubSpotCompany => "company",
+        ObjectType::HubSpotDeal => "deal",
+        _ => "contact",
     }
+}
+
+/// The pairs the config syncs: `contacts`, and what `[sync] objects` adds.
+fn synced(config: &Config) -> Vec<Pair> {
+    Pair::ALL
+        .into_iter()
+        .filter(|p| *p == Pair::Contacts || config.sync.objects.contains(p))
+        .collect()
 }
 
 /// How a `[[field]]` is named in findings: its position, both names and its line.
@@ -185,16 +199,12 @@ pub fn mapping_checks(
         let name = label(i, mapping, line_of_field(i));
         let before = out.len();
         check_mapping(&name, mapping, described, &mut out);
-        let unseen: Vec<&str> = [
-            described.hubspot.is_none().then_some("HubSpot"),
-            (applies(mapping, SalesforceObject::Lead) && described.lead.is_none())
-                .then_some("Salesforce Lead"),
-            (applies(mapping, SalesforceObject::Contact) && described.contact.is_none())
-                .then_some("Salesforce Contact"),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let hubspot = mapping.object.hubspot_object();
+        let unseen: Vec<String> = std::iter::once(hubspot)
+            .chain(targets(mapping).iter().copied())
+            .filter(|o| described.object(*o).is_none())
+            .map(|o| format!("{} {o}", o.system().label()))
+            .collect();
         if !unseen.is_empty() {
             // Not a pass: the side was not reachable, and that failure is already listed.
             out.push(Line::warn(format!(
@@ -209,8 +219,10 @@ pub fn mapping_checks(
         }
     }
     check_qualify(config, described, &mut out);
-    check_required(config, described, &mut out);
-    check_external_id(config, described, &mut out);
+    for pair in synced(config) {
+        check_required(config, pair, described, &mut out);
+    }
+    check_external_ids(config, described, &mut out);
     out
 }
 
@@ -220,11 +232,17 @@ fn check_mapping(
     described: &Described<'_>,
     out: &mut Vec<Line>,
 ) {
-    let property = match described.property(&mapping.hubspot) {
+    if mapping.hubspot.starts_with('@') {
+        check_reference(name, mapping, described, out);
+        return;
+    }
+    let hubspot = mapping.object.hubspot_object();
+    let property = match described.property(hubspot, &mapping.hubspot) {
         Some(None) => {
             out.push(Line::fail(format!(
-                "{name}: HubSpot has no contact property `{}` (check its internal name in \
+                "{name}: HubSpot has no {} property `{}` (check its internal name in \
                  Settings > Properties)",
+                singular(hubspot),
                 mapping.hubspot
             )));
             None
@@ -232,14 +250,11 @@ fn check_mapping(
         Some(Some(p)) => Some(p),
         None => None,
     };
-    for object in [SalesforceObject::Lead, SalesforceObject::Contact] {
-        if !applies(mapping, object) {
-            continue;
-        }
+    for &object in targets(mapping) {
         let Some(describe) = described.object(object) else {
             continue;
         };
-        let object = object_name(object);
+        let object = object.as_str();
         let Some(sf) = field(describe, &mapping.salesforce) else {
             out.push(Line::fail(format!(
                 "{name}: Salesforce {object} has no field `{}` (custom fields end in __c; \
@@ -269,6 +284,37 @@ fn check_mapping(
     }
     if let Some(p) = property {
         check_declared_type(name, mapping, p, out);
+    }
+}
+
+/// An association (`@company`, `@contacts`): its Salesforce side must be a reference field
+/// (`AccountId`) or, for a set, the child object holding the references
+/// (`OpportunityContactRole`); HubSpot's associations are not properties to describe.
+fn check_reference(
+    name: &str,
+    mapping: &FieldMapping,
+    described: &Described<'_>,
+    out: &mut Vec<Line>,
+) {
+    if mapping.hubspot.ends_with('s') {
+        return;
+    }
+    for &object in targets(mapping) {
+        let Some(describe) = described.object(object) else {
+            continue;
+        };
+        match field(describe, &mapping.salesforce) {
+            None => out.push(Line::fail(format!(
+                "{name}: Salesforce {object} has no field `{}`",
+                mapping.salesforce
+            ))),
+            Some(f) if f.kind != FieldKind::Reference => out.push(Line::fail(format!(
+                "{name}: {object}.{} is a {}, not a reference: an association maps to a field \
+                 holding the id of another record (AccountId)",
+                f.name, f.api_type
+            ))),
+            Some(_) => {}
+        }
     }
 }
 
@@ -374,7 +420,7 @@ fn quoted(values: &[&str]) -> String {
 
 fn check_qualify(config: &Config, described: &Described<'_>, out: &mut Vec<Line>) {
     let qualify = &config.sync.qualify;
-    match described.property(&qualify.property) {
+    match described.property(ObjectType::HubSpotContact, &qualify.property) {
         None => {}
         Some(None) => out.push(Line::fail(format!(
             "sync.qualify: HubSpot has no contact property `{}`, so no contact would ever \
@@ -410,19 +456,36 @@ fn check_qualify(config: &Config, described: &Described<'_>, out: &mut Vec<Line>
     }
 }
 
-/// Fields Salesforce requires on create of the object truce creates: each needs a mapping,
-/// and a `salesforce_if_blank` for contacts that have no value.
-fn check_required(config: &Config, described: &Described<'_>, out: &mut Vec<Line>) {
-    let object = config.sync.create_salesforce_as;
+/// The Salesforce object truce creates for `pair`, when its config lets it create one.
+fn created_in_salesforce(config: &Config, pair: Pair) -> Option<ObjectType> {
+    match pair {
+        Pair::Contacts => Some(config.sync.create_salesforce_as.object_type()),
+        Pair::Companies => (config.companies.create_in_salesforce != CreatePolicy::Never)
+            .then_some(ObjectType::SalesforceAccount),
+        Pair::Deals => (config.deals.create_in_salesforce != CreatePolicy::Never)
+            .then_some(ObjectType::SalesforceOpportunity),
+    }
+}
+
+/// Fields Salesforce requires on create of the object truce creates for `pair`: each needs
+/// a mapping, and a `salesforce_if_blank` for records that have no value.
+fn check_required(config: &Config, pair: Pair, described: &Described<'_>, out: &mut Vec<Line>) {
+    let Some(object) = created_in_salesforce(config, pair) else {
+        return;
+    };
     let Some(describe) = described.object(object) else {
         return;
     };
-    let name = object_name(object);
+    let name = object.as_str();
+    let what = match pair {
+        Pair::Contacts => "a contact",
+        Pair::Companies => "a company",
+        Pair::Deals => "a deal",
+    };
     for f in describe.iter().filter(|f| f.required) {
-        let mapping = config
-            .fields
-            .iter()
-            .find(|m| applies(m, object) && m.salesforce.eq_ignore_ascii_case(&f.name));
+        let mapping = config.fields.iter().find(|m| {
+            m.object == pair && applies(m, object) && m.salesforce.eq_ignore_ascii_case(&f.name)
+        });
         match mapping {
             None => out.push(Line::fail(format!(
                 "{name}.{} is required by Salesforce and no [[field]] maps it: add a mapping \
@@ -433,7 +496,7 @@ fn check_required(config: &Config, described: &Described<'_>, out: &mut Vec<Line
             Some(m) if m.salesforce_if_blank.is_none() && m.hubspot != "email" => {
                 out.push(Line::warn(format!(
                     "{name}.{} is required and mapped from `{}` without salesforce_if_blank: \
-                     a contact with no {} will be quarantined instead of created",
+                     {what} with no {} will be quarantined instead of created",
                     f.name, m.hubspot, m.hubspot
                 )))
             }
@@ -450,27 +513,71 @@ fn check_required(config: &Config, described: &Described<'_>, out: &mut Vec<Line
     }
 }
 
-fn check_external_id(config: &Config, described: &Described<'_>, out: &mut Vec<Line>) {
-    let Some(ext) = &config.salesforce.external_id_field else {
-        return;
-    };
-    for object in [SalesforceObject::Lead, SalesforceObject::Contact] {
+/// Every id field a create upserts on: `(config key, object, field)`.
+fn id_fields(config: &Config) -> Vec<(&'static str, ObjectType, &str)> {
+    let pairs = synced(config);
+    let mut out = Vec::new();
+    if let Some(ext) = &config.salesforce.external_id_field {
+        for object in [ObjectType::SalesforceLead, ObjectType::SalesforceContact] {
+            out.push(("salesforce.external_id_field", object, ext.as_str()));
+        }
+    }
+    let revenue = [
+        (
+            Pair::Companies,
+            &config.companies.external_id_field,
+            &config.companies.hubspot_id_property,
+        ),
+        (
+            Pair::Deals,
+            &config.deals.external_id_field,
+            &config.deals.hubspot_id_property,
+        ),
+    ];
+    for (pair, external, property) in revenue {
+        if !pairs.contains(&pair) {
+            continue;
+        }
+        let (salesforce_key, hubspot_key) = match pair {
+            Pair::Companies => (
+                "companies.external_id_field",
+                "companies.hubspot_id_property",
+            ),
+            _ => ("deals.external_id_field", "deals.hubspot_id_property"),
+        };
+        if let Some(ext) = external {
+            out.push((salesforce_key, pair.salesforce_objects()[0], ext.as_str()));
+        }
+        if let Some(property) = property {
+            out.push((hubspot_key, pair.hubspot_object(), property.as_str()));
+        }
+    }
+    out
+}
+
+/// Each id field exists and can be upserted on.
+fn check_external_ids(config: &Config, described: &Described<'_>, out: &mut Vec<Line>) {
+    for (key, object, name) in id_fields(config) {
         let Some(describe) = described.object(object) else {
             continue;
         };
-        let name = object_name(object);
-        match field(describe, ext) {
+        let (how, what) = match object.system() {
+            System::Salesforce => ("Text, External ID, Unique", "an External ID"),
+            System::HubSpot => (
+                "single-line text with unique values",
+                "a unique-value property",
+            ),
+        };
+        match field(describe, name) {
             None => out.push(Line::fail(format!(
-                "salesforce.external_id_field: {name} has no field `{ext}`; create it (Text, \
-                 External ID, Unique) or remove the key"
+                "{key}: {object} has no field `{name}`; create it ({how}) or remove the key"
             ))),
             Some(f) if !f.upsert_key => out.push(Line::fail(format!(
-                "salesforce.external_id_field: {name}.{} is not flagged External ID, so \
-                 creates cannot upsert on it",
+                "{key}: {object}.{} is not {what}, so creates cannot upsert on it",
                 f.name
             ))),
             Some(f) => out.push(Line::ok(format!(
-                "salesforce.external_id_field: {name}.{} is an External ID; creates are upserts",
+                "{key}: {object}.{} is {what}; creates are upserts",
                 f.name
             ))),
         }
@@ -558,11 +665,9 @@ mod tests {
     }
 
     fn failures(config: &Config, properties: &[FieldInfo], lead: &[FieldInfo]) -> Vec<String> {
-        let described = Described {
-            hubspot: Some(properties),
-            lead: Some(lead),
-            contact: None,
-        };
+        let described = Described::default()
+            .with(ObjectType::HubSpotContact, Some(properties))
+            .with(ObjectType::SalesforceLead, Some(lead));
         mapping_checks(config, &described, &|_| None)
             .into_iter()
             .filter(|l| l.verdict == Verdict::Fail)
@@ -608,16 +713,101 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(found[0].starts_with("Lead.LastName is required by Salesforce"));
         let mapped = config("[[field]]\nhubspot = \"lifecyclestage\"\nsalesforce = \"LastName\"\n");
-        let described = Described {
-            hubspot: Some(&stage_property()),
-            lead: Some(&lead),
-            contact: None,
-        };
+        let properties = stage_property();
+        let described = Described::default()
+            .with(ObjectType::HubSpotContact, Some(&properties))
+            .with(ObjectType::SalesforceLead, Some(&lead));
         let lines = mapping_checks(&mapped, &described, &|_| None);
         assert!(
             lines
                 .iter()
                 .any(|l| l.verdict == Verdict::Warn && l.text.contains("will be quarantined")),
+            "{lines:#?}"
+        );
+    }
+
+    fn revenue_config(fields: &str) -> Config {
+        config(&format!(
+            "[sync]\nobjects = [\"companies\", \"deals\"]\n\
+             [companies]\ncreate_in_salesforce = \"always\"\n\
+             hubspot_id_property = \"salesforce_account_id\"\n\
+             [deals]\nexternal_id_field = \"HubSpot_Deal_Id__c\"\n{fields}"
+        ))
+    }
+
+    #[test]
+    fn revenue_pairs_are_checked_like_people_required_fields_stages_references_and_id_fields() {
+        let fields = "[[field]]\nobject = \"deals\"\nhubspot = \"dealstage\"\n\
+                      salesforce = \"StageName\"\n\
+                      values = { \"appointmentscheduled\" = \"Prospecting\", \"bogus\" = \"Won-ish\" }\n\
+                      [[field]]\nobject = \"deals\"\nhubspot = \"@company\"\nsalesforce = \"Amount\"\n\
+                      [[field]]\nhubspot = \"@company\"\nsalesforce = \"AccountId\"\non = [\"Contact\"]\n";
+        let config = revenue_config(fields);
+        let stages = [info(
+            "dealstage",
+            FieldKind::Enumeration,
+            "enumeration",
+            &["appointmentscheduled", "closedwon"],
+        )];
+        let picklist = [
+            info(
+                "StageName",
+                FieldKind::Enumeration,
+                "picklist",
+                &["Prospecting", "Closed Won"],
+            ),
+            info("Amount", FieldKind::Number, "currency", &[]),
+            FieldInfo {
+                upsert_key: true,
+                ..info("HubSpot_Deal_Id__c", FieldKind::String, "string", &[])
+            },
+        ];
+        let account = [FieldInfo {
+            required: true,
+            ..info("Name", FieldKind::String, "string", &[])
+        }];
+        let contact = [info("AccountId", FieldKind::Reference, "reference", &[])];
+        let companies = [info("name", FieldKind::String, "string", &[])];
+        let people = stage_property();
+        let described = Described::default()
+            .with(ObjectType::HubSpotDeal, Some(&stages))
+            .with(ObjectType::SalesforceOpportunity, Some(&picklist))
+            .with(ObjectType::SalesforceAccount, Some(&account))
+            .with(ObjectType::SalesforceContact, Some(&contact))
+            .with(ObjectType::HubSpotCompany, Some(&companies))
+            .with(ObjectType::HubSpotContact, Some(&people));
+        let lines = mapping_checks(&config, &described, &|_| None);
+        let failed: Vec<&str> = lines
+            .iter()
+            .filter(|l| l.verdict == Verdict::Fail)
+            .map(|l| l.text.as_str())
+            .collect();
+        let has = |needle: &str| failed.iter().any(|f| f.contains(needle));
+        assert!(
+            has("\"bogus\" that HubSpot `dealstage` does not offer"),
+            "{failed:#?}"
+        );
+        assert!(
+            has("\"Won-ish\" missing from the Opportunity.StageName picklist"),
+            "{failed:#?}"
+        );
+        assert!(
+            has("Opportunity.Amount is a currency, not a reference"),
+            "{failed:#?}"
+        );
+        assert!(
+            has("Account.Name is required by Salesforce and no [[field]] maps it"),
+            "{failed:#?}"
+        );
+        assert!(
+            has("companies.hubspot_id_property: companies has no field `salesforce_account_id`"),
+            "{failed:#?}"
+        );
+        assert_eq!(failed.len(), 5, "{failed:#?}");
+        assert!(
+            lines.iter().any(|l| l.verdict == Verdict::Ok
+                && l.text
+                    .contains("deals.external_id_field: Opportunity.HubSpot_Deal_Id__c")),
             "{lines:#?}"
         );
     }

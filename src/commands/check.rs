@@ -13,11 +13,11 @@ use anyhow::{Context, bail};
 use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
 use truce_connectors::hubspot::HubSpotConnector;
 use truce_connectors::salesforce::SalesforceConnector;
-use truce_connectors::{Connector, FieldInfo, ObjectType};
+use truce_connectors::{Connector, FieldInfo, ObjectType, System};
 
 use crate::check::{Described, Line, Verdict, mapping_checks};
 use crate::cli::{CheckArgs, Global};
-use crate::config::{self, Loaded};
+use crate::config::{self, Loaded, Pair};
 use crate::connect;
 use crate::engine::settings::Settings;
 
@@ -118,11 +118,15 @@ async fn remote_checks(loaded: &Loaded) -> anyhow::Result<Vec<(&'static str, Lin
     out.extend(hubspot_lines.into_iter().map(|l| ("HubSpot", l)));
     let (lead, contact, salesforce_lines) = salesforce_checks(loaded, &salesforce).await;
     out.extend(salesforce_lines.into_iter().map(|l| ("Salesforce", l)));
-    let described = Described {
-        hubspot: properties.as_deref(),
-        lead: lead.as_deref(),
-        contact: contact.as_deref(),
-    };
+    let (revenue, revenue_lines) = describe_revenue(loaded, &hubspot, &salesforce).await;
+    out.extend(revenue_lines);
+    let mut described = Described::default()
+        .with(ObjectType::HubSpotContact, properties.as_deref())
+        .with(ObjectType::SalesforceLead, lead.as_deref())
+        .with(ObjectType::SalesforceContact, contact.as_deref());
+    for (object, fields) in &revenue {
+        described = described.with(*object, Some(fields));
+    }
     let source = std::fs::read_to_string(&loaded.path)
         .with_context(|| format!("reading {}", loaded.path.display()))?;
     let line_of_field = |i: usize| config::field_line(&source, i);
@@ -140,6 +144,48 @@ async fn remote_checks(loaded: &Loaded) -> anyhow::Result<Vec<(&'static str, Lin
         );
     }
     Ok(out)
+}
+
+/// Describes the objects of the revenue pairs the config syncs (companies and Accounts,
+/// deals and Opportunities), one line each.
+async fn describe_revenue(
+    loaded: &Loaded,
+    hubspot: &HubSpotConnector,
+    salesforce: &SalesforceConnector,
+) -> (Vec<(ObjectType, Vec<FieldInfo>)>, Vec<(&'static str, Line)>) {
+    let mut described = Vec::new();
+    let mut lines = Vec::new();
+    for pair in [Pair::Companies, Pair::Deals] {
+        if !loaded.config.sync.objects.contains(&pair) {
+            continue;
+        }
+        for object in [pair.hubspot_object()]
+            .into_iter()
+            .chain(pair.salesforce_objects().iter().copied())
+        {
+            let (side, answer) = match object.system() {
+                System::HubSpot => ("HubSpot", Connector::describe(hubspot, object).await),
+                System::Salesforce => ("Salesforce", Connector::describe(salesforce, object).await),
+            };
+            match answer {
+                Ok(fields) => {
+                    lines.push((
+                        side,
+                        Line::ok(format!("{object} described ({} fields)", fields.len())),
+                    ));
+                    described.push((object, fields));
+                }
+                Err(err) => lines.push((
+                    side,
+                    Line::fail(format!(
+                        "describing {object} failed: {}; truce's user needs read access to it",
+                        chain(&err)
+                    )),
+                )),
+            }
+        }
+    }
+    (described, lines)
 }
 
 /// `[sla]` against each system's own description of the fields it names.
