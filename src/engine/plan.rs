@@ -75,8 +75,17 @@ impl Engine {
 
     /// The links whose references wait for a record one of `links` holds.
     pub(crate) fn waiting_for(&self, links: &[LinkId]) -> Result<Vec<LinkId>, EngineError> {
-        let reader = self.store.reader();
         let mut waiting = Vec::new();
+        // Only a pair that maps references can wait: without one, no lookup per link.
+        let references = self
+            .settings
+            .pairs
+            .iter()
+            .any(|spec| spec.fields.iter().any(|f| f.reference.is_some()));
+        if !references {
+            return Ok(waiting);
+        }
+        let reader = self.store.reader();
         for &id in links {
             let Some(link) = reader.link(id)? else {
                 continue;
