@@ -8,6 +8,7 @@
 //! - `limits`: `Sforce-Limit-Info`, the `daily_share` gate, requests in flight.
 //! - `pull`: polls, scans and lookups, packed into `/composite` calls.
 //! - `write`: sObject Collections, five per `/composite` call.
+//! - `jwt`: the signed assertion of the JWT bearer grant.
 //! - `records`: query rows → [`crate::Record`] or [`crate::Rejected`].
 //! - `describe`: describe → [`FieldInfo`].
 //! - [`soql`]: the one place SOQL text is built (escaped literals, checked names and ids).
@@ -16,6 +17,7 @@
 mod calls;
 pub mod config;
 mod describe;
+pub mod jwt;
 mod limits;
 mod objects;
 mod pull;
@@ -82,7 +84,7 @@ impl SalesforceConnector {
                 config.daily_share
             )));
         }
-        let vendor = SalesforceCalls::new(&config);
+        let vendor = SalesforceCalls::new(&config)?;
         Ok(SalesforceConnector {
             inner: Arc::new(Inner {
                 pipeline: Pipeline::new(http, vendor, None, config.retry.clone()),
@@ -100,6 +102,18 @@ impl SalesforceConnector {
     pub fn with_clock(self, clock: Clock) -> SalesforceConnector {
         self.inner.polls.set_clock(clock);
         self
+    }
+
+    /// Logs in (or finds the session already open) without any API call: what `truce
+    /// check` tries first, so a refused login is one clear error.
+    pub async fn login(&self) -> Result<(), Error> {
+        self.inner.pipeline.authenticate().await
+    }
+
+    /// The OAuth grant in use, as the config spells it (`client_credentials`,
+    /// `refresh_token`, `jwt_bearer`).
+    pub fn grant(&self) -> &'static str {
+        self.inner.pipeline.vendor().grant()
     }
 
     /// Why pulls and writes are paused (usage at `daily_share`, or the allocation spent),
