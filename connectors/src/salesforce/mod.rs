@@ -7,7 +7,10 @@
 //!   the session (token and `instance_url`), the budgets plugged in.
 //! - `limits`: `Sforce-Limit-Info`, the `daily_share` gate, requests in flight.
 //! - `pull`: polls, scans and lookups, packed into `/composite` calls.
+//! - `roles`: an Opportunity's contacts read from its OpportunityContactRole records, and
+//!   their own change stream.
 //! - `write`: sObject Collections, five per `/composite` call.
+//! - `role_writes`: an Opportunity's desired contacts written as role creates and deletes.
 //! - `jwt`: the signed assertion of the JWT bearer grant.
 //! - `records`: query rows → [`crate::Record`] or [`crate::Rejected`].
 //! - `describe`: describe → [`FieldInfo`].
@@ -22,6 +25,8 @@ mod limits;
 mod objects;
 mod pull;
 mod records;
+mod role_writes;
+mod roles;
 pub mod soql;
 pub mod wire;
 mod write;
@@ -63,6 +68,8 @@ pub struct SalesforceConnector {
 struct Inner {
     pipeline: Pipeline<SalesforceCalls>,
     objects: Vec<Configured>,
+    /// The contact roles, read when an Opportunity's contacts are configured.
+    roles: Option<Configured>,
     object_types: Vec<ObjectType>,
     max_concurrency: usize,
     pages: Mutex<HashMap<String, PendingPage>>,
@@ -85,9 +92,14 @@ impl SalesforceConnector {
             )));
         }
         let vendor = SalesforceCalls::new(&config)?;
+        let roles = objects
+            .iter()
+            .any(|o| o.children.is_some())
+            .then(objects::contact_roles);
         Ok(SalesforceConnector {
             inner: Arc::new(Inner {
                 pipeline: Pipeline::new(http, vendor, None, config.retry.clone()),
+                roles,
                 object_types: objects.iter().map(|o| o.spec.object).collect(),
                 objects,
                 max_concurrency: config.max_concurrency.max(1),
