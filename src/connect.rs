@@ -8,7 +8,7 @@ use truce_connectors::hubspot::{HubSpotAuth, HubSpotConfig, HubSpotConnector};
 use truce_connectors::salesforce::{
     Grant as SalesforceGrant, SalesforceConfig, SalesforceConnector,
 };
-use truce_connectors::{Connector, System};
+use truce_connectors::{Connector, Secret, System};
 
 use crate::config::{Grant, HubSpotCredentials, Loaded};
 use crate::engine::settings::Settings;
@@ -55,14 +55,27 @@ pub fn hubspot_config(loaded: &Loaded, settings: &Settings) -> HubSpotConfig {
 /// The Salesforce connector's config.
 pub fn salesforce_config(loaded: &Loaded, settings: &Settings) -> SalesforceConfig {
     let section = &loaded.config.salesforce;
+    let secrets = &loaded.secrets;
     let mut config = SalesforceConfig::new(
         section.login_url.clone(),
-        loaded.secrets.salesforce_client_id.clone(),
-        loaded.secrets.salesforce_client_secret.clone(),
+        secrets.salesforce_client_id.clone(),
+        // The JWT bearer grant has no client secret.
+        secrets
+            .salesforce_client_secret
+            .clone()
+            .unwrap_or_else(|| Secret::new("")),
     );
     config.api_version = section.api_version.clone();
-    config.grant = match (section.grant, &loaded.secrets.salesforce_refresh_token) {
-        (Grant::RefreshToken, Some(token)) => SalesforceGrant::RefreshToken(token.clone()),
+    config.grant = match (
+        section.grant,
+        &secrets.salesforce_refresh_token,
+        &secrets.salesforce_private_key,
+    ) {
+        (Grant::RefreshToken, Some(token), _) => SalesforceGrant::RefreshToken(token.clone()),
+        (Grant::JwtBearer, _, Some(key)) => SalesforceGrant::JwtBearer {
+            username: section.username.clone().unwrap_or_default(),
+            private_key: key.clone(),
+        },
         _ => SalesforceGrant::ClientCredentials,
     };
     config.daily_share = section.daily_share;

@@ -6,6 +6,9 @@ mod common;
 use std::path::Path;
 
 use common::World;
+use truce_sandbox::hubspot::SandboxOptions as HubSpotOptions;
+use truce_sandbox::salesforce::{AppKey, DEFAULT_USER, SandboxOptions as SalesforceOptions};
+use truce_sandbox::world::SALESFORCE_CLIENT_SECRET_FILE;
 
 async fn check(config: &Path) -> (i32, String, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_truce"))
@@ -136,7 +139,9 @@ async fn wrong_credentials_fail_on_both_sides_without_printing_them() {
     let (code, out, err) = check(&world.config_path).await;
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("FAIL  reading contacts from"), "{out}");
-    assert!(out.contains("FAIL  describing Lead failed"), "{out}");
+    // Logging in comes first, so a refused or unreachable login is one line.
+    assert!(out.contains("FAIL  logging in at"), "{out}");
+    assert!(!out.contains("describing Lead failed"), "{out}");
     let all = format!("{out}{err}");
     assert!(!all.contains("pat-na1-wrong-token") && !all.contains("wrong-secret-value"));
 }
@@ -165,7 +170,143 @@ async fn unreachable_apis_fail_and_no_mapping_is_claimed_checked() {
     let (code, out, err) = check(&path).await;
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("FAIL  reading contacts from"), "{out}");
-    assert!(out.contains("FAIL  describing Lead failed"), "{out}");
+    // Logging in comes first, so a refused or unreachable login is one line.
+    assert!(out.contains("FAIL  logging in at"), "{out}");
+    assert!(!out.contains("describing Lead failed"), "{out}");
     assert!(!out.contains("types match"), "{out}");
     assert!(out.contains("not checked against HubSpot"), "{out}");
+}
+
+/// A world whose connected app holds `key`'s public half, and its config switched to the
+/// JWT bearer grant as `user` with the private key in a file.
+async fn jwt_world(key: &AppKey, user: &str) -> World {
+    let world = World::with_options(
+        HubSpotOptions::default(),
+        SalesforceOptions {
+            jwt_certificate: Some(key.public_pem.clone()),
+            ..SalesforceOptions::default()
+        },
+        "",
+    )
+    .await;
+    std::fs::write(
+        world.dir.path().join("salesforce-jwt.key"),
+        &key.private_pem,
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&world.config_path).unwrap();
+    let secret = format!("client_secret = {{ file = \"{SALESFORCE_CLIENT_SECRET_FILE}\" }}\n");
+    assert!(text.contains(&secret));
+    let jwt = format!(
+        "grant = \"jwt_bearer\"\nusername = \"{user}\"\nprivate_key = {{ file = \"salesforce-jwt.key\" }}\n"
+    );
+    std::fs::write(&world.config_path, text.replace(&secret, &jwt)).unwrap();
+    world
+}
+
+fn assert_no_key_nor_assertion(text: &str, key: &AppKey) {
+    assert!(
+        !text.contains("eyJhbGciOiJSUzI1NiJ9"),
+        "an assertion leaked:\n{text}"
+    );
+    for line in key.private_pem.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!text.contains(line), "the private key leaked:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jwt_bearer_grant_passes_and_each_refusal_is_one_line_naming_its_cause() {
+    let key = AppKey::generate().unwrap();
+    let world = jwt_world(&key, DEFAULT_USER).await;
+    let (code, out, err) = check(&world.config_path).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("(jwt_bearer grant); the REST API answers"),
+        "{out}"
+    );
+    assert_no_key_nor_assertion(&format!("{out}{err}"), &key);
+
+    // The app holds another certificate; the org's clock is ahead; the user is unknown.
+    let other = AppKey::generate().unwrap();
+    world
+        .salesforce
+        .set_jwt_certificate(&other.public_pem)
+        .unwrap();
+    let (code, out, err) = check(&world.config_path).await;
+    world
+        .salesforce
+        .set_jwt_certificate(&key.public_pem)
+        .unwrap();
+    world
+        .salesforce
+        .pin_clock(Some(chrono::Utc::now() + chrono::Duration::minutes(10)));
+    let expired = check(&world.config_path).await;
+    world.salesforce.pin_clock(None);
+    let stranger = jwt_world(&key, "nobody@example.com").await;
+    let unknown = check(&stranger.config_path).await;
+    for ((code, out, err), cause, hint) in [
+        (
+            (code, out, err),
+            "invalid assertion",
+            "private_key must be the key of that certificate",
+        ),
+        (
+            expired,
+            "expired authorization code",
+            "check this host's clock",
+        ),
+        (
+            unknown,
+            "user hasn't approved this consumer",
+            "username is unknown or inactive",
+        ),
+    ] {
+        assert_eq!(code, 1, "{out}{err}");
+        let salesforce: Vec<&str> = out
+            .lines()
+            .skip_while(|l| *l != "Salesforce")
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .collect();
+        assert_eq!(salesforce.len(), 1, "one line, naming the cause:\n{out}");
+        let line = salesforce[0];
+        assert!(
+            line.contains("FAIL  logging in at") && line.contains("jwt_bearer grant"),
+            "{out}"
+        );
+        assert!(
+            line.contains("invalid_grant") && line.contains(cause) && line.contains(hint),
+            "{out}"
+        );
+        assert!(out.contains("verdict: FAIL"), "{out}");
+        assert_no_key_nor_assertion(&format!("{out}{err}"), &key);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_key_that_does_not_parse_is_a_config_error_naming_its_source_not_its_content() {
+    let key = AppKey::generate().unwrap();
+    let world = jwt_world(&key, DEFAULT_USER).await;
+    // The certificate where the key should be: a common mistake.
+    std::fs::write(world.dir.path().join("salesforce-jwt.key"), &key.public_pem).unwrap();
+    let (code, out, err) = check(&world.config_path).await;
+    assert_eq!(code, 78, "{out}{err}");
+    let text = std::fs::read_to_string(&world.config_path).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("private_key"))
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!(":{line}: `salesforce.private_key`")),
+        "{err}"
+    );
+    assert!(
+        err.contains("the key read from file salesforce-jwt.key does not parse"),
+        "{err}"
+    );
+    assert!(err.contains("PUBLIC KEY block, not a private key"), "{err}");
+    for body in key.public_pem.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!err.contains(body) && !out.contains(body), "{err}");
+    }
 }

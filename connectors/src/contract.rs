@@ -8,8 +8,9 @@
 //!
 //! ## Pulling changes
 //!
-//! Each system exposes one or more *streams* (HubSpot: `contacts`; Salesforce: `Lead`,
-//! `Contact` and its deletions), each ordered by the keyset `(modified_at, id)`. The engine
+//! Each system exposes one or more *streams* (HubSpot: `contacts`; Salesforce: one per
+//! object, deletions included, and `OpportunityContactRole`), each ordered by the keyset
+//! `(modified_at, id)`. The engine
 //! keeps a durable high-water [`Cursor`] per stream and polls like this:
 //!
 //! ```text

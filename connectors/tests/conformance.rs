@@ -3,7 +3,9 @@
 //!
 //! Each system supplies a [`Harness`]: a connector, and the sandbox controls the cases need
 //! (seed and edit records, make one visible late, expire tokens, script faults, count
-//! requests). Every case then runs once per system (`hubspot::...`, `salesforce::...`).
+//! requests). Every case then runs once per system (`hubspot::...`, `salesforce::...`),
+//! and once more on Salesforce Opportunities (`salesforce_opportunities::...`), a revenue
+//! object read and written through the same table entry machinery as Leads.
 //! A new connector passes this file before it is used: add its harness and one line to
 //! `systems` in the `conformance!` invocation at the end.
 //!
@@ -284,6 +286,121 @@ impl Harness for Salesforce {
 }
 
 // ---------------------------------------------------------------------------------------
+// Salesforce Opportunities: the same cases on a revenue object. An Opportunity has no email:
+// the cases' email is its `Name`, and an "email" that is not one is sent as its stage as
+// well, which the restricted `StageName` picklist refuses with the value in its message.
+
+struct SalesforceDeals {
+    sandbox: SalesforceSandbox,
+    served: Served,
+    account: String,
+}
+
+impl Harness for SalesforceDeals {
+    type Conn = SalesforceConnector;
+    const OBJECT: ObjectType = ObjectType::SalesforceOpportunity;
+    const BURST: usize = 4_500;
+    const SCAN: usize = 4_100;
+
+    async fn start() -> SalesforceDeals {
+        let sandbox = SalesforceSandbox::new(SandboxOptions::default());
+        let served = sandbox.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let account = sandbox.seed_accounts(1, 7).remove(0);
+        SalesforceDeals {
+            sandbox,
+            served,
+            account,
+        }
+    }
+
+    fn connector(&self) -> SalesforceConnector {
+        let mut config = self.sandbox.config_for(&self.served.url());
+        config.objects =
+            BTreeMap::from([(Self::OBJECT, vec!["Description".into(), "StageName".into()])]);
+        config.retry = RetryPolicy::default();
+        SalesforceConnector::new(config, http()).unwrap()
+    }
+
+    fn seed(&self, n: usize) -> Vec<String> {
+        self.sandbox.seed_opportunities(n, 7)
+    }
+
+    fn edit_at_once(&self, ids: &[String]) -> i64 {
+        let at = Utc::now().timestamp() + 2;
+        self.sandbox.pin_clock(Utc.timestamp_opt(at, 0).single());
+        for id in ids {
+            self.sandbox
+                .edit("Opportunity", id, json!({"Description": "Burst"}))
+                .unwrap();
+        }
+        self.sandbox.pin_clock(None);
+        at * 1000
+    }
+
+    fn edit(&self, id: &str) {
+        self.sandbox
+            .edit("Opportunity", id, json!({"Description": "Now"}))
+            .unwrap();
+    }
+
+    fn edit_late(&self, id: &str, at_ms: i64) {
+        self.sandbox
+            .pin_clock(Utc.timestamp_millis_opt(at_ms).single());
+        self.sandbox
+            .edit("Opportunity", id, json!({"Description": "Late"}))
+            .unwrap();
+        self.sandbox.pin_clock(None);
+    }
+
+    fn expire_tokens(&self) {
+        self.sandbox.expire_tokens();
+    }
+
+    fn token_requests(&self) -> u64 {
+        self.sandbox.counters().get(SALESFORCE_TOKEN)
+    }
+
+    fn api_requests(&self) -> u64 {
+        let counters = self.sandbox.counters();
+        counters.total() - counters.get(SALESFORCE_TOKEN)
+    }
+
+    fn script(&self, script: Vec<Fault>) {
+        self.sandbox.set_faults(SalesforceFaults {
+            faults: Faults {
+                script,
+                ..Faults::default()
+            },
+            lock_row: 0.0,
+        });
+    }
+
+    fn create(&self, key: i64, email: &str) -> Write {
+        let stage = if email.contains('@') {
+            "Prospecting"
+        } else {
+            email
+        };
+        Write {
+            key,
+            object: Self::OBJECT,
+            op: WriteOp::Create { upsert_on: None },
+            fields: BTreeMap::from([
+                ("Name".into(), json!(email)),
+                ("StageName".into(), json!(stage)),
+                ("CloseDate".into(), json!("2027-03-31")),
+                ("AccountId".into(), json!(self.account)),
+            ]),
+        }
+    }
+
+    fn email_of(&self, id: &str) -> Option<String> {
+        let row = self.sandbox.get("Opportunity", id)?;
+        row.get("Name")?.as_str().map(str::to_string)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // The cases
 
 /// The engine's poll loop: pages until done, `since` moved to the furthest position.
@@ -539,6 +656,7 @@ conformance!(
     systems: [
         hubspot => HubSpot,
         salesforce => Salesforce,
+        salesforce_opportunities => SalesforceDeals,
     ],
     cases: [
         a_pull_since_a_cursor_reads_records_sharing_one_timestamp_once_each,

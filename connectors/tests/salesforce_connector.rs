@@ -801,21 +801,27 @@ async fn describe_tells_which_fields_exist_and_which_creates_can_upsert_on() {
 }
 
 #[tokio::test]
-async fn objects_the_client_cannot_read_yet_are_refused_by_name() {
-    let (_sandbox, _served, mut config) = start(SandboxOptions::default()).await;
-    config
-        .objects
-        .insert(ObjectType::SalesforceOpportunity, Vec::new());
-    let err = SalesforceConnector::new(config, HttpClient::new(&HttpOptions::default()).unwrap())
-        .err()
-        .unwrap();
-    assert_eq!(err.class(), ErrorClass::Fatal);
-    assert!(
-        err.api()
-            .message
-            .contains("Opportunity is not yet supported"),
-        "{err}"
-    );
+async fn objects_the_client_cannot_read_are_refused_by_name() {
+    let (_sandbox, _served, config) = start(SandboxOptions::default()).await;
+    for (object, says) in [
+        (
+            ObjectType::HubSpotCompany,
+            "companies is a HubSpot object, not a Salesforce one",
+        ),
+        (
+            ObjectType::SalesforceContactRole,
+            "OpportunityContactRole is not an object of its own to truce",
+        ),
+    ] {
+        let mut config = config.clone();
+        config.objects.insert(object, Vec::new());
+        let err =
+            SalesforceConnector::new(config, HttpClient::new(&HttpOptions::default()).unwrap())
+                .err()
+                .unwrap();
+        assert_eq!(err.class(), ErrorClass::Fatal);
+        assert!(err.api().message.contains(says), "{err}");
+    }
 }
 
 #[tokio::test]

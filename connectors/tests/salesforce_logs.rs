@@ -1,5 +1,6 @@
 //! What the Salesforce connector writes to the log: the one clear pause line, the resume
-//! line, and never a token or secret, even at TRACE and through a renewal.
+//! line, and never a token, secret, private key or assertion, even at TRACE and through
+//! a renewal.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -13,7 +14,7 @@ use truce_connectors::contract::Cursors;
 use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
 use truce_connectors::salesforce::{Grant, SalesforceConnector};
 use truce_connectors::{Connector, ObjectType, Secret};
-use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions};
+use truce_sandbox::salesforce::{AppKey, DEFAULT_USER, SalesforceSandbox, SandboxOptions};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -106,4 +107,68 @@ async fn the_log_has_one_clear_pause_line_and_never_a_secret() {
     ] {
         assert!(!text.contains(secret), "{secret} leaked into the log");
     }
+}
+
+#[tokio::test]
+async fn the_jwt_private_key_and_assertions_never_reach_the_log_nor_an_error() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let key = AppKey::generate().unwrap();
+    let sandbox = SalesforceSandbox::new(SandboxOptions {
+        jwt_certificate: Some(key.public_pem.clone()),
+        ..SandboxOptions::default()
+    });
+    let served = sandbox.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    sandbox.seed_leads(5, 1);
+    let mut config = sandbox.config_for(&served.url());
+    config.client_secret = Secret::new("");
+    config.grant = Grant::JwtBearer {
+        username: DEFAULT_USER.into(),
+        private_key: Secret::new(key.private_pem.clone()),
+    };
+    let http = HttpClient::new(&HttpOptions::default()).unwrap();
+    let conn = SalesforceConnector::new(config.clone(), http.clone()).unwrap();
+    conn.scan(ObjectType::SalesforceLead, None).await.unwrap();
+    sandbox.expire_tokens();
+    conn.pull(&Cursors::new(), None, Duration::ZERO)
+        .await
+        .unwrap();
+    config.grant = Grant::JwtBearer {
+        username: "nobody@example.com".into(),
+        private_key: Secret::new(key.private_pem.clone()),
+    };
+    let refused = SalesforceConnector::new(config.clone(), http).unwrap();
+    let err = refused.login().await.err().unwrap();
+    tracing::warn!(error = %err, debug = ?err, "login refused");
+    assert_eq!(sandbox.counters().get("POST /services/oauth2/token"), 3);
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("session renewed"), "{text}");
+    assert!(
+        text.contains("user hasn't approved this consumer"),
+        "{text}"
+    );
+    let everything = format!("{text} {err:?} {conn:?} {refused:?} {config:?}");
+    // Every assertion begins with the base64url of {"alg":"RS256"}.
+    assert!(
+        !everything.contains("eyJhbGciOiJSUzI1NiJ9"),
+        "an assertion leaked"
+    );
+    assert!(
+        !everything.contains("PRIVATE KEY"),
+        "the private key leaked"
+    );
+    for line in key.private_pem.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!everything.contains(line), "the private key leaked");
+    }
+    assert!(
+        !everything.contains("00D5g0000000SBXEAA!"),
+        "a session token leaked"
+    );
 }

@@ -292,16 +292,25 @@ async fn hubspot_checks(
 
 async fn salesforce_checks(
     loaded: &Loaded,
-    salesforce: &dyn Connector,
+    salesforce: &SalesforceConnector,
 ) -> (Option<Vec<FieldInfo>>, Option<Vec<FieldInfo>>, Vec<Line>) {
     let login = &loaded.config.salesforce.login_url;
+    let grant = salesforce.grant();
     let mut lines = Vec::new();
+    // Log in first: a refused login is one line naming its cause, not one per object.
+    if let Err(err) = salesforce.login().await {
+        lines.push(Line::fail(format!(
+            "logging in at {login} ({grant} grant) failed: {}",
+            chain(&err)
+        )));
+        return (None, None, lines);
+    }
     let mut described = [None, None];
     for (slot, object) in [ObjectType::SalesforceLead, ObjectType::SalesforceContact]
         .into_iter()
         .enumerate()
     {
-        match salesforce.describe(object).await {
+        match Connector::describe(salesforce, object).await {
             Ok(fields) => {
                 lines.push(Line::ok(format!(
                     "{object} described ({} fields)",
@@ -321,11 +330,7 @@ async fn salesforce_checks(
         lines.insert(
             0,
             Line::ok(format!(
-                "logged in at {login} ({} grant); the REST API answers",
-                match loaded.config.salesforce.grant {
-                    config::Grant::RefreshToken => "refresh_token",
-                    config::Grant::ClientCredentials => "client_credentials",
-                }
+                "logged in at {login} ({grant} grant); the REST API answers"
             )),
         );
     }

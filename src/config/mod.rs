@@ -223,6 +223,20 @@ pub enum Grant {
     ClientCredentials,
     /// A stored refresh token (`refresh_token` key).
     RefreshToken,
+    /// An RS256 assertion signed with the External Client App's private key
+    /// (`username`, `private_key`); no client secret.
+    JwtBearer,
+}
+
+impl Grant {
+    /// The name the config spells it with.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grant::ClientCredentials => "client_credentials",
+            Grant::RefreshToken => "refresh_token",
+            Grant::JwtBearer => "jwt_bearer",
+        }
+    }
 }
 
 /// `[salesforce]`
@@ -235,15 +249,20 @@ pub struct SalesforceSection {
     /// REST API version, e.g. `"62.0"`.
     #[serde(default = "default_api_version")]
     pub api_version: String,
-    /// `client_credentials` or `refresh_token`.
+    /// `client_credentials`, `refresh_token` or `jwt_bearer`.
     #[serde(default = "default_grant")]
     pub grant: Grant,
     /// Connected app consumer key.
     pub client_id: SecretSource,
-    /// Connected app consumer secret.
-    pub client_secret: SecretSource,
+    /// Connected app consumer secret (not needed by `jwt_bearer`).
+    pub client_secret: Option<SecretSource>,
     /// Refresh token, for `grant = "refresh_token"`.
     pub refresh_token: Option<SecretSource>,
+    /// The user truce runs as, for `grant = "jwt_bearer"` (not a secret).
+    pub username: Option<String>,
+    /// The External Client App's PEM private key (RSA, PKCS#1 or PKCS#8), for
+    /// `grant = "jwt_bearer"`.
+    pub private_key: Option<SecretSource>,
     /// The share of the org's daily API allocation truce may spend.
     #[serde(default = "default_share")]
     pub daily_share: f64,
@@ -366,10 +385,12 @@ pub struct Secrets {
     pub hubspot: HubSpotCredentials,
     /// Salesforce connected-app id.
     pub salesforce_client_id: Secret,
-    /// Salesforce connected-app secret.
-    pub salesforce_client_secret: Secret,
+    /// Salesforce connected-app secret, when the grant uses one (not `jwt_bearer`).
+    pub salesforce_client_secret: Option<Secret>,
     /// Salesforce refresh token, when the grant uses one.
     pub salesforce_refresh_token: Option<Secret>,
+    /// The PEM private key of the `jwt_bearer` grant, checked to parse.
+    pub salesforce_private_key: Option<Secret>,
 }
 
 /// How truce authenticates to HubSpot.

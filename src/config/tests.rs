@@ -261,3 +261,92 @@ fn sla_problems_name_their_key_and_line_and_the_people_pair_reads_what_the_watch
     );
     assert!(without.sla.is_none());
 }
+
+/// `minimal`'s `[salesforce]` with the JWT bearer grant: `lines` replace the client secret.
+fn jwt_config(dir: &Path, lines: &str) -> String {
+    minimal(dir).replace("client_secret = { file = \"sec\" }\n", lines)
+}
+
+#[test]
+fn the_jwt_bearer_grant_needs_a_username_and_a_key_that_parses_but_no_client_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = truce_sandbox::salesforce::AppKey::generate().unwrap();
+    std::fs::write(dir.path().join("jwt.key"), &key.private_pem).unwrap();
+    let text = jwt_config(
+        dir.path(),
+        "grant = \"jwt_bearer\"\nusername = \"integration@example.com\"\n\
+         private_key = { file = \"jwt.key\" }\n",
+    );
+    let loaded = load_str(&dir.path().join("truce.toml"), &text).unwrap();
+    assert_eq!(loaded.config.salesforce.grant, Grant::JwtBearer);
+    assert!(loaded.secrets.salesforce_client_secret.is_none());
+    let pem = loaded.secrets.salesforce_private_key.as_ref().unwrap();
+    assert_eq!(pem.expose(), key.private_pem.trim_end());
+    let shown = format!("{loaded:?}");
+    assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+
+    let text = jwt_config(dir.path(), "grant = \"jwt_bearer\"\n");
+    let found = problems(dir.path(), &text);
+    let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["salesforce.username", "salesforce.private_key"],
+        "{found:?}"
+    );
+    let table = text.lines().position(|l| l == "[salesforce]").unwrap() + 1;
+    assert!(found.iter().all(|p| p.line == Some(table)), "{found:?}");
+    assert!(found[1].message.contains("PEM private key"), "{found:?}");
+
+    // Other grants still need their client secret.
+    let text = jwt_config(dir.path(), "");
+    let found = problems(dir.path(), &text);
+    assert_eq!(found[0].key, "salesforce.client_secret", "{found:?}");
+    assert!(found[0].message.contains("client_credentials"), "{found:?}");
+}
+
+#[test]
+fn a_private_key_that_does_not_parse_is_named_by_its_source_and_line_never_by_its_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = truce_sandbox::salesforce::AppKey::generate().unwrap();
+    let text = jwt_config(
+        dir.path(),
+        "grant = \"jwt_bearer\"\nusername = \"integration@example.com\"\n\
+         private_key = { file = \"jwt.key\" }\n",
+    );
+    for (content, says) in [
+        (
+            key.public_pem.clone(),
+            "PEM PUBLIC KEY block, not a private key",
+        ),
+        (
+            key.private_pem
+                .replace("PRIVATE KEY", "ENCRYPTED PRIVATE KEY"),
+            "encrypted private key",
+        ),
+        (
+            key.private_pem[..400].to_string(),
+            "does not hold a usable RSA private key",
+        ),
+    ] {
+        std::fs::write(dir.path().join("jwt.key"), &content).unwrap();
+        let found = problems(dir.path(), &text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "salesforce.private_key");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("private_key"))
+            .unwrap()
+            + 1;
+        assert_eq!(found[0].line, Some(line));
+        assert!(
+            found[0]
+                .message
+                .contains("the key read from file jwt.key does not parse"),
+            "{found:?}"
+        );
+        assert!(found[0].message.contains(says), "{found:?}");
+        for body in content.lines().filter(|l| !l.starts_with("-----")) {
+            assert!(!found[0].message.contains(body), "{found:?}");
+        }
+    }
+}

@@ -336,34 +336,83 @@ fn is_api_name(name: &str) -> bool {
 fn resolve_secrets(report: &mut Report<'_>, config: &Config, dir: &Path) -> Option<Secrets> {
     let hubspot = resolve_hubspot(report, config, dir);
     let sf = &config.salesforce;
-    let client_id = report.secret(
-        &[Step::Key("salesforce"), Step::Key("client_id")],
-        &sf.client_id,
-        dir,
-    );
-    let client_secret = report.secret(
-        &[Step::Key("salesforce"), Step::Key("client_secret")],
-        &sf.client_secret,
-        dir,
-    );
-    let refresh_path = [Step::Key("salesforce"), Step::Key("refresh_token")];
+    let key = |name| [Step::Key("salesforce"), Step::Key(name)];
+    let client_id = report.secret(&key("client_id"), &sf.client_id, dir);
+    let client_secret = match (sf.grant, &sf.client_secret) {
+        // The JWT bearer grant authenticates the app by its signature.
+        (Grant::JwtBearer, _) => Some(None),
+        (grant, None) => {
+            report.add(
+                &key("client_secret"),
+                format!(
+                    "grant = \"{}\" needs client_secret = {{ env = ... }}",
+                    grant.as_str()
+                ),
+            );
+            None
+        }
+        (_, Some(source)) => Some(report.secret(&key("client_secret"), source, dir)),
+    };
     let refresh_token = match (sf.grant, &sf.refresh_token) {
         (Grant::RefreshToken, None) => {
             report.add(
-                &refresh_path,
+                &key("refresh_token"),
                 "grant = \"refresh_token\" needs refresh_token = { env = ... }",
             );
             None
         }
-        (Grant::RefreshToken, Some(source)) => Some(report.secret(&refresh_path, source, dir)),
-        (Grant::ClientCredentials, _) => Some(None),
+        (Grant::RefreshToken, Some(source)) => {
+            Some(report.secret(&key("refresh_token"), source, dir))
+        }
+        _ => Some(None),
+    };
+    let private_key = match sf.grant {
+        Grant::JwtBearer => jwt_bearer(report, config, dir).map(Some),
+        _ => Some(None),
     };
     Some(Secrets {
         hubspot: hubspot?,
         salesforce_client_id: client_id?,
         salesforce_client_secret: client_secret?,
         salesforce_refresh_token: refresh_token?,
+        salesforce_private_key: private_key?,
     })
+}
+
+/// `grant = "jwt_bearer"`: a username, and a private key that parses (its problem names
+/// where the key came from, never what it holds).
+fn jwt_bearer(report: &mut Report<'_>, config: &Config, dir: &Path) -> Option<Secret> {
+    let sf = &config.salesforce;
+    let key = |name| [Step::Key("salesforce"), Step::Key(name)];
+    if sf.username.as_deref().is_none_or(|u| u.trim().is_empty()) {
+        report.add(
+            &key("username"),
+            "grant = \"jwt_bearer\" needs username = \"...\", the Salesforce user truce runs \
+             as (pre-authorized for the External Client App)",
+        );
+    }
+    let Some(source) = &sf.private_key else {
+        report.add(
+            &key("private_key"),
+            "grant = \"jwt_bearer\" needs private_key = { file = ... } (or env, or \
+             credential): the PEM private key whose certificate the External Client App holds",
+        );
+        return None;
+    };
+    let pem = report.secret(&key("private_key"), source, dir)?;
+    match truce_connectors::salesforce::jwt::SigningKey::from_pem(&pem) {
+        Ok(_) => Some(pem),
+        Err(err) => {
+            report.add(
+                &key("private_key"),
+                format!(
+                    "the key read from {} does not parse: {err}",
+                    source.describe()
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn resolve_hubspot(

@@ -217,6 +217,12 @@ impl<V: Vendor> Pipeline<V> {
         self.calls.load(Ordering::Relaxed)
     }
 
+    /// Obtains the token calls would send (the cached one, or a new one), without sending
+    /// any call: a login check.
+    pub async fn authenticate(&self) -> Result<(), Error> {
+        self.token().await.map(|_| ())
+    }
+
     /// Sends `call` through every step, retrying as the rules allow, and parses the answer.
     pub async fn send<T: DeserializeOwned>(&self, call: Call<V::Kind>) -> Result<T, Error> {
         self.run(&call, &self.retry, true).await

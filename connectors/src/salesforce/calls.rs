@@ -3,12 +3,15 @@
 //!
 //! ## Sessions
 //!
-//! OAuth 2.0 against `{login_url}/services/oauth2/token`, with the `client_credentials` or
-//! `refresh_token` grant. The answer's `instance_url` is where every API call then goes.
-//! Salesforce tokens carry no expiry, so a session is kept until a call answers 401
-//! `INVALID_SESSION_ID`; the pipeline then renews it once (concurrent callers that hit the
-//! same expiry renew once between them) and repeats the call. Token endpoint failures are
-//! reported with Salesforce's `error` and `error_description` only.
+//! OAuth 2.0 against `{login_url}/services/oauth2/token`, with the `client_credentials`
+//! grant (client id and secret in the form body), the `refresh_token` grant, or the JWT
+//! bearer grant (a fresh assertion signed for every token request, see [`super::jwt`]).
+//! The answer's `instance_url` is where every API call then goes. Salesforce tokens carry
+//! no expiry, so a session is kept until a call answers 401 `INVALID_SESSION_ID`; the
+//! pipeline then renews it once (concurrent callers that hit the same expiry renew once
+//! between them) and repeats the call. Token endpoint failures are reported with
+//! Salesforce's `error` and `error_description` and what to check for that grant, never
+//! with a secret, a key or an assertion; they are fatal, as no retry mends credentials.
 //!
 //! ## Classification
 //!
@@ -34,7 +37,9 @@ use async_trait::async_trait;
 use tokio::sync::SemaphorePermit;
 
 use super::config::{Grant, SalesforceConfig};
+use super::jwt::{self, SigningKey};
 use super::limits::Limits;
+use super::objects::config_error;
 use super::wire::{LimitsResponse, OAuthError, RestError, TokenResponse};
 use crate::error::{ApiError, Error, ErrorClass};
 use crate::http::classify::{class_of_status, retry_after};
@@ -51,11 +56,50 @@ pub enum CallKind {
     Metadata,
 }
 
+/// How truce authenticates, ready to use.
+#[derive(Debug)]
+enum Auth {
+    ClientCredentials,
+    RefreshToken(Secret),
+    JwtBearer { username: String, key: SigningKey },
+}
+
+impl Auth {
+    fn name(&self) -> &'static str {
+        match self {
+            Auth::ClientCredentials => "client_credentials",
+            Auth::RefreshToken(_) => "refresh_token",
+            Auth::JwtBearer { .. } => "jwt_bearer",
+        }
+    }
+}
+
+/// The JWT bearer grant's `grant_type`.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// A credential that cannot be right whatever Salesforce says: empty, or holding spaces or
+/// control characters (a stray line break from its secret source).
+fn malformed(what: &str, value: &Secret) -> Option<String> {
+    let v = value.expose();
+    if v.is_empty() {
+        return Some(format!("the {what} is empty"));
+    }
+    v.chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+        .then(|| {
+            format!(
+                "the {what} holds spaces or control characters (a stray line break in its \
+                 secret source?); Salesforce would refuse it"
+            )
+        })
+}
+
 /// Salesforce's vendor half: the grant and the org's budgets.
 #[derive(Debug)]
 pub struct SalesforceCalls {
+    login_url: String,
     token_url: String,
-    grant: Grant,
+    auth: Auth,
     client_id: Secret,
     client_secret: Secret,
     api_version: String,
@@ -64,20 +108,55 @@ pub struct SalesforceCalls {
 }
 
 impl SalesforceCalls {
-    /// The vendor half of `config`.
-    pub fn new(config: &SalesforceConfig) -> SalesforceCalls {
-        SalesforceCalls {
-            token_url: format!(
-                "{}/services/oauth2/token",
-                config.login_url.trim_end_matches('/')
-            ),
-            grant: config.grant.clone(),
+    /// The vendor half of `config`. Fails (fatally) on a credential that cannot be right
+    /// and on a private key that does not parse, before any request.
+    pub fn new(config: &SalesforceConfig) -> Result<SalesforceCalls, Error> {
+        let mut problems = vec![malformed("client id", &config.client_id)];
+        let auth = match &config.grant {
+            Grant::ClientCredentials => {
+                problems.push(malformed("client secret", &config.client_secret));
+                Auth::ClientCredentials
+            }
+            Grant::RefreshToken(token) => {
+                problems.push(malformed("client secret", &config.client_secret));
+                problems.push(malformed("refresh token", token));
+                Auth::RefreshToken(token.clone())
+            }
+            Grant::JwtBearer {
+                username,
+                private_key,
+            } => {
+                if username.trim().is_empty() {
+                    problems.push(Some("the jwt_bearer grant needs a username".into()));
+                }
+                let key = SigningKey::from_pem(private_key).map_err(|err| {
+                    config_error(format!("the private key does not parse: {err}"))
+                })?;
+                Auth::JwtBearer {
+                    username: username.trim().to_string(),
+                    key,
+                }
+            }
+        };
+        if let Some(problem) = problems.into_iter().flatten().next() {
+            return Err(config_error(problem));
+        }
+        let login_url = config.login_url.trim_end_matches('/').to_string();
+        Ok(SalesforceCalls {
+            token_url: format!("{login_url}/services/oauth2/token"),
+            login_url,
+            auth,
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             api_version: config.api_version.clone(),
             pause_recheck: config.pause_recheck,
             limits: Limits::new(config.daily_share, config.max_concurrency),
-        }
+        })
+    }
+
+    /// The grant's name as the config spells it.
+    pub fn grant(&self) -> &'static str {
+        self.auth.name()
     }
 
     /// The budgets.
@@ -105,26 +184,46 @@ impl Vendor for SalesforceCalls {
     }
 
     async fn request_token(&self, http: &HttpClient) -> Result<Token, Error> {
-        let action = "Salesforce login (OAuth token request)";
-        let mut form: Vec<(&str, &str)> = vec![
-            ("client_id", self.client_id.expose()),
-            ("client_secret", self.client_secret.expose()),
-        ];
-        match &self.grant {
-            Grant::ClientCredentials => form.push(("grant_type", "client_credentials")),
-            Grant::RefreshToken(token) => {
-                form.push(("grant_type", "refresh_token"));
-                form.push(("refresh_token", token.expose()));
+        let action = match self.auth {
+            Auth::JwtBearer { .. } => "Salesforce login (JWT bearer token request)",
+            _ => "Salesforce login (OAuth token request)",
+        };
+        // The assertion is made fresh for each request and lives only in this form.
+        let assertion: Secret;
+        let form: Vec<(&str, &str)> = match &self.auth {
+            Auth::ClientCredentials => vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", self.client_id.expose()),
+                ("client_secret", self.client_secret.expose()),
+            ],
+            Auth::RefreshToken(token) => vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", self.client_id.expose()),
+                ("client_secret", self.client_secret.expose()),
+                ("refresh_token", token.expose()),
+            ],
+            Auth::JwtBearer { username, key } => {
+                let now = chrono::Utc::now().timestamp();
+                assertion =
+                    jwt::assertion(key, self.client_id.expose(), username, &self.login_url, now)
+                        .map_err(|err| {
+                            let api = ApiError::message(format!("signing the assertion: {err}"));
+                            Error::new(ErrorClass::Fatal, action, api)
+                        })?;
+                vec![
+                    ("grant_type", JWT_BEARER),
+                    ("assertion", assertion.expose()),
+                ]
             }
-        }
+        };
         let request = http.client().post(&self.token_url).form(&form);
         let response = http.send(request, action).await?;
         if !response.is_success() {
-            return Err(token_refusal(&response, action));
+            return Err(token_refusal(&response, action, &self.auth));
         }
         let answer: TokenResponse = response.json(action)?;
         let instance = answer.instance_url.trim_end_matches('/').to_string();
-        tracing::debug!(instance = %instance, "Salesforce session opened");
+        tracing::debug!(instance = %instance, grant = self.auth.name(), "Salesforce session opened");
         Ok(Token {
             base_url: Some(instance),
             ..Token::bearer(Secret::new(answer.access_token))
@@ -184,8 +283,9 @@ fn is_daily_limit(err: &Error) -> bool {
         && !err.api().message.contains("Concurrent")
 }
 
-/// A refused token request: wrong credentials or a revoked refresh token need an admin.
-fn token_refusal(response: &Response, action: &str) -> Error {
+/// A refused token request: wrong credentials, a revoked refresh token or a key the app
+/// does not know need an admin.
+fn token_refusal(response: &Response, action: &str, auth: &Auth) -> Error {
     let class = match response.status {
         500..=599 | 429 => ErrorClass::Transient,
         _ => ErrorClass::Fatal,
@@ -198,18 +298,51 @@ fn token_refusal(response: &Response, action: &str) -> Error {
         ),
         Err(_) => (None, response.snippet()),
     };
+    let what = what_to_check(auth, code.as_deref(), &message);
     Error::new(
         class,
         action,
         ApiError {
             status: Some(response.status),
             code,
-            message: format!(
-                "{message} (check the client id, client secret and grant in [salesforce])"
-            ),
+            message: format!("{message} ({what})"),
             ..ApiError::default()
         },
     )
+}
+
+/// What an admin should look at after the token endpoint refused `auth` so.
+fn what_to_check(auth: &Auth, code: Option<&str>, description: &str) -> &'static str {
+    let said = |words: &str| description.to_lowercase().contains(words);
+    match auth {
+        Auth::JwtBearer { .. } => match code {
+            Some("invalid_client_id") => {
+                "[salesforce] client_id is not the consumer key of an External Client App \
+                 with the JWT bearer flow enabled"
+            }
+            _ if said("invalid assertion") => {
+                "the assertion's signature does not verify against the certificate the \
+                 External Client App holds: [salesforce] private_key must be the key of that \
+                 certificate"
+            }
+            _ if said("expired") => {
+                "the assertion had expired when Salesforce read it, though truce signs it to \
+                 live 150 s: check this host's clock against NTP"
+            }
+            _ if said("approved") || said("user") => {
+                "[salesforce] username is unknown or inactive, or not pre-authorized for the \
+                 External Client App: its policy must be Admin approved users are \
+                 pre-authorized, with a profile or permission set of the user that includes \
+                 the app"
+            }
+            _ if said("audience") => {
+                "the assertion's audience is [salesforce] login_url: use \
+                 https://login.salesforce.com, https://test.salesforce.com or the org's My Domain"
+            }
+            _ => "check client_id, username, private_key and login_url in [salesforce]",
+        },
+        _ => "check the client id, client secret and grant in [salesforce]",
+    }
 }
 
 /// The class of a Salesforce error code, when the code decides it.

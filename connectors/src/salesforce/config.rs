@@ -19,6 +19,14 @@ pub enum Grant {
     ClientCredentials,
     /// `refresh_token`, with the refresh token an admin obtained once.
     RefreshToken(Secret),
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer`: an RS256 assertion signed with the
+    /// External Client App's private key (see [`super::jwt`]); no client secret.
+    JwtBearer {
+        /// The user truce runs as (`sub`), pre-authorized for the app.
+        username: String,
+        /// The PEM private key (RSA, PKCS#1 or PKCS#8) whose certificate the app holds.
+        private_key: Secret,
+    },
 }
 
 /// Settings of the Salesforce connector.
@@ -33,7 +41,8 @@ pub struct SalesforceConfig {
     pub grant: Grant,
     /// The connected app's consumer key.
     pub client_id: Secret,
-    /// The connected app's consumer secret.
+    /// The connected app's consumer secret (unused by [`Grant::JwtBearer`]: leave it
+    /// empty).
     pub client_secret: Secret,
     /// The share of the org's daily API allocation truce may use (0.0–1.0); at it, pulls
     /// and writes pause until usage falls.

@@ -5,6 +5,9 @@
 //! sync is paused. A field is required on create when it is not nillable, createable and
 //! not defaulted; read-only when it is neither createable nor updateable; an upsert key
 //! when it is flagged External ID. Only active picklist values are options.
+//!
+//! An object with a child set (Opportunity) also lists the set as a field of its own
+//! (`OpportunityContactRole`, a reference), as records carry it: no describe shows it.
 
 use super::SalesforceConnector;
 use super::calls::CallKind;
@@ -24,7 +27,23 @@ impl SalesforceConnector {
         let path = self.data_path(&format!("sobjects/{}/describe", object.name.as_str()));
         let call = Call::get(CallKind::Metadata, path, action);
         let described: DescribeSObject = self.inner.pipeline.send(call).await?;
-        Ok(described.fields.into_iter().map(field_info).collect())
+        let mut fields: Vec<FieldInfo> = described.fields.into_iter().map(field_info).collect();
+        if let Some(child) = object.spec.children {
+            fields.push(FieldInfo {
+                name: child.field().to_string(),
+                label: format!("{} ({}s)", child.field(), child.related),
+                kind: FieldKind::Reference,
+                api_type: format!("{} records", child.field()),
+                required: false,
+                max_length: None,
+                options: Vec::new(),
+                options_elsewhere: false,
+                unique: false,
+                upsert_key: false,
+                read_only: false,
+            });
+        }
+        Ok(fields)
     }
 }
 

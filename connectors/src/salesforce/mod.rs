@@ -7,7 +7,11 @@
 //!   the session (token and `instance_url`), the budgets plugged in.
 //! - `limits`: `Sforce-Limit-Info`, the `daily_share` gate, requests in flight.
 //! - `pull`: polls, scans and lookups, packed into `/composite` calls.
+//! - `roles`: an Opportunity's contacts read from its OpportunityContactRole records, and
+//!   their own change stream.
 //! - `write`: sObject Collections, five per `/composite` call.
+//! - `role_writes`: an Opportunity's desired contacts written as role creates and deletes.
+//! - `jwt`: the signed assertion of the JWT bearer grant.
 //! - `records`: query rows → [`crate::Record`] or [`crate::Rejected`].
 //! - `describe`: describe → [`FieldInfo`].
 //! - [`soql`]: the one place SOQL text is built (escaped literals, checked names and ids).
@@ -16,10 +20,13 @@
 mod calls;
 pub mod config;
 mod describe;
+pub mod jwt;
 mod limits;
 mod objects;
 mod pull;
 mod records;
+mod role_writes;
+mod roles;
 pub mod soql;
 pub mod wire;
 mod write;
@@ -61,6 +68,8 @@ pub struct SalesforceConnector {
 struct Inner {
     pipeline: Pipeline<SalesforceCalls>,
     objects: Vec<Configured>,
+    /// The contact roles, read when an Opportunity's contacts are configured.
+    roles: Option<Configured>,
     object_types: Vec<ObjectType>,
     max_concurrency: usize,
     pages: Mutex<HashMap<String, PendingPage>>,
@@ -82,10 +91,15 @@ impl SalesforceConnector {
                 config.daily_share
             )));
         }
-        let vendor = SalesforceCalls::new(&config);
+        let vendor = SalesforceCalls::new(&config)?;
+        let roles = objects
+            .iter()
+            .any(|o| o.children.is_some())
+            .then(objects::contact_roles);
         Ok(SalesforceConnector {
             inner: Arc::new(Inner {
                 pipeline: Pipeline::new(http, vendor, None, config.retry.clone()),
+                roles,
                 object_types: objects.iter().map(|o| o.spec.object).collect(),
                 objects,
                 max_concurrency: config.max_concurrency.max(1),
@@ -100,6 +114,18 @@ impl SalesforceConnector {
     pub fn with_clock(self, clock: Clock) -> SalesforceConnector {
         self.inner.polls.set_clock(clock);
         self
+    }
+
+    /// Logs in (or finds the session already open) without any API call: what `truce
+    /// check` tries first, so a refused login is one clear error.
+    pub async fn login(&self) -> Result<(), Error> {
+        self.inner.pipeline.authenticate().await
+    }
+
+    /// The OAuth grant in use, as the config spells it (`client_credentials`,
+    /// `refresh_token`, `jwt_bearer`).
+    pub fn grant(&self) -> &'static str {
+        self.inner.pipeline.vendor().grant()
     }
 
     /// Why pulls and writes are paused (usage at `daily_share`, or the allocation spent),

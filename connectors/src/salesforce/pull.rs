@@ -7,7 +7,9 @@
 //! sObject Collections subrequests. A poll sends every object's `queryAll` (deletions and
 //! merge losers included, via `IsDeleted` and `MasterRecordId`) in one composite: an idle
 //! poll costs one call, and later pages go through `nextRecordsUrl`, again together.
-//! Lookups by id or email pack up to five `IN (...)` queries per composite.
+//! Lookups by id or email pack up to five `IN (...)` queries per composite. An
+//! Opportunity's contacts (`OpportunityContactRole`) come from their own stream and
+//! queries, see `roles.rs`.
 //!
 //! ## Paging a poll
 //!
@@ -23,6 +25,7 @@
 //! Rows that are not readable records ([`crate::Rejected`]) are reported with the page;
 //! they never move a position.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -30,10 +33,11 @@ use reqwest::Method;
 use super::calls::{CallKind, classify_body};
 use super::objects::Configured;
 use super::records::read_all;
+use super::roles::{id_key, parent_of};
 use super::soql::{self, Cond, FieldName, Literal, Op, RecordId, Select};
 use super::wire::{CompositeRequest, CompositeResponse, QueryResult, SubRequest, SubResponse};
 use super::{PendingPage, SalesforceConnector};
-use crate::contract::{Cursor, Cursors, Fetched, PullPage, Record, ScanPage};
+use crate::contract::{Cursor, Cursors, Fetched, ObjectType, PullPage, Record, ScanPage};
 use crate::error::{ApiError, Error, ErrorClass};
 use crate::http::Call;
 use crate::lookback::{PollFrom, poll_from};
@@ -164,7 +168,9 @@ impl SalesforceConnector {
         };
         let mut plan: Vec<(&Configured, Option<Cursor>)> = Vec::new();
         let mut subs = Vec::new();
-        for object in &self.inner.objects {
+        // The contact roles' own stream rides along (see `roles.rs`).
+        let streams = self.inner.objects.iter().chain(self.inner.roles.as_ref());
+        for object in streams {
             let stream = object.stream();
             let base = position.unwrap_or(since).get(stream).cloned();
             if let Some(c) = &base {
@@ -186,6 +192,7 @@ impl SalesforceConnector {
         }
         let answers = self.composite(subs, action, false).await?;
         let mut remember = Vec::new();
+        let mut changed_parents: Vec<String> = Vec::new();
         for ((object, base), answer) in plan.into_iter().zip(answers) {
             if answer.http_status_code >= 300 {
                 let err = sub_error(&answer, action);
@@ -206,9 +213,36 @@ impl SalesforceConnector {
             }
             let next_url = page.next_records_url.filter(|_| !page.done);
             out.done &= next_url.is_none();
-            out.records.extend(records);
+            if object.spec.object == ObjectType::SalesforceContactRole {
+                let child = self.inner.objects.iter().find_map(|o| o.children);
+                changed_parents.extend(
+                    records
+                        .iter()
+                        .filter_map(|r| child.and_then(|c| parent_of(r, c))),
+                );
+            } else {
+                out.records.extend(records);
+            }
             out.rejected.extend(rejected);
             remember.push((stream, PendingPage { at: last, next_url }));
+        }
+        // Every Opportunity read carries its contacts; those whose roles changed alone are
+        // read again by id.
+        if let Some(parent) = self.inner.objects.iter().find(|o| o.children.is_some()) {
+            let read: BTreeSet<&str> = out
+                .records
+                .iter()
+                .filter(|r| r.object == parent.spec.object)
+                .map(|r| id_key(&r.id))
+                .collect();
+            let again: Vec<String> = changed_parents
+                .into_iter()
+                .filter(|id| !read.contains(id_key(id)))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            self.read_with_children(parent, &again, &mut out.records, &mut out.rejected, action)
+                .await?;
         }
         let mut pages = self.pages();
         for (stream, pending) in remember {
@@ -247,7 +281,11 @@ impl SalesforceConnector {
             .and_then(|v| v.as_str())
             .map(str::to_string);
         let full = page.records.len() >= SCAN_PAGE;
-        let (records, rejected) = read_all(object, page.records);
+        let (mut records, mut rejected) = read_all(object, page.records);
+        if object.children.is_some() {
+            self.read_with_children(object, &[], &mut records, &mut rejected, &action)
+                .await?;
+        }
         Ok(ScanPage {
             records,
             rejected,
@@ -255,31 +293,27 @@ impl SalesforceConnector {
         })
     }
 
-    /// Reads the records of `object` with these ids.
+    /// Reads the records of `object` with these ids (with their child sets).
     pub(super) async fn fetch_ids(
         &self,
         object: &Configured,
         ids: &[String],
     ) -> Result<Fetched, Error> {
-        let id = FieldName::constant("Id");
-        let literals: Vec<Literal> = ids
-            .iter()
-            .filter_map(|i| RecordId::new(i).ok())
-            .map(Literal::Id)
-            .collect();
-        let queries = soql::chunk_in_list(&id, literals, soql::MAX_WHERE_CHARS)
-            .into_iter()
-            .map(|group| {
-                let q = Select::new(&object.name, &object.read).filter(Cond::In(id.clone(), group));
-                (object, q.to_soql())
-            })
-            .collect();
         let action = format!(
             "Salesforce fetch of {} {} by id",
             ids.len(),
             object.spec.object
         );
-        self.run_queries(queries, &action).await
+        let mut fetched = Fetched::default();
+        self.read_with_children(
+            object,
+            ids,
+            &mut fetched.records,
+            &mut fetched.rejected,
+            &action,
+        )
+        .await?;
+        Ok(fetched)
     }
 
     /// Finds the records of every configured person object with one of these emails.
@@ -308,7 +342,7 @@ impl SalesforceConnector {
     }
 
     /// Runs SOQL queries, five per composite call, following `nextRecordsUrl`.
-    async fn run_queries(
+    pub(super) async fn run_queries(
         &self,
         queries: Vec<(&Configured, String)>,
         action: &str,

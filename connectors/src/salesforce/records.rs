@@ -3,16 +3,18 @@
 //!
 //! Nothing is defaulted: a row without an `Id`, or whose `SystemModstamp` is missing or
 //! unparsable, is rejected with a reason naming the field and the value, and never moves a
-//! cursor. What the engine needs beyond field values arrives typed: the email, deletion
-//! (`IsDeleted`), the merge winner (`MasterRecordId`), a lead's conversion (`IsConverted`,
-//! `ConvertedContactId`, `ConvertedAccountId`, `ConvertedOpportunityId`). Those fields
-//! reach [`Record::fields`] only when they were configured.
+//! cursor. What the engine needs beyond field values arrives typed: the email, the name
+//! (Account and Opportunity `Name`), the domain (Account `Website`, as the API holds it),
+//! deletion (`IsDeleted`), the merge winner (`MasterRecordId`), a lead's conversion
+//! (`IsConverted`, `ConvertedContactId`, `ConvertedAccountId`, `ConvertedOpportunityId`),
+//! an Opportunity's outcome (`IsClosed`, `IsWon`, `Amount` as a plain decimal). Those
+//! fields reach [`Record::fields`] only when they were configured.
 
 use chrono::DateTime;
 use serde_json::{Map, Value};
 
 use super::objects::Configured;
-use crate::contract::{Conversion, Record, Rejected, split_rows};
+use crate::contract::{Conversion, DealOutcome, Record, Rejected, split_rows};
 
 /// Milliseconds since the epoch of a Salesforce datetime (`2024-01-31T09:00:00.000+0000`).
 pub fn parse_modstamp(text: &str) -> Option<i64> {
@@ -67,6 +69,21 @@ pub fn read(object: &Configured, row: Map<String, Value>) -> Result<Record, Reje
         .email
         .and_then(|f| text(&row, f))
         .map(str::to_string);
+    record.name = object
+        .spec
+        .name
+        .and_then(|f| text(&row, f))
+        .map(str::to_string);
+    record.domain = object
+        .spec
+        .domain
+        .and_then(|f| text(&row, f))
+        .map(str::to_string);
+    record.outcome = object.spec.outcome.as_ref().map(|o| DealOutcome {
+        closed: row.get(o.closed).and_then(Value::as_bool) == Some(true),
+        won: row.get(o.won).and_then(Value::as_bool) == Some(true),
+        amount: row.get(o.amount).and_then(decimal),
+    });
     record.deleted = row.get("IsDeleted").and_then(Value::as_bool) == Some(true);
     record.merged_into = text(&row, "MasterRecordId").map(str::to_string);
     record.converted =
@@ -76,6 +93,23 @@ pub fn read(object: &Configured, row: Map<String, Value>) -> Result<Record, Reje
             opportunity_id: text(&row, "ConvertedOpportunityId").map(str::to_string),
         });
     Ok(record)
+}
+
+/// A currency as a plain decimal (`"1500.5"`, `"25000"`): no exponent, no trailing zeros,
+/// whatever JSON number form the API chose.
+fn decimal(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(n) => Some(match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => i.to_string(),
+            (_, Some(u), _) => u.to_string(),
+            // Rust prints an f64 as the shortest decimal that reads back the same, and
+            // never with an exponent.
+            (_, _, Some(f)) => f.to_string(),
+            _ => n.to_string(),
+        }),
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    }
 }
 
 /// Splits query rows into records and rejected rows.
@@ -133,6 +167,47 @@ mod tests {
             vec!["City", "Email"],
             "no IsConverted, SystemModstamp or attributes"
         );
+    }
+
+    fn configured(object: ObjectType, fields: &[&str]) -> Configured {
+        let objects = BTreeMap::from([(object, fields.iter().map(|f| f.to_string()).collect())]);
+        configure(&objects).unwrap().remove(0)
+    }
+
+    #[test]
+    fn accounts_and_opportunities_carry_name_domain_and_outcome_typed() {
+        let account = row(json!({
+            "Id": "001000000000001AAA", "SystemModstamp": "2026-11-02T09:00:00.000+0000",
+            "IsDeleted": false, "MasterRecordId": null, "Name": "Acme",
+            "Website": "https://www.Acme.com/about",
+        }));
+        let record = read(&configured(ObjectType::SalesforceAccount, &[]), account).unwrap();
+        assert_eq!(record.name.as_deref(), Some("Acme"));
+        assert_eq!(record.domain.as_deref(), Some("https://www.Acme.com/about"));
+        assert!(record.outcome.is_none() && record.fields.is_empty());
+
+        let opportunity = |amount: Value| {
+            row(json!({
+                "Id": "006000000000001AAA", "SystemModstamp": "2026-11-02T09:00:00.000+0000",
+                "IsDeleted": false, "Name": "Acme - Platform", "IsClosed": true,
+                "IsWon": true, "Amount": amount, "StageName": "Closed Won",
+            }))
+        };
+        let object = configured(ObjectType::SalesforceOpportunity, &["StageName"]);
+        for (amount, expected) in [
+            (json!(25000.0), Some("25000")),
+            (json!(1500.5), Some("1500.5")),
+            (json!(12), Some("12")),
+            (json!(1e16), Some("10000000000000000")),
+            (Value::Null, None),
+        ] {
+            let record = read(&object, opportunity(amount)).unwrap();
+            let outcome = record.outcome.unwrap();
+            assert!(outcome.closed && outcome.won);
+            assert_eq!(outcome.amount.as_deref(), expected);
+            assert_eq!(record.name.as_deref(), Some("Acme - Platform"));
+            assert_eq!(record.fields.keys().collect::<Vec<_>>(), vec!["StageName"]);
+        }
     }
 
     #[test]

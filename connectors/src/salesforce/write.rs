@@ -11,6 +11,10 @@
 //! answer may have been lost (see [`crate::http::Repeat`]). Records refused with a passing
 //! error (`UNABLE_TO_LOCK_ROW`) are re-sent in up to three rounds; a refusal because the
 //! record moved on (a converted lead) is [`ErrorClass::Superseded`].
+//!
+//! An Opportunity's contacts travel in the write as `OpportunityContactRole`; they are
+//! taken out of the record write and written as contact roles once the record is
+//! (`role_writes.rs`).
 
 use std::collections::BTreeMap;
 
@@ -20,6 +24,7 @@ use serde_json::{Map, Value, json};
 use super::SalesforceConnector;
 use super::calls::class_of_code;
 use super::pull::{HEAVY_PER_COMPOSITE, sub_error};
+use super::role_writes::take_children;
 use super::soql::{FieldName, RecordId};
 use super::wire::{RecordError, SaveResult, SubRequest, SubResponse};
 use crate::contract::{ObjectType, UpsertKey, Write, WriteOp, WriteOutcome, Written};
@@ -29,7 +34,8 @@ use crate::http::retry::Resends;
 /// Records per sObject Collections request.
 pub const COLLECTION_SIZE: usize = 200;
 
-type Outcomes = BTreeMap<i64, Result<Written, Error>>;
+/// Each write's outcome so far, by key.
+pub(super) type Outcomes = BTreeMap<i64, Result<Written, Error>>;
 type Batch = (Kind, Vec<Write>);
 /// One composite call's batches and what Salesforce answered.
 type Answered = (Vec<Batch>, Result<Vec<SubResponse>, Error>);
@@ -64,7 +70,7 @@ fn upsert_field(key: &UpsertKey) -> Result<&str, String> {
 }
 
 /// One record's refusal inside a collection answer, kept as data.
-fn record_error(errors: &[RecordError], action: &str) -> Error {
+pub(super) fn record_error(errors: &[RecordError], action: &str) -> Error {
     let code = errors.first().map(|e| e.status_code.clone());
     let class = code
         .as_deref()
@@ -132,6 +138,7 @@ impl SalesforceConnector {
     ) -> Result<Vec<WriteOutcome>, Error> {
         let mut outcomes = Outcomes::new();
         let order: Vec<i64> = writes.iter().map(|w| w.key).collect();
+        let (writes, children) = take_children(writes, &mut outcomes);
         let mut pending = writes;
         let mut first_failure: Option<Error> = None;
         let mut any_call_succeeded = false;
@@ -187,6 +194,9 @@ impl SalesforceConnector {
         // Nothing reached Salesforce at all: that is a failure of the whole call.
         if let (false, Some(err)) = (any_call_succeeded, first_failure) {
             return Err(err);
+        }
+        if !children.is_empty() {
+            self.write_children(children, &mut outcomes).await;
         }
         Ok(order
             .into_iter()

@@ -20,11 +20,17 @@
 //!   skew. Further ahead is "invalid assertion".
 //! - `exp` is accepted as a number or a numeric string (Salesforce's own example and
 //!   simple-salesforce send a string).
+//!
+//! ## Keys for tests and demos
+//!
+//! [`AppKey::generate`] makes what an admin makes with `openssl req -x509 ...`: an RSA
+//! private key for the client and the public half for the connected app (as a `PUBLIC KEY`
+//! PEM, which [`public_key`] reads as it reads a certificate).
 
 use std::fmt;
 
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
-use base64::Engine;
+use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use x509_parser::prelude::FromDer;
@@ -38,6 +44,86 @@ pub const LOGIN_AUDIENCES: [&str; 2] = [
     "https://login.salesforce.com",
     "https://test.salesforce.com",
 ];
+
+/// A connected app's key pair, generated: the private key for the client, the public key
+/// for the app ([`super::SandboxOptions::jwt_certificate`]).
+#[derive(Clone)]
+pub struct AppKey {
+    /// The RSA private key, PKCS#8 PEM (`BEGIN PRIVATE KEY`).
+    pub private_pem: String,
+    /// The same key as PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`), as older OpenSSL writes it.
+    pub private_pkcs1_pem: String,
+    /// The public key, SubjectPublicKeyInfo PEM (`BEGIN PUBLIC KEY`).
+    pub public_pem: String,
+}
+
+impl std::fmt::Debug for AppKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppKey(***)")
+    }
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The PKCS#1 `RSAPrivateKey` inside a PKCS#8 `PrivateKeyInfo`: its OCTET STRING, the
+/// third element of the outer SEQUENCE.
+fn pkcs1_of(pkcs8: &[u8]) -> Option<Vec<u8>> {
+    // One DER element at `at`: (tag, content start, content end).
+    fn element(der: &[u8], at: usize) -> Option<(u8, usize, usize)> {
+        let tag = *der.get(at)?;
+        let first = *der.get(at + 1)?;
+        let (len, start) = if first < 0x80 {
+            (usize::from(first), at + 2)
+        } else {
+            let n = usize::from(first & 0x7f);
+            let mut len = 0usize;
+            for i in 0..n {
+                len = (len << 8) | usize::from(*der.get(at + 2 + i)?);
+            }
+            (len, at + 2 + n)
+        };
+        Some((tag, start, start.checked_add(len)?))
+    }
+    let (_, mut at, _) = element(pkcs8, 0)?;
+    for _ in 0..2 {
+        at = element(pkcs8, at)?.2;
+    }
+    let (tag, start, end) = element(pkcs8, at)?;
+    (tag == 0x04).then(|| pkcs8.get(start..end).map(<[u8]>::to_vec))?
+}
+
+impl AppKey {
+    /// A fresh 2048-bit RSA key pair.
+    pub fn generate() -> Result<AppKey, JwtKeyError> {
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::KeyPair as _;
+        let failed = |_| JwtKeyError::Generation;
+        let pair =
+            aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(failed)?;
+        let private = pair.as_der().map_err(failed)?.as_ref().to_vec();
+        let public = pair
+            .public_key()
+            .as_der()
+            .map_err(failed)?
+            .as_ref()
+            .to_vec();
+        let pkcs1 = pkcs1_of(&private).ok_or(JwtKeyError::Generation)?;
+        Ok(AppKey {
+            private_pkcs1_pem: pem("RSA PRIVATE KEY", &pkcs1),
+            private_pem: pem("PRIVATE KEY", &private),
+            public_pem: pem("PUBLIC KEY", &public),
+        })
+    }
+}
 
 /// Why a certificate or key cannot be used to verify assertions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +140,9 @@ pub enum JwtKeyError {
     /// A key of another algorithm: the JWT bearer flow is RS256 only.
     #[error("the key is not an RSA key (the JWT bearer flow is RS256 only)")]
     NotRsa,
+    /// [`AppKey::generate`] failed.
+    #[error("generating an RSA key pair failed")]
+    Generation,
 }
 
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";

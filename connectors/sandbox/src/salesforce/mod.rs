@@ -56,7 +56,7 @@ use crate::common::{Counters, FaultInjector, Faults, Served};
 use crate::lock;
 
 pub use errors::SfError;
-pub use jwt::JwtKeyError;
+pub use jwt::{AppKey, JwtKeyError};
 pub use store::{LeadConvert, LeadConverted, Stage, Upserted, ValidationRule};
 
 /// How a sandbox org is set up.
