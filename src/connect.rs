@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use truce_connectors::http::{HttpClient, HttpOptions};
-use truce_connectors::hubspot::{HubSpotAuth, HubSpotConfig, HubSpotConnector};
+use truce_connectors::hubspot::{ApiVersion, HubSpotAuth, HubSpotConfig, HubSpotConnector};
 use truce_connectors::salesforce::{
     Grant as SalesforceGrant, SalesforceConfig, SalesforceConnector,
 };
@@ -44,6 +44,8 @@ pub fn hubspot_config(loaded: &Loaded, settings: &Settings) -> HubSpotConfig {
         },
     };
     let mut config = HubSpotConfig::new(base, auth);
+    // Validated when the config was loaded.
+    config.api_version = ApiVersion::parse(&section.api_version).unwrap_or_default();
     config.requests_per_10s = section.requests_per_10s;
     config.search_requests_per_second = section.search_requests_per_second;
     config.daily_quota = section.daily_quota;

@@ -34,6 +34,7 @@ async fn a_good_config_passes_every_check_and_exits_0() {
     assert!(!out.contains("FAIL"), "{out}");
     for expected in [
         "can read contacts",
+        "speaks HubSpot API 2026-09",
         "crm.schemas.contacts.read",
         "Lead described",
         "Contact described",

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use truce_connectors::http::{HttpClient, HttpOptions};
 use truce_connectors::hubspot::{HubSpotAuth, HubSpotConfig, HubSpotConnector};
 use truce_connectors::{Connector, ObjectType, Secret};
-use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions};
+use truce_sandbox::hubspot::{ApiVersion, HubSpotSandbox, SandboxOptions};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -75,7 +75,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let wall = start.elapsed();
 
     let counters = sandbox.counters();
-    let calls = counters.get("GET /crm/v3/objects/contacts");
+    // The connector speaks the default family (2026-09); count its list calls there.
+    let list = format!("GET {}/contacts", ApiVersion::V2026_09.base("objects"));
+    let calls = counters.get(&list);
     let refused = counters.status(429);
     let bound = Duration::from_secs_f64(calls as f64 / (per_10s as f64 / 10.0));
     let busiest = sandbox.max_in_window(Duration::from_secs(10), false);

@@ -3,8 +3,10 @@
 //!
 //! Each system supplies a [`Harness`]: a connector, and the sandbox controls the cases need
 //! (seed and edit records, make one visible late, expire tokens, script faults, count
-//! requests). Every case then runs once per system (`hubspot::...`, `salesforce::...`),
-//! and once more on Salesforce Opportunities (`salesforce_opportunities::...`), a revenue
+//! requests). Every case then runs once per system (`hubspot::...`, `salesforce::...`);
+//! HubSpot runs once per API family it speaks (`hubspot::` on the default `2026-09` paths,
+//! `hubspot_v3::` on the legacy ones), from one harness generic over the family; and
+//! Salesforce once more on Opportunities (`salesforce_opportunities::...`), a revenue
 //! object read and written through the same table entry machinery as Leads.
 //! A new connector passes this file before it is used: add its harness and one line to
 //! `systems` in the `conformance!` invocation at the end.
@@ -25,12 +27,12 @@ use common::ConfigFor;
 use serde_json::json;
 use tokio::time::Instant;
 use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
-use truce_connectors::hubspot::{HubSpotAuth, HubSpotConfig, HubSpotConnector};
+use truce_connectors::hubspot::{ApiVersion, HubSpotAuth, HubSpotConfig, HubSpotConnector};
 use truce_connectors::salesforce::SalesforceConnector;
 use truce_connectors::{
     Connector, Cursors, ErrorClass, ObjectType, Record, Secret, UpsertKey, Write, WriteOp,
 };
-use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOAuth};
+use truce_sandbox::hubspot::{ApiVersion as Family, HubSpotSandbox, SandboxOAuth};
 use truce_sandbox::salesforce::{SalesforceFaults, SalesforceSandbox, SandboxOptions};
 use truce_sandbox::{Fault, Faults, Served};
 
@@ -78,20 +80,34 @@ fn http() -> HttpClient {
 // ---------------------------------------------------------------------------------------
 // HubSpot
 
-struct HubSpot {
+/// HubSpot on the `2026-09` paths (`V3 = false`) or the legacy `v3` ones.
+struct HubSpot<const V3: bool> {
     sandbox: HubSpotSandbox,
     served: Served,
 }
 
+/// The default family.
+type HubSpotDated = HubSpot<false>;
+/// The legacy family.
+type HubSpotV3 = HubSpot<true>;
+
+impl<const V3: bool> HubSpot<V3> {
+    const VERSION: ApiVersion = if V3 {
+        ApiVersion::V3
+    } else {
+        ApiVersion::V2026_09
+    };
+}
+
 const HUBSPOT_TOKEN: &str = "POST /oauth/v1/token";
 
-impl Harness for HubSpot {
+impl<const V3: bool> Harness for HubSpot<V3> {
     type Conn = HubSpotConnector;
     const OBJECT: ObjectType = ObjectType::HubSpotContact;
     const BURST: usize = 450;
     const SCAN: usize = 250;
 
-    async fn start() -> HubSpot {
+    async fn start() -> HubSpot<V3> {
         let sandbox = HubSpotSandbox::new(truce_sandbox::hubspot::SandboxOptions {
             oauth: Some(SandboxOAuth {
                 client_id: "client-1".into(),
@@ -118,6 +134,7 @@ impl Harness for HubSpot {
                 refresh_token: Secret::new("na1-refresh"),
             },
         );
+        config.api_version = Self::VERSION;
         config.objects = BTreeMap::from([(Self::OBJECT, vec!["city".into(), "email".into()])]);
         config.retry = RetryPolicy::default();
         HubSpotConnector::new(config, http()).unwrap()
@@ -153,7 +170,19 @@ impl Harness for HubSpot {
 
     fn api_requests(&self) -> u64 {
         let counters = self.sandbox.counters();
-        counters.total() - counters.get(HUBSPOT_TOKEN)
+        let requests = counters.total() - counters.get(HUBSPOT_TOKEN);
+        // Every one of them in the family the connector speaks.
+        let family = match Self::VERSION {
+            ApiVersion::V2026_09 => Family::V2026_09,
+            ApiVersion::V3 => Family::Legacy,
+        };
+        let by_version = self.sandbox.requests_by_version();
+        assert_eq!(
+            by_version.get(&family).copied().unwrap_or(0),
+            requests,
+            "{by_version:?}"
+        );
+        requests
     }
 
     fn script(&self, script: Vec<Fault>) {
@@ -654,7 +683,8 @@ macro_rules! conformance {
 
 conformance!(
     systems: [
-        hubspot => HubSpot,
+        hubspot => HubSpotDated,
+        hubspot_v3 => HubSpotV3,
         salesforce => Salesforce,
         salesforce_opportunities => SalesforceDeals,
     ],

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
-use truce_connectors::hubspot::HubSpotConnector;
+use truce_connectors::hubspot::{ApiVersion, HubSpotConnector};
 use truce_connectors::salesforce::SalesforceConnector;
 use truce_connectors::{Connector, FieldInfo, ObjectType, System};
 
@@ -239,7 +239,7 @@ async fn hubspot_checks(
     hubspot: &dyn Connector,
 ) -> (Option<Vec<FieldInfo>>, Vec<Line>) {
     let base = &loaded.config.hubspot.base_url;
-    let mut lines = Vec::new();
+    let mut lines = vec![api_version_line(&loaded.config.hubspot.api_version)];
     match hubspot.scan(ObjectType::HubSpotContact, None).await {
         Ok(page) => lines.push(Line::ok(format!(
             "{base} answered; the credentials are accepted and can read contacts \
@@ -352,6 +352,20 @@ async fn salesforce_checks(
     });
     let [lead, contact] = described;
     (lead, contact, lines)
+}
+
+/// Which family of HubSpot paths truce speaks, and what that means for the admin.
+fn api_version_line(api_version: &str) -> Line {
+    match ApiVersion::parse(api_version).unwrap_or_default() {
+        ApiVersion::V2026_09 => Line::ok(
+            "speaks HubSpot API 2026-09 ([hubspot] api_version): the portal's write \
+             validation rules apply to truce's writes; a refusal is quarantined",
+        ),
+        ApiVersion::V3 => Line::warn(
+            "speaks HubSpot's legacy v3/v4 paths ([hubspot] api_version = \"v3\"); HubSpot \
+             stops supporting them in 2027: move to \"2026-09\" (docs/operations.md)",
+        ),
+    }
 }
 
 /// The quota reported by a system, against the share truce may spend.

@@ -197,6 +197,15 @@ pub struct HubSpotSection {
     /// The share of the daily allowance truce may spend (other integrations share it).
     #[serde(default = "default_share")]
     pub daily_share: f64,
+    /// The family of API paths: `"2026-09"` (the default) or `"v3"` (the legacy paths).
+    #[serde(default = "default_hubspot_api_version")]
+    pub api_version: String,
+}
+
+fn default_hubspot_api_version() -> String {
+    truce_connectors::hubspot::ApiVersion::default()
+        .as_str()
+        .to_string()
 }
 
 fn default_hubspot_url() -> String {

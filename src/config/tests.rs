@@ -56,6 +56,24 @@ fn a_minimal_config_loads_with_defaults_and_secrets_from_files() {
 }
 
 #[test]
+fn the_hubspot_api_version_defaults_to_2026_09_and_only_known_families_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = load_str(&dir.path().join("truce.toml"), &minimal(dir.path())).unwrap();
+    assert_eq!(loaded.config.hubspot.api_version, "2026-09");
+    let legacy = minimal(dir.path()).replace("[hubspot]\n", "[hubspot]\napi_version = \"v3\"\n");
+    let loaded = load_str(&dir.path().join("truce.toml"), &legacy).unwrap();
+    assert_eq!(loaded.config.hubspot.api_version, "v3");
+    let wrong =
+        minimal(dir.path()).replace("[hubspot]\n", "[hubspot]\napi_version = \"2026-03\"\n");
+    let found = problems(dir.path(), &wrong);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "hubspot.api_version");
+    assert_eq!(found[0].line, Some(6));
+    assert!(found[0].message.contains("`2026-03`"), "{found:?}");
+    assert!(found[0].message.contains("\"v3\""), "{found:?}");
+}
+
+#[test]
 fn a_misspelt_key_is_named_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let text = minimal(dir.path()).replace("poll_interval", "pol_interval");

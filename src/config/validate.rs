@@ -11,6 +11,7 @@ use truce_connectors::Secret;
 
 use super::locate::{Step, line_of};
 use truce_connectors::ObjectType;
+use truce_connectors::hubspot::ApiVersion;
 
 use super::{
     Config, FieldMapping, Grant, HubSpotCredentials, Pair, Problem, SecretSource, Secrets,
@@ -159,6 +160,16 @@ fn check_limits(report: &mut Report<'_>, config: &Config) {
         report.add(
             &[Step::Key("salesforce"), Step::Key("max_concurrency")],
             "must be at least 1",
+        );
+    }
+    let hubspot_version = &config.hubspot.api_version;
+    if ApiVersion::parse(hubspot_version).is_none() {
+        report.add(
+            &[Step::Key("hubspot"), Step::Key("api_version")],
+            format!(
+                "`{hubspot_version}` is not a HubSpot API version truce speaks; write \
+                 \"2026-09\" (the default) or \"v3\" (the legacy paths)"
+            ),
         );
     }
     let version = &config.salesforce.api_version;

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use super::paths::ApiVersion;
 use crate::contract::ObjectType;
 use crate::http::RetryPolicy;
 use crate::secret::Secret;
@@ -17,6 +18,8 @@ pub struct HubSpotConfig {
     pub base_url: String,
     /// How requests are authenticated.
     pub auth: HubSpotAuth,
+    /// The family of paths every call uses (`2026-09`, the default, or `v3`).
+    pub api_version: ApiVersion,
     /// The portal's burst limit per rolling 10 s (100, 190 or 250).
     pub requests_per_10s: u32,
     /// The search endpoint's limit per second (5).
@@ -26,21 +29,22 @@ pub struct HubSpotConfig {
     /// The share of `daily_quota` truce may spend (other integrations use the rest).
     pub daily_share: f64,
     /// The objects to read, each with the properties to read besides the ones the client
-    /// always reads for its own needs (see [`super::objects`]). Only these properties
-    /// appear in [`crate::Record::fields`].
+    /// always reads for its own needs (see `objects.rs`), and the associations to read as
+    /// fields (`@company`, `@contacts`). Only these appear in [`crate::Record::fields`].
     pub objects: BTreeMap<ObjectType, Vec<String>>,
     /// How hard to retry transient failures.
     pub retry: RetryPolicy,
 }
 
 impl HubSpotConfig {
-    /// A config with HubSpot's Free/Starter budgets (100 per 10 s, 5 searches per second,
-    /// 250,000 a day, half of it for truce), contacts with no extra properties, and the
-    /// default retry policy.
+    /// A config with the `2026-09` paths, HubSpot's Free/Starter budgets (100 per 10 s, 5
+    /// searches per second, 250,000 a day, half of it for truce), contacts with no extra
+    /// properties, and the default retry policy.
     pub fn new(base_url: impl Into<String>, auth: HubSpotAuth) -> HubSpotConfig {
         HubSpotConfig {
             base_url: base_url.into(),
             auth,
+            api_version: ApiVersion::default(),
             requests_per_10s: 100,
             search_requests_per_second: 5,
             daily_quota: 250_000,

@@ -2,22 +2,34 @@
 //!
 //! - [`config`]: [`HubSpotConfig`], with the objects and properties to read, budgets and
 //!   retry policy, and [`HubSpotAuth`].
-//! - `objects`: what the client knows about each object, as a table.
+//! - `objects`: what the client knows about each object (contacts, companies, deals) and
+//!   its associations, as a table.
+//! - [`paths`]: [`ApiVersion`] and the one builder of every path, per family
+//!   (`2026-09` or `v3`).
 //! - `calls`: HubSpot's half of the shared call pipeline: classification of refusals,
 //!   the token (static or OAuth refresh), the budgets plugged in.
 //! - `limits`: the budgets (10 s burst, search per second, daily share), the
 //!   `X-HubSpot-RateLimit-*` headers and 429 policies.
 //! - `pull`: search, the archive sweep, list scans, batch reads.
 //! - `write`: batch writes, splitting, matching answers to writes.
+//! - `associations`: association fields read with every page and by
+//!   [`Connector::associations`] (v4 batch reads).
+//! - `linking`: association fields written (primary company, a deal's contacts), batched
+//!   across the writes of one `apply`.
 //! - `records`: wire objects → [`crate::Record`] or [`crate::Rejected`].
-//! - `describe`: property definitions → [`FieldInfo`].
+//! - `describe`: property definitions → [`FieldInfo`]; deal stages and pipelines from the
+//!   pipelines API.
 //! - [`wire`]: serde types of HubSpot's JSON.
 
+mod associations;
 mod calls;
 pub mod config;
 mod describe;
 mod limits;
+mod link_answers;
+mod linking;
 mod objects;
+pub mod paths;
 mod pull;
 mod records;
 pub mod wire;
@@ -31,8 +43,8 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use crate::contract::{
-    Connector, Cursor, Cursors, Fetched, FieldInfo, ObjectType, PullPage, Quota, ScanPage, System,
-    Write, WriteOutcome,
+    Associated, Connector, Cursor, Cursors, Fetched, FieldInfo, ObjectType, PullPage, Quota,
+    ScanPage, System, Write, WriteOutcome,
 };
 use crate::error::{ApiError, Error, ErrorClass};
 use crate::http::{HttpClient, Pipeline};
@@ -40,16 +52,19 @@ use crate::lookback::{Clock, PollTimes};
 
 pub use calls::existing_id;
 pub use config::{HubSpotAuth, HubSpotConfig};
+pub use paths::ApiVersion;
 pub use pull::{ARCHIVED_STREAM, STREAM};
 
 use calls::HubSpotCalls;
 use limits::Limits;
 use objects::Configured;
+use paths::Paths;
 
 /// The HubSpot connector.
 #[derive(Debug)]
 pub struct HubSpotConnector {
     pipeline: Pipeline<HubSpotCalls>,
+    paths: Paths,
     objects: Vec<Configured>,
     object_types: Vec<ObjectType>,
     sweep_every: Duration,
@@ -61,7 +76,7 @@ pub struct HubSpotConnector {
 
 impl HubSpotConnector {
     /// A connector for `config`, sending through `http`. Fails (fatally) when the base URL
-    /// is not a URL or an object is not one this client reads yet.
+    /// is not a URL, or an object or association is not one this client reads.
     pub fn new(config: HubSpotConfig, http: HttpClient) -> Result<HubSpotConnector, Error> {
         if url::Url::parse(config.base()).is_err() {
             return Err(Error::new(
@@ -75,6 +90,7 @@ impl HubSpotConnector {
         let base = Some(config.base().to_string());
         Ok(HubSpotConnector {
             pipeline: Pipeline::new(http, vendor, base, config.retry.clone()),
+            paths: Paths::new(config.api_version),
             object_types: objects.iter().map(|o| o.spec.object).collect(),
             objects,
             sweep_every: Duration::from_secs(300),
@@ -96,6 +112,11 @@ impl HubSpotConnector {
     pub fn with_archive_sweep_interval(mut self, every: Duration) -> HubSpotConnector {
         self.sweep_every = every;
         self
+    }
+
+    /// The family of paths this connector speaks.
+    pub fn api_version(&self) -> ApiVersion {
+        self.paths.version()
     }
 
     fn configured(&self, object: ObjectType, action: &str) -> Result<&Configured, Error> {
@@ -164,6 +185,17 @@ impl Connector for HubSpotConnector {
     #[tracing::instrument(skip_all, fields(system = "hubspot"))]
     async fn apply(&self, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, Error> {
         self.apply_writes(writes).await
+    }
+
+    #[tracing::instrument(skip_all, fields(system = "hubspot"))]
+    async fn associations(
+        &self,
+        object: ObjectType,
+        ids: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Associated>, Error> {
+        let object = self.configured(object, &format!("HubSpot association read of {object}"))?;
+        self.associated(object, ids, fields).await
     }
 
     async fn describe(&self, object: ObjectType) -> Result<Vec<FieldInfo>, Error> {

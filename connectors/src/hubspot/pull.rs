@@ -3,7 +3,8 @@
 //!
 //! ## Pulling changes, and what it costs
 //!
-//! Each object's stream (`contacts`) is a keyset over `(lastmodifieddate, hs_object_id)`.
+//! Each object's stream (`contacts`) is a keyset over `(lastmodifieddate, hs_object_id)`
+//! (`hs_lastmodifieddate` for companies and deals).
 //! Every page is one search, sorted ascending on both, for the records strictly after the
 //! position: `(lastmodifieddate = T AND hs_object_id > id) OR lastmodifieddate > T`, 200
 //! per page. Because every page restarts the query from the last timestamp and id seen, a
@@ -27,6 +28,12 @@
 //! newer than the `contacts.archived` cursor (minus the look-back) are reported as deleted
 //! records. Cost: an idle poll is one search call; a sweep adds ⌈archived / 100⌉ list calls
 //! per interval.
+//!
+//! Every object has its own streams (`contacts`, `companies`, `deals`, each with its
+//! `.archived` stream), keyed on its own last-modified property (`lastmodifieddate` on
+//! contacts, `hs_lastmodifieddate` on companies and deals; `objects.rs`). The configured
+//! association fields (`@company`, `@contacts`) are read beside every page of records,
+//! pulled, scanned or fetched (`associations.rs`): one more call per page and association.
 //!
 //! Merges need no stream of their own: the surviving record is new (or modified), so it is
 //! pulled, and its `hs_merged_object_ids` become [`Record::merged_ids`].
@@ -53,9 +60,10 @@ use crate::http::Call;
 use crate::lock;
 use crate::lookback::{PollFrom, poll_from};
 
-/// The stream of live contacts, by `(lastmodifieddate, hs_object_id)`.
+/// The stream of live contacts, by `(lastmodifieddate, hs_object_id)` (companies and deals
+/// have `companies` and `deals`).
 pub const STREAM: &str = "contacts";
-/// The stream of archived contacts, by `(archivedAt, id)`.
+/// The stream of archived contacts, by `(archivedAt, id)` (and `companies.archived`...).
 pub const ARCHIVED_STREAM: &str = "contacts.archived";
 /// Search page size (HubSpot's maximum).
 pub const SEARCH_PAGE: usize = 200;
@@ -96,7 +104,8 @@ impl HubSpotConnector {
                 PollFrom::After(c) => (Some(c), 0),
                 PollFrom::Time(ms) => (None, *ms),
             };
-            let read = self.object_page(object, after, from_ms).await?;
+            let mut read = self.object_page(object, after, from_ms).await?;
+            self.attach(object, &mut read.records).await?;
             let reached = read
                 .records
                 .last()
@@ -195,7 +204,7 @@ impl HubSpotConnector {
         let call = Call::json(
             CallKind::Search,
             Method::POST,
-            object.objects_path("/search"),
+            self.paths.objects(object.spec.path, "/search"),
             &request,
             format!("HubSpot search of modified {}", object.spec.object),
         )?;
@@ -353,7 +362,12 @@ impl HubSpotConnector {
         } else {
             format!("HubSpot list of {}", object.spec.object)
         };
-        let call = Call::get(CallKind::Standard, object.objects_path(""), action).query(query);
+        let call = Call::get(
+            CallKind::Standard,
+            self.paths.objects(object.spec.path, ""),
+            action,
+        )
+        .query(query);
         self.pipeline.send(call).await
     }
 
@@ -364,7 +378,8 @@ impl HubSpotConnector {
         resume: Option<&str>,
     ) -> Result<ScanPage, Error> {
         let page = self.list_page(object, resume, false).await?;
-        let (records, rejected) = read_all(object, page.results);
+        let (mut records, rejected) = read_all(object, page.results);
+        self.attach(object, &mut records).await?;
         Ok(ScanPage {
             records,
             rejected,
@@ -397,7 +412,7 @@ impl HubSpotConnector {
             let call = Call::json(
                 CallKind::Standard,
                 Method::POST,
-                object.objects_path("/batch/read"),
+                self.paths.objects(object.spec.path, "/batch/read"),
                 &request,
                 action,
             )?;
@@ -407,6 +422,8 @@ impl HubSpotConnector {
             fetched.records.extend(records);
             fetched.rejected.extend(rejected);
         }
+        // Associations after every chunk: one read per 1,000 records, not per 100.
+        self.attach(object, &mut fetched.records).await?;
         Ok(fetched)
     }
 }

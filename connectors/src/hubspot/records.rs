@@ -3,15 +3,17 @@
 //!
 //! Nothing is defaulted: a record without an id, or whose modification time is missing or
 //! unparsable, is rejected with a reason naming the field and the value, and never moves a
-//! cursor. What the engine needs beyond field values arrives typed (email, archived,
-//! merged ids); the properties read for that (`hs_merged_object_ids`...) reach
-//! [`Record::fields`] only when they were configured.
+//! cursor. What the engine needs beyond field values arrives typed (email, name, domain,
+//! a deal's outcome, archived, merged ids); the properties read for that
+//! (`hs_merged_object_ids`, `hs_is_closed_won`...) reach [`Record::fields`] only when they
+//! were configured. Association fields (`@company`) are not properties: they are added to
+//! the records of a page afterwards (`associations.rs`).
 
 use serde_json::Value;
 
-use super::objects::{Configured, MERGED_IDS};
+use super::objects::{Configured, MERGED_IDS, OutcomeProperties};
 use super::wire::SimplePublicObject;
-use crate::contract::{Cursor, Record, Rejected, split_rows};
+use crate::contract::{Cursor, DealOutcome, Record, Rejected, split_rows};
 
 /// Milliseconds since the epoch of a HubSpot time: RFC 3339, or epoch milliseconds.
 pub fn ms_of(value: &str) -> Option<i64> {
@@ -76,12 +78,21 @@ fn build(
             )
         })?,
     };
-    let property = |name: &str| wire.properties.get(name).cloned().flatten();
-    let email = object
+    let property = |name: &str| {
+        wire.properties
+            .get(name)
+            .cloned()
+            .flatten()
+            .filter(|v| !v.is_empty())
+    };
+    let email = object.spec.email.and_then(property);
+    let name = object.spec.name.and_then(property);
+    let domain = object.spec.domain.and_then(property);
+    let outcome = object
         .spec
-        .email
-        .and_then(property)
-        .filter(|e| !e.is_empty());
+        .outcome
+        .as_ref()
+        .map(|o| outcome_of(o, &property));
     let merged_ids = property(MERGED_IDS)
         .map(|ids| {
             ids.split(';')
@@ -104,9 +115,54 @@ fn build(
         .collect();
     let mut record = Record::new(object.spec.object, wire.id, modified_at, fields);
     record.email = email;
+    record.name = name;
+    record.domain = domain;
+    record.outcome = outcome;
     record.deleted = wire.archived;
     record.merged_ids = merged_ids;
     Ok(record)
+}
+
+/// A deal's outcome from HubSpot's calculated properties (`"true"`/`"false"` strings).
+fn outcome_of(props: &OutcomeProperties, property: &dyn Fn(&str) -> Option<String>) -> DealOutcome {
+    let flag = |name: &str| property(name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let won = flag(props.won);
+    DealOutcome {
+        // A won deal is closed, whatever a missing `hs_is_closed` would say.
+        closed: won || flag(props.closed),
+        won,
+        amount: property(props.amount).and_then(|a| plain_decimal(&a)),
+    }
+}
+
+/// A decimal as plain text: HubSpot's `"1500.00"` is `"1500"`, `"1500.50"` is
+/// `"1500.5"`, so an amount reads the same whichever system it came from. Text that is
+/// not a number is no amount.
+pub fn plain_decimal(text: &str) -> Option<String> {
+    let text = text.trim();
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let plain = !whole.is_empty()
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && fraction.chars().all(|c| c.is_ascii_digit());
+    if !plain {
+        // Exponents and the like: whatever a float reads, printed without them.
+        return text
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(|f| f.to_string());
+    }
+    let whole = whole.trim_start_matches('0');
+    let whole = if whole.is_empty() { "0" } else { whole };
+    let fraction = fraction.trim_end_matches('0');
+    let negative = text.starts_with('-') && (whole != "0" || !fraction.is_empty());
+    let sign = if negative { "-" } else { "" };
+    Some(if fraction.is_empty() {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction}")
+    })
 }
 
 /// Splits read rows into records and rejected rows.
@@ -191,6 +247,68 @@ mod tests {
             (anonymous.id, anonymous.reason.as_str()),
             (None, "the record has no id")
         );
+    }
+
+    #[test]
+    fn companies_and_deals_carry_their_name_domain_and_outcome_typed() {
+        let objects = BTreeMap::from([
+            (ObjectType::HubSpotCompany, vec!["city".to_string()]),
+            (ObjectType::HubSpotDeal, Vec::new()),
+        ]);
+        let configured = configure(&objects).unwrap();
+        let company = read(
+            &configured[0],
+            wire(
+                "5000000001",
+                &[
+                    ("hs_lastmodifieddate", Some("1700000000000")),
+                    ("name", Some("Acme")),
+                    ("domain", Some("acme.example")),
+                    ("city", Some("Oslo")),
+                ],
+            ),
+        )
+        .unwrap();
+        assert_eq!(company.name.as_deref(), Some("Acme"));
+        assert_eq!(company.domain.as_deref(), Some("acme.example"));
+        assert_eq!(company.outcome, None);
+        assert_eq!(company.fields.keys().collect::<Vec<_>>(), vec!["city"]);
+        let deal = read(
+            &configured[1],
+            wire(
+                "9000000001",
+                &[
+                    ("hs_lastmodifieddate", Some("1700000000000")),
+                    ("dealname", Some("Acme - Renewal")),
+                    ("hs_is_closed", Some("true")),
+                    ("hs_is_closed_won", Some("true")),
+                    ("amount", Some("1500.50")),
+                ],
+            ),
+        )
+        .unwrap();
+        assert_eq!(deal.name.as_deref(), Some("Acme - Renewal"));
+        let outcome = deal.outcome.unwrap();
+        assert!(outcome.closed && outcome.won);
+        assert_eq!(outcome.amount.as_deref(), Some("1500.5"));
+        assert!(deal.fields.is_empty(), "nothing was configured");
+    }
+
+    #[test]
+    fn amounts_are_plain_decimals() {
+        for (text, plain) in [
+            ("1500.00", Some("1500")),
+            ("1500.50", Some("1500.5")),
+            ("0.0", Some("0")),
+            ("007", Some("7")),
+            ("-12.30", Some("-12.3")),
+            ("-0.00", Some("0")),
+            ("1e3", Some("1000")),
+            ("lots", None),
+            ("", None),
+        ] {
+            assert_eq!(plain_decimal(text).as_deref(), plain, "{text:?}");
+        }
     }
 
     #[test]

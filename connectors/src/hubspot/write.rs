@@ -5,9 +5,20 @@
 //! creates `batch/create` (never repeated blindly, see [`crate::http::Repeat`]), updates
 //! `batch/update`, deletes `batch/archive`, 100 per call. Every input carries
 //! `objectWriteTraceId` = the write's key, and results and `errors[]` of a 207 are matched
-//! back by trace id, then id or email, never by position. A whole batch that HubSpot refuses
-//! for good (a 400 or 409 naming one bad input) is split in halves until the bad records
-//! stand alone, so one invalid email costs a few calls, not the other 99 writes.
+//! back by trace id, then id, email or upsert value, never by position. A whole batch that
+//! HubSpot refuses for good (a 400 or 409 naming one bad input) is split in halves until
+//! the bad records stand alone, so one invalid email costs a few calls, not the other 99
+//! writes. Creates upsert on any unique property ([`UpsertKey::Field`]: a company's or a
+//! deal's `salesforce_*_id`), as contacts upsert on `email`.
+//!
+//! A 2026-09 write-validation refusal (400 `VALIDATION_ERROR` with
+//! `MISSING_REQUIRED_PROPERTY` or `MISSING_CONDITIONAL_REQUIRED_PROPERTY`, per input in a
+//! batch) is a [`ErrorClass::Permanent`] error of that write with HubSpot's message and the
+//! property named: never retried; the engine quarantines it.
+//!
+//! Association fields (`@company`, `@contacts`) are not properties: `linking.rs` takes
+//! them out of each write, hands a create's to `batch/create` with the record, and sets
+//! the others once the record step succeeded; their failure is that write's error.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,8 +29,10 @@ use serde_json::Value;
 use super::HubSpotConnector;
 use super::calls::{api_of_standard, class_of_category};
 use super::limits::CallKind;
+use super::linking::{Relink, first_errors, on_create, take_links};
 use super::objects::Configured;
 use super::pull::BATCH;
+use super::wire::associations::AssociationOnCreate;
 use super::wire::{BatchInputs, BatchResponse, BatchWriteInput, IdInput};
 use crate::contract::{UpsertKey, Write, WriteOp, WriteOutcome, Written};
 use crate::error::{ApiError, Error, ErrorClass};
@@ -81,35 +94,86 @@ impl HubSpotConnector {
         let order: Vec<i64> = writes.iter().map(|w| w.key).collect();
         let mut by_key: HashMap<i64, WriteOutcome> = HashMap::new();
         let mut groups: BTreeMap<(usize, Kind), Vec<Write>> = BTreeMap::new();
-        for write in writes {
-            match self
+        // A create's associations travel with it; the others wait for their record.
+        let mut inline: HashMap<i64, Vec<AssociationOnCreate>> = HashMap::new();
+        let mut later: Vec<Relink> = Vec::new();
+        let outcome = |key: i64, result| WriteOutcome { key, result };
+        for mut write in writes {
+            let Some(i) = self
                 .objects
                 .iter()
                 .position(|o| o.spec.object == write.object)
-            {
-                Some(i) => groups.entry((i, Kind::of(&write))).or_default().push(write),
-                None => {
-                    let err = Error::new(
-                        ErrorClass::Fatal,
-                        format!("HubSpot write of a {}", write.object),
-                        ApiError::message("this connector is not configured to write it"),
-                    );
-                    by_key.insert(
-                        write.key,
-                        WriteOutcome {
-                            key: write.key,
-                            result: Err(err),
-                        },
-                    );
+            else {
+                let err = Error::new(
+                    ErrorClass::Fatal,
+                    format!("HubSpot write of a {}", write.object),
+                    ApiError::message("this connector is not configured to write it"),
+                );
+                by_key.insert(write.key, outcome(write.key, Err(err)));
+                continue;
+            };
+            let spec = self.objects[i].spec;
+            let links = match take_links(spec, &mut write) {
+                Ok(links) => links,
+                Err(err) => {
+                    by_key.insert(write.key, outcome(write.key, Err(err)));
+                    continue;
                 }
+            };
+            let kind = Kind::of(&write);
+            match kind {
+                Kind::Create => {
+                    inline.insert(write.key, on_create(&links));
+                }
+                Kind::Upsert | Kind::Update if !links.is_empty() => {
+                    // The id and whether it is new come from the record step.
+                    later.push(Relink {
+                        key: write.key,
+                        spec,
+                        id: String::new(),
+                        created: false,
+                        links,
+                    });
+                    // Only associations change: no record call, the record is as it was.
+                    if let WriteOp::Update { id } = &write.op
+                        && write.fields.is_empty()
+                    {
+                        let written = Written {
+                            id: id.clone(),
+                            created: false,
+                        };
+                        by_key.insert(write.key, outcome(write.key, Ok(written)));
+                        continue;
+                    }
+                }
+                // An archived record loses its associations with it.
+                _ => {}
             }
+            groups.entry((i, kind)).or_default().push(write);
         }
         for ((i, kind), group) in groups {
             for chunk in group.chunks(BATCH) {
-                for outcome in self.apply_chunk(&self.objects[i], kind, chunk).await? {
+                let outcomes = self
+                    .apply_chunk(&self.objects[i], kind, chunk, &inline)
+                    .await?;
+                for outcome in outcomes {
                     by_key.insert(outcome.key, outcome);
                 }
             }
+        }
+        // Associations of the records that now exist, batched across every write.
+        let relinks: Vec<Relink> = later
+            .into_iter()
+            .filter_map(|mut relink| {
+                let written = by_key.get(&relink.key)?.result.as_ref().ok()?;
+                relink.id = written.id.clone();
+                relink.created = written.created;
+                Some(relink)
+            })
+            .collect();
+        let failed = first_errors(self.relink(&relinks).await?);
+        for (key, err) in failed {
+            by_key.insert(key, outcome(key, Err(err)));
         }
         Ok(order
             .into_iter()
@@ -123,6 +187,7 @@ impl HubSpotConnector {
         object: &'a Configured,
         kind: Kind,
         writes: &'a [Write],
+        inline: &'a HashMap<i64, Vec<AssociationOnCreate>>,
     ) -> BoxFuture<'a, Result<Vec<WriteOutcome>, Error>> {
         Box::pin(async move {
             let action = format!(
@@ -131,7 +196,7 @@ impl HubSpotConnector {
                 writes.len(),
                 object.spec.object
             );
-            let path = object.objects_path(kind.endpoint());
+            let path = self.paths.objects(object.spec.path, kind.endpoint());
             let call = if kind == Kind::Archive {
                 let inputs = BatchInputs {
                     inputs: writes
@@ -145,7 +210,10 @@ impl HubSpotConnector {
                 Call::json(CallKind::Standard, Method::POST, path, &inputs, action)?
             } else {
                 let inputs = BatchInputs {
-                    inputs: writes.iter().map(|w| input_of(object, kind, w)).collect(),
+                    inputs: writes
+                        .iter()
+                        .map(|w| input_of(object, kind, w, inline.get(&w.key)))
+                        .collect(),
                 };
                 Call::json(CallKind::Standard, Method::POST, path, &inputs, action)?
             };
@@ -164,8 +232,8 @@ impl HubSpotConnector {
                 )),
                 Err(err) if err.class() == ErrorClass::Permanent && writes.len() > 1 => {
                     let (left, right) = writes.split_at(writes.len() / 2);
-                    let mut outcomes = self.apply_chunk(object, kind, left).await?;
-                    outcomes.extend(self.apply_chunk(object, kind, right).await?);
+                    let mut outcomes = self.apply_chunk(object, kind, left, inline).await?;
+                    outcomes.extend(self.apply_chunk(object, kind, right, inline).await?);
                     Ok(outcomes)
                 }
                 Err(err) if err.class() == ErrorClass::Fatal => Err(err),
@@ -183,7 +251,12 @@ impl HubSpotConnector {
     }
 }
 
-fn input_of(object: &Configured, kind: Kind, write: &Write) -> BatchWriteInput {
+fn input_of(
+    object: &Configured,
+    kind: Kind,
+    write: &Write,
+    associations: Option<&Vec<AssociationOnCreate>>,
+) -> BatchWriteInput {
     let mut properties: BTreeMap<String, String> = write
         .fields
         .iter()
@@ -214,7 +287,10 @@ fn input_of(object: &Configured, kind: Kind, write: &Write) -> BatchWriteInput {
             properties
         },
         object_write_trace_id: Some(write.key.to_string()),
-        associations: Vec::new(),
+        associations: associations
+            .filter(|_| kind == Kind::Create)
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
@@ -282,6 +358,17 @@ fn match_outcomes(
                 .map(|e| (e.to_lowercase(), i))
         })
         .collect();
+    let mut upsert_fields: Vec<&str> = writes
+        .iter()
+        .filter_map(|w| match &w.op {
+            WriteOp::Create {
+                upsert_on: Some(UpsertKey::Field { field, .. }),
+            } => Some(field.as_str()),
+            _ => None,
+        })
+        .collect();
+    upsert_fields.sort_unstable();
+    upsert_fields.dedup();
     let mut results: Vec<Option<Result<Written, Error>>> = vec![None; writes.len()];
     for result in answer.results {
         let slot = result
@@ -289,6 +376,13 @@ fn match_outcomes(
             .as_ref()
             .and_then(|t| by_trace.get(t))
             .or_else(|| by_id.get(&result.id))
+            .or_else(|| {
+                // An upsert on a unique property: its value in the answer.
+                upsert_fields.iter().find_map(|field| {
+                    let value = result.properties.get(*field)?.as_deref()?;
+                    by_id.get(&value.to_lowercase())
+                })
+            })
             .or_else(|| {
                 result
                     .properties

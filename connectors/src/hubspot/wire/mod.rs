@@ -6,7 +6,13 @@
 //!
 //! Compatibility: HubSpot says to treat every field as optional, so everything the client
 //! reads is `#[serde(default)]`; ids and `after` tokens are always strings; property values
-//! are strings or `null`.
+//! are strings or `null`. Association answers carry some ids as JSON numbers
+//! ([`associations`]).
+//!
+//! Files: this one holds records, search, batch, errors, properties and OAuth;
+//! [`associations`] the v4 (and date-versioned) association bodies and deal pipelines.
+
+pub mod associations;
 
 use std::collections::BTreeMap;
 
@@ -16,7 +22,7 @@ use serde_json::Value;
 /// Property values by name; `None` is a property that is unset (`null` on the wire).
 pub type Properties = BTreeMap<String, Option<String>>;
 
-/// A contact as HubSpot returns it (`SimplePublicObject`, and the upsert variant with `new`).
+/// A record as HubSpot returns it (`SimplePublicObject`, and the upsert variant with `new`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SimplePublicObject {
@@ -63,7 +69,7 @@ pub struct NextPage {
     pub link: Option<String>,
 }
 
-/// The answer of the list endpoint (`GET /crm/v3/objects/contacts`).
+/// The answer of the list endpoint (`GET …/objects/{type}`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CollectionResponse {
     /// One page of records.
@@ -237,9 +243,9 @@ pub struct BatchWriteInput {
     /// Our key for this input, echoed in results and errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_write_trace_id: Option<String>,
-    /// Associations to create (not used by truce; accepted by the sandbox).
+    /// Associations to make with the record (`batch/create` only; upsert has none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub associations: Vec<Value>,
+    pub associations: Vec<associations::AssociationOnCreate>,
 }
 
 /// `{"inputs": [...]}`.
@@ -375,12 +381,12 @@ pub struct ObjectInput {
     /// The values to set.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
-    /// Associations (accepted, ignored by the sandbox).
+    /// Associations to make with the record.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub associations: Vec<Value>,
+    pub associations: Vec<associations::AssociationOnCreate>,
 }
 
-/// The body of `POST /crm/v3/objects/contacts/merge`.
+/// The body of `POST …/objects/{type}/merge`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MergeRequest {
@@ -390,7 +396,7 @@ pub struct MergeRequest {
     pub object_id_to_merge: String,
 }
 
-/// A property definition (`GET /crm/v3/properties/contacts`).
+/// A property definition (`GET …/properties/{type}`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Property {

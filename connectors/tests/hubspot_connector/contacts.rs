@@ -1,17 +1,16 @@
-//! The HubSpot connector against its sandbox, over real HTTP on 127.0.0.1.
-#![allow(clippy::unwrap_used)]
+//! Contacts: pulls across the 10,000 cap and the look-back, scans, reads by id and email,
+//! batch writes and their outcomes, auth, rate limits and the daily allowance.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
-use truce_connectors::contract::{Cursors, UpsertKey};
+use truce_connectors::contract::Cursors;
 use truce_connectors::http::{HttpClient, HttpOptions, RetryPolicy};
 use truce_connectors::hubspot::{
-    ARCHIVED_STREAM, HubSpotAuth, HubSpotConfig, HubSpotConnector, STREAM, existing_id,
+    ARCHIVED_STREAM, ApiVersion, HubSpotAuth, HubSpotConfig, HubSpotConnector, STREAM, existing_id,
 };
 use truce_connectors::{
     Connector, ErrorClass, FieldKind, ObjectType, Record, Secret, Write, WriteOp,
@@ -19,118 +18,22 @@ use truce_connectors::{
 use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOAuth, SandboxOptions};
 use truce_sandbox::{Faults, Served};
 
-const SEARCH: &str = "POST /crm/v3/objects/contacts/search";
-const LIST: &str = "GET /crm/v3/objects/contacts";
+use crate::{connector, endpoint, poll, quick_retry, start, update, upsert};
 
-fn loopback() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
+fn search(v: ApiVersion) -> String {
+    endpoint(v, "POST", "objects", "/contacts/search")
 }
 
-async fn start(options: SandboxOptions) -> (HubSpotSandbox, Served) {
-    let sandbox = HubSpotSandbox::new(options);
-    let served = sandbox.serve(loopback()).await.unwrap();
-    (sandbox, served)
+fn list(v: ApiVersion) -> String {
+    endpoint(v, "GET", "objects", "/contacts")
 }
 
-fn quick_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 30,
-        initial_interval: Duration::from_millis(5),
-        max_interval: Duration::from_millis(50),
-        max_elapsed: Duration::from_secs(120),
-    }
-}
-
-/// A connector with generous local budgets, so only the sandbox's limits matter.
-fn connector(
-    served: &Served,
-    sandbox: &HubSpotSandbox,
-    tweak: impl FnOnce(&mut HubSpotConfig),
-) -> HubSpotConnector {
-    let mut config = HubSpotConfig::new(
-        served.url(),
-        HubSpotAuth::Token(Secret::new(sandbox.token())),
-    );
-    config.requests_per_10s = 10_000;
-    config.search_requests_per_second = 10_000;
-    config.objects = BTreeMap::from([(
-        ObjectType::HubSpotContact,
-        vec![
-            "firstname".into(),
-            "lastname".into(),
-            "lifecyclestage".into(),
-            "city".into(),
-        ],
-    )]);
-    config.retry = quick_retry();
-    tweak(&mut config);
-    let http = HttpClient::new(&HttpOptions {
-        timeout: Duration::from_secs(10),
-        ..HttpOptions::default()
-    })
-    .unwrap();
-    HubSpotConnector::new(config, http)
-        .unwrap()
-        .with_archive_sweep_interval(Duration::ZERO)
-}
-
-/// The engine's poll loop: pages until done, moving `since` with `max`.
-async fn poll(conn: &HubSpotConnector, since: &mut Cursors, lookback: Duration) -> Vec<Record> {
-    let mut position: Option<Cursors> = None;
-    let mut records = Vec::new();
-    loop {
-        let page = conn.pull(since, position.as_ref(), lookback).await.unwrap();
-        records.extend(page.records);
-        for (stream, cursor) in &page.position {
-            let entry = since
-                .entry(stream.clone())
-                .or_insert_with(|| cursor.clone());
-            if (cursor.modified_at, cursor.id.parse::<u64>().unwrap_or(0))
-                > (entry.modified_at, entry.id.parse::<u64>().unwrap_or(0))
-            {
-                *entry = cursor.clone();
-            }
-        }
-        if page.done {
-            return records;
-        }
-        position = Some(page.position);
-    }
-}
-
-fn upsert(key: i64, email: &str, props: &[(&str, &str)]) -> Write {
-    let mut fields: BTreeMap<String, Value> = props
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-        .collect();
-    fields.insert("email".into(), Value::String(email.into()));
-    Write {
-        key,
-        object: ObjectType::HubSpotContact,
-        op: WriteOp::Create {
-            upsert_on: Some(UpsertKey::Email(email.into())),
-        },
-        fields,
-    }
-}
-
-fn update(key: i64, id: &str, props: &[(&str, &str)]) -> Write {
-    Write {
-        key,
-        object: ObjectType::HubSpotContact,
-        op: WriteOp::Update { id: id.into() },
-        fields: props
-            .iter()
-            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-            .collect(),
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_of_12000_edits_among_25000_contacts_is_pulled_exactly_once_across_the_10000_cap() {
+async fn a_burst_of_12000_edits_among_25000_contacts_is_pulled_exactly_once_across_the_10000_cap(
+    v: ApiVersion,
+) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     let ids = sandbox.seed_contacts(25_000, 7);
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     // The engine has already synced the seeded contacts.
     let last = sandbox.get(ids.last().unwrap()).unwrap();
     let mut since = Cursors::from([(
@@ -174,21 +77,20 @@ async fn a_burst_of_12000_edits_among_25000_contacts_is_pulled_exactly_once_acro
             .all(|r| r.fields["city"] == Value::String(format!("Burst {}", r.id)))
     );
     // 12,000 + the look-back's re-reads, ~200 per search, and not one query past the cap.
-    let searches = sandbox.counters().get(SEARCH) as usize;
+    let searches = sandbox.counters().get(&search(v)) as usize;
     assert!(searches <= records.len() / 200 + 3, "{searches} searches");
     assert_eq!(sandbox.counters().status(400), 0);
     assert_eq!(since[STREAM].modified_at, burst_ms);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_is_pulled_exactly_once_even_when_search_honours_only_one_sort_rule() {
+async fn a_burst_is_pulled_exactly_once_even_when_search_honours_only_one_sort_rule(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions {
         single_sort: true,
         ..SandboxOptions::default()
     })
     .await;
     let ids = sandbox.seed_contacts(3_000, 17);
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let mut since = Cursors::new();
     assert_eq!(
         poll(&conn, &mut since, Duration::from_secs(60)).await.len(),
@@ -224,11 +126,12 @@ async fn a_burst_is_pulled_exactly_once_even_when_search_honours_only_one_sort_r
     assert!(first.iter().all(|id| seen.contains_key(id.as_str())));
 }
 
-#[tokio::test]
-async fn a_contact_that_becomes_visible_with_a_timestamp_older_than_the_cursor_is_still_pulled() {
+async fn a_contact_that_becomes_visible_with_a_timestamp_older_than_the_cursor_is_still_pulled(
+    v: ApiVersion,
+) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     let ids = sandbox.seed_contacts(50, 3);
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let mut since = Cursors::new();
     assert_eq!(
         poll(&conn, &mut since, Duration::from_secs(60)).await.len(),
@@ -259,12 +162,13 @@ async fn a_contact_that_becomes_visible_with_a_timestamp_older_than_the_cursor_i
     assert_eq!(late.modified_at, cursor - 5_000);
 }
 
-#[tokio::test]
-async fn idle_polls_stop_rereading_a_burst_once_a_poll_has_started_a_look_back_after_it() {
+async fn idle_polls_stop_rereading_a_burst_once_a_poll_has_started_a_look_back_after_it(
+    v: ApiVersion,
+) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     let ids = sandbox.seed_contacts(1_000, 11);
     let clock = Arc::new(AtomicI64::new(0));
-    let conn = connector(&served, &sandbox, |_| {}).with_clock({
+    let conn = connector(&served, &sandbox, v, |_| {}).with_clock({
         let clock = clock.clone();
         Arc::new(move || clock.load(Ordering::SeqCst))
     });
@@ -276,9 +180,9 @@ async fn idle_polls_stop_rereading_a_burst_once_a_poll_has_started_a_look_back_a
     let counters = sandbox.counters();
     let poll_at = async |at: i64, since: &mut Cursors| {
         clock.store(at, Ordering::SeqCst);
-        let before = counters.get(SEARCH);
+        let before = counters.get(&search(v));
         let pulled = poll(&conn, since, lookback).await.len();
-        (pulled, counters.get(SEARCH) - before)
+        (pulled, counters.get(&search(v)) - before)
     };
 
     let (pulled, _) = poll_at(burst + 1_000, &mut since).await;
@@ -303,11 +207,10 @@ async fn idle_polls_stop_rereading_a_burst_once_a_poll_has_started_a_look_back_a
     assert_eq!((pulled, searches), (1, 1));
 }
 
-#[tokio::test]
-async fn pulled_records_carry_the_configured_properties_and_the_metadata_typed() {
+async fn pulled_records_carry_the_configured_properties_and_the_metadata_typed(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     sandbox.seed_contacts(3, 1);
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let records = poll(&conn, &mut Cursors::new(), Duration::from_secs(60)).await;
     assert_eq!(records.len(), 3);
     for r in &records {
@@ -331,11 +234,10 @@ async fn pulled_records_carry_the_configured_properties_and_the_metadata_typed()
     }
 }
 
-#[tokio::test]
-async fn archived_and_merged_contacts_are_reported_to_the_engine() {
+async fn archived_and_merged_contacts_are_reported_to_the_engine(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     let ids = sandbox.seed_contacts(20, 5);
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let mut since = Cursors::new();
     poll(&conn, &mut since, Duration::from_secs(60)).await;
 
@@ -360,30 +262,29 @@ async fn archived_and_merged_contacts_are_reported_to_the_engine() {
     assert!(again.iter().all(|r| r.id != ids[3]));
 }
 
-#[tokio::test]
-async fn an_idle_poll_costs_one_search_call_between_archive_sweeps() {
+async fn an_idle_poll_costs_one_search_call_between_archive_sweeps(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     sandbox.seed_contacts(10, 5);
-    let conn =
-        connector(&served, &sandbox, |_| {}).with_archive_sweep_interval(Duration::from_secs(3600));
+    let conn = connector(&served, &sandbox, v, |_| {})
+        .with_archive_sweep_interval(Duration::from_secs(3600));
     let mut since = Cursors::new();
     poll(&conn, &mut since, Duration::from_secs(60)).await;
     assert_eq!(
-        sandbox.counters().get(LIST),
+        sandbox.counters().get(&list(v)),
         1,
         "the first poll sweeps archives once"
     );
     sandbox.counters().reset();
     poll(&conn, &mut since, Duration::from_secs(60)).await;
     assert_eq!(sandbox.counters().total(), 1);
-    assert_eq!(sandbox.counters().get(SEARCH), 1);
+    assert_eq!(sandbox.counters().get(&search(v)), 1);
 }
 
-#[tokio::test]
-async fn a_batch_of_100_creates_with_3_invalid_emails_yields_97_successes_and_3_permanent_failures()
-{
+async fn a_batch_of_100_creates_with_3_invalid_emails_yields_97_successes_and_3_permanent_failures(
+    v: ApiVersion,
+) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let bad = [17usize, 42, 88];
     let writes: Vec<Write> = (0..100)
         .map(|i| {
@@ -406,7 +307,7 @@ async fn a_batch_of_100_creates_with_3_invalid_emails_yields_97_successes_and_3_
     assert_eq!(
         sandbox
             .counters()
-            .get("POST /crm/v3/objects/contacts/batch/upsert"),
+            .get(&endpoint(v, "POST", "objects", "/contacts/batch/upsert")),
         1
     );
     let ok = outcomes.iter().filter(|o| o.result.is_ok()).count();
@@ -445,12 +346,13 @@ async fn a_batch_of_100_creates_with_3_invalid_emails_yields_97_successes_and_3_
     assert_eq!(sandbox.count(), 97);
 }
 
-#[tokio::test]
-async fn an_update_to_an_email_another_contact_has_fails_alone_and_names_the_existing_id() {
+async fn an_update_to_an_email_another_contact_has_fails_alone_and_names_the_existing_id(
+    v: ApiVersion,
+) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     let ids = sandbox.seed_contacts(5, 9);
     let taken = sandbox.get(&ids[0]).unwrap().properties["email"].clone();
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let writes = vec![
         update(1, &ids[1], &[("city", "Oslo")]),
         update(2, &ids[2], &[("email", taken.as_str())]),
@@ -478,8 +380,7 @@ async fn an_update_to_an_email_another_contact_has_fails_alone_and_names_the_exi
     assert_eq!(sandbox.get(&ids[1]).unwrap().properties["city"], "Oslo");
 }
 
-#[tokio::test]
-async fn a_storm_of_429s_with_retry_after_loses_no_page_and_never_exceeds_the_burst() {
+async fn a_storm_of_429s_with_retry_after_loses_no_page_and_never_exceeds_the_burst(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions {
         requests_per_10s: Some(60),
         ..SandboxOptions::default()
@@ -491,7 +392,7 @@ async fn a_storm_of_429s_with_retry_after_loses_no_page_and_never_exceeds_the_bu
         retry_after_secs: 1,
         ..Faults::default()
     });
-    let conn = connector(&served, &sandbox, |c| c.requests_per_10s = 60);
+    let conn = connector(&served, &sandbox, v, |c| c.requests_per_10s = 60);
     let mut scanned = Vec::new();
     let mut resume: Option<String> = None;
     loop {
@@ -515,8 +416,7 @@ async fn a_storm_of_429s_with_retry_after_loses_no_page_and_never_exceeds_the_bu
     assert!(sandbox.max_in_window(Duration::from_secs(10), false) <= 60);
 }
 
-#[tokio::test]
-async fn transient_faults_are_retried_until_every_record_is_pulled_once() {
+async fn transient_faults_are_retried_until_every_record_is_pulled_once(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     let ids = sandbox.seed_contacts(1_000, 13);
     sandbox.set_faults(Faults {
@@ -527,7 +427,7 @@ async fn transient_faults_are_retried_until_every_record_is_pulled_once() {
         latency: Duration::from_millis(1),
         ..Faults::default()
     });
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let records = poll(&conn, &mut Cursors::new(), Duration::from_secs(60)).await;
     let fetched = conn.fetch(ObjectType::HubSpotContact, &ids).await.unwrap();
     assert_eq!(fetched.records.len(), 1_000);
@@ -537,16 +437,15 @@ async fn transient_faults_are_retried_until_every_record_is_pulled_once() {
     assert!(sandbox.counters().status(500) > 0);
 }
 
-#[tokio::test]
-async fn a_full_scan_pages_by_100_and_resumes_from_a_saved_token() {
+async fn a_full_scan_pages_by_100_and_resumes_from_a_saved_token(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     let ids = sandbox.seed_contacts(250, 2);
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let first = conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
     assert_eq!(first.records.len(), 100);
     let token = first.next.clone().unwrap();
     // A restart: a new connector resumes from the stored token.
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let second = conn
         .scan(ObjectType::HubSpotContact, Some(&token))
         .await
@@ -561,14 +460,13 @@ async fn a_full_scan_pages_by_100_and_resumes_from_a_saved_token() {
         .flat_map(|p| p.records.into_iter().map(|r| r.id))
         .collect();
     assert_eq!(all, ids);
-    assert_eq!(sandbox.counters().get(LIST), 3);
+    assert_eq!(sandbox.counters().get(&list(v)), 3);
 }
 
-#[tokio::test]
-async fn reads_by_id_and_by_email_go_100_per_call_and_leave_out_what_does_not_exist() {
+async fn reads_by_id_and_by_email_go_100_per_call_and_leave_out_what_does_not_exist(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     let ids = sandbox.seed_contacts(150, 4);
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let mut wanted = ids.clone();
     wanted.push("424242".into());
     let fetched = conn
@@ -579,7 +477,7 @@ async fn reads_by_id_and_by_email_go_100_per_call_and_leave_out_what_does_not_ex
     assert_eq!(
         sandbox
             .counters()
-            .get("POST /crm/v3/objects/contacts/batch/read"),
+            .get(&endpoint(v, "POST", "objects", "/contacts/batch/read")),
         2
     );
 
@@ -592,10 +490,9 @@ async fn reads_by_id_and_by_email_go_100_per_call_and_leave_out_what_does_not_ex
     assert_eq!(found.records[0].id, ids[7]);
 }
 
-#[tokio::test]
-async fn property_definitions_describe_types_and_enumeration_options() {
+async fn property_definitions_describe_types_and_enumeration_options(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let fields = conn.describe(ObjectType::HubSpotContact).await.unwrap();
     let by_name: HashMap<&str, _> = fields.iter().map(|f| (f.name.as_str(), f)).collect();
     assert_eq!(by_name["email"].kind, FieldKind::Email);
@@ -624,8 +521,8 @@ fn oauth_sandbox(lifetime: Duration) -> SandboxOptions {
     }
 }
 
-fn oauth_connector(served: &Served, sandbox: &HubSpotSandbox) -> HubSpotConnector {
-    connector(served, sandbox, |c| {
+fn oauth_connector(served: &Served, sandbox: &HubSpotSandbox, v: ApiVersion) -> HubSpotConnector {
+    connector(served, sandbox, v, |c| {
         c.auth = HubSpotAuth::OAuth {
             token_url: format!("{}/oauth/v1/token", served.url()),
             client_id: Secret::new("client-1"),
@@ -635,11 +532,10 @@ fn oauth_connector(served: &Served, sandbox: &HubSpotSandbox) -> HubSpotConnecto
     })
 }
 
-#[tokio::test]
-async fn an_expired_oauth_token_is_refreshed_once_and_the_call_succeeds() {
+async fn an_expired_oauth_token_is_refreshed_once_and_the_call_succeeds(v: ApiVersion) {
     let (sandbox, served) = start(oauth_sandbox(Duration::from_secs(1800))).await;
     sandbox.seed_contacts(5, 1);
-    let conn = oauth_connector(&served, &sandbox);
+    let conn = oauth_connector(&served, &sandbox, v);
     conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
     assert_eq!(sandbox.oauth_refreshes(), 1);
 
@@ -651,10 +547,9 @@ async fn an_expired_oauth_token_is_refreshed_once_and_the_call_succeeds() {
     assert_eq!(sandbox.counters().status(401), 1);
 }
 
-#[tokio::test]
-async fn oauth_tokens_are_refreshed_ahead_of_their_expiry() {
+async fn oauth_tokens_are_refreshed_ahead_of_their_expiry(v: ApiVersion) {
     let (sandbox, served) = start(oauth_sandbox(Duration::from_secs(2))).await;
-    let conn = oauth_connector(&served, &sandbox);
+    let conn = oauth_connector(&served, &sandbox, v);
     conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
@@ -662,11 +557,10 @@ async fn oauth_tokens_are_refreshed_ahead_of_their_expiry() {
     assert_eq!(sandbox.counters().status(401), 0);
 }
 
-#[tokio::test]
-async fn a_refused_token_is_fatal_and_never_appears_in_the_error() {
+async fn a_refused_token_is_fatal_and_never_appears_in_the_error(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     let secret = "pat-na1-wrong-token-that-must-not-leak";
-    let conn = connector(&served, &sandbox, |c| {
+    let conn = connector(&served, &sandbox, v, |c| {
         c.auth = HubSpotAuth::Token(Secret::new(secret))
     });
     let err = conn
@@ -679,7 +573,7 @@ async fn a_refused_token_is_fatal_and_never_appears_in_the_error() {
     assert!(!format!("{err} {err:?} {conn:?}").contains(secret));
 
     let (sandbox, served) = start(oauth_sandbox(Duration::from_secs(60))).await;
-    let conn = connector(&served, &sandbox, |c| {
+    let conn = connector(&served, &sandbox, v, |c| {
         c.auth = HubSpotAuth::OAuth {
             token_url: format!("{}/oauth/v1/token", served.url()),
             client_id: Secret::new("client-1"),
@@ -696,30 +590,28 @@ async fn a_refused_token_is_fatal_and_never_appears_in_the_error() {
     assert!(!format!("{err} {err:?} {conn:?}").contains(secret));
 }
 
-#[tokio::test]
-async fn rate_limit_headers_report_the_daily_quota() {
+async fn rate_limit_headers_report_the_daily_quota(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions {
         requests_per_10s: Some(100),
         daily_limit: Some(1_000),
         ..SandboxOptions::default()
     })
     .await;
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
     conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
     let quota = conn.quota().unwrap();
     assert_eq!((quota.used, quota.limit), (2, 1_000));
 }
 
-#[tokio::test]
-async fn a_write_hidden_by_search_index_lag_is_pulled_once_the_index_catches_up() {
+async fn a_write_hidden_by_search_index_lag_is_pulled_once_the_index_catches_up(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions {
         search_index_lag: Duration::from_millis(300),
         ..SandboxOptions::default()
     })
     .await;
     let ids = sandbox.seed_contacts(5, 1);
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let mut since = Cursors::new();
     // Seeded contacts are indexed after the lag too.
     tokio::time::sleep(Duration::from_millis(350)).await;
@@ -745,14 +637,15 @@ async fn a_write_hidden_by_search_index_lag_is_pulled_once_the_index_catches_up(
     assert_eq!(found.fields["city"], Value::String("Lagging".into()));
 }
 
-#[tokio::test]
-async fn a_whole_batch_refused_for_one_bad_record_is_split_until_the_bad_ones_stand_alone() {
+async fn a_whole_batch_refused_for_one_bad_record_is_split_until_the_bad_ones_stand_alone(
+    v: ApiVersion,
+) {
     let (sandbox, served) = start(SandboxOptions {
         atomic_batches: true,
         ..SandboxOptions::default()
     })
     .await;
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let bad = [17usize, 42, 88];
     let writes: Vec<Write> = (0..100)
         .map(|i| {
@@ -781,26 +674,46 @@ async fn a_whole_batch_refused_for_one_bad_record_is_split_until_the_bad_ones_st
     assert_eq!(sandbox.count(), 97);
     let calls = sandbox
         .counters()
-        .get("POST /crm/v3/objects/contacts/batch/upsert");
+        .get(&endpoint(v, "POST", "objects", "/contacts/batch/upsert"));
     assert!(calls <= 40, "{calls} calls to isolate 3 bad records");
 }
 
-#[tokio::test]
-async fn objects_the_client_cannot_read_yet_are_refused_by_name() {
-    let mut config = HubSpotConfig::new("http://127.0.0.1:1", HubSpotAuth::Token(Secret::new("t")));
-    config.objects.insert(ObjectType::HubSpotDeal, Vec::new());
-    let err = HubSpotConnector::new(config, HttpClient::new(&HttpOptions::default()).unwrap())
+async fn objects_and_associations_the_client_does_not_read_are_refused_by_name(v: ApiVersion) {
+    let build = |object: ObjectType, fields: &[&str]| {
+        let mut config =
+            HubSpotConfig::new("http://127.0.0.1:1", HubSpotAuth::Token(Secret::new("t")));
+        config.api_version = v;
+        config
+            .objects
+            .insert(object, fields.iter().map(|f| f.to_string()).collect());
+        HubSpotConnector::new(config, HttpClient::new(&HttpOptions::default()).unwrap())
+            .map_err(Box::new)
+    };
+    let err = build(ObjectType::SalesforceAccount, &[]).err().unwrap();
+    assert_eq!(err.class(), ErrorClass::Fatal);
+    assert!(
+        err.api().message.contains("Account is a Salesforce object"),
+        "{err}"
+    );
+    let err = build(ObjectType::HubSpotCompany, &["@contacts"])
         .err()
         .unwrap();
     assert_eq!(err.class(), ErrorClass::Fatal);
+    assert!(err.api().message.contains("`@contacts`"), "{err}");
+    // Every HubSpot object is supported now; one the engine did not configure is refused.
+    let contacts_only = build(ObjectType::HubSpotContact, &["city"]).unwrap();
+    let err = contacts_only
+        .scan(ObjectType::HubSpotDeal, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Fatal);
     assert!(
-        err.api().message.contains("deals are not yet supported"),
+        err.api().message.contains("not configured to read deals"),
         "{err}"
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_spent_daily_allowance_is_not_waited_out_inside_a_call() {
+async fn a_spent_daily_allowance_is_not_waited_out_inside_a_call(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions {
         daily_limit: Some(1),
         ..SandboxOptions::default()
@@ -813,11 +726,11 @@ async fn a_spent_daily_allowance_is_not_waited_out_inside_a_call() {
         }
     };
     // Another process spends the day's allowance.
-    connector(&served, &sandbox, policy)
+    connector(&served, &sandbox, v, policy)
         .scan(ObjectType::HubSpotContact, None)
         .await
         .unwrap();
-    let conn = connector(&served, &sandbox, policy);
+    let conn = connector(&served, &sandbox, v, policy);
     let before = sandbox.counters().total();
     let err = conn
         .scan(ObjectType::HubSpotContact, None)
@@ -837,8 +750,9 @@ async fn a_spent_daily_allowance_is_not_waited_out_inside_a_call() {
     assert_eq!(conn.calls(), 1);
 }
 
-#[tokio::test]
-async fn a_poll_whose_look_back_page_ends_where_the_last_poll_ended_still_reads_what_follows() {
+async fn a_poll_whose_look_back_page_ends_where_the_last_poll_ended_still_reads_what_follows(
+    v: ApiVersion,
+) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     let ids = sandbox.seed_contacts(201, 3);
     let now = chrono::Utc::now().timestamp_millis();
@@ -847,7 +761,7 @@ async fn a_poll_whose_look_back_page_ends_where_the_last_poll_ended_still_reads_
             .edit_at(id, &[("city", "Recent")], now - 30_000 + i as i64 * 100)
             .unwrap();
     }
-    let conn = connector(&served, &sandbox, |_| {});
+    let conn = connector(&served, &sandbox, v, |_| {});
     let lookback = Duration::from_secs(60);
     let mut since = Cursors::new();
     assert_eq!(poll(&conn, &mut since, lookback).await.len(), 201);
@@ -861,4 +775,30 @@ async fn a_poll_whose_look_back_page_ends_where_the_last_poll_ended_still_reads_
     for id in &ids[199..] {
         assert!(records.iter().any(|r| &r.id == id), "{id} was not pulled");
     }
+}
+
+per_version! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] a_burst_of_12000_edits_among_25000_contacts_is_pulled_exactly_once_across_the_10000_cap,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)] a_burst_is_pulled_exactly_once_even_when_search_honours_only_one_sort_rule,
+    #[tokio::test] a_contact_that_becomes_visible_with_a_timestamp_older_than_the_cursor_is_still_pulled,
+    #[tokio::test] idle_polls_stop_rereading_a_burst_once_a_poll_has_started_a_look_back_after_it,
+    #[tokio::test] pulled_records_carry_the_configured_properties_and_the_metadata_typed,
+    #[tokio::test] archived_and_merged_contacts_are_reported_to_the_engine,
+    #[tokio::test] an_idle_poll_costs_one_search_call_between_archive_sweeps,
+    #[tokio::test] a_batch_of_100_creates_with_3_invalid_emails_yields_97_successes_and_3_permanent_failures,
+    #[tokio::test] an_update_to_an_email_another_contact_has_fails_alone_and_names_the_existing_id,
+    #[tokio::test] a_storm_of_429s_with_retry_after_loses_no_page_and_never_exceeds_the_burst,
+    #[tokio::test] transient_faults_are_retried_until_every_record_is_pulled_once,
+    #[tokio::test] a_full_scan_pages_by_100_and_resumes_from_a_saved_token,
+    #[tokio::test] reads_by_id_and_by_email_go_100_per_call_and_leave_out_what_does_not_exist,
+    #[tokio::test] property_definitions_describe_types_and_enumeration_options,
+    #[tokio::test] an_expired_oauth_token_is_refreshed_once_and_the_call_succeeds,
+    #[tokio::test] oauth_tokens_are_refreshed_ahead_of_their_expiry,
+    #[tokio::test] a_refused_token_is_fatal_and_never_appears_in_the_error,
+    #[tokio::test] rate_limit_headers_report_the_daily_quota,
+    #[tokio::test] a_write_hidden_by_search_index_lag_is_pulled_once_the_index_catches_up,
+    #[tokio::test] a_whole_batch_refused_for_one_bad_record_is_split_until_the_bad_ones_stand_alone,
+    #[tokio::test] objects_and_associations_the_client_does_not_read_are_refused_by_name,
+    #[tokio::test(start_paused = true)] a_spent_daily_allowance_is_not_waited_out_inside_a_call,
+    #[tokio::test] a_poll_whose_look_back_page_ends_where_the_last_poll_ended_still_reads_what_follows,
 }
