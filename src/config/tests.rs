@@ -171,29 +171,51 @@ fn a_rule_that_does_not_exist_is_refused_with_the_choices() {
 }
 
 #[test]
-fn pairs_not_supported_yet_are_refused_naming_the_key_and_line() {
+fn a_mapping_of_a_pair_or_reference_that_is_not_synced_is_refused_naming_the_key_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let text = minimal(dir.path()).replace(
         "poll_interval = \"15s\"",
         "poll_interval = \"15s\"\nobjects = [\"contacts\", \"deals\"]",
-    ) + "\n[[field]]\nobject = \"companies\"\nhubspot = \"name\"\nsalesforce = \"Name\"\n";
+    ) + "\n[[field]]\nobject = \"companies\"\nhubspot = \"name\"\nsalesforce = \"Name\"\n\
+         \n[[field]]\nhubspot = \"@company\"\nsalesforce = \"AccountId\"\non = [\"Contact\"]\n";
     let problems = problems(dir.path(), &text);
     assert_eq!(problems.len(), 2, "{problems:?}");
-    assert_eq!(problems[0].key, "sync.objects");
+    assert_eq!(problems[0].key, "field[1].object");
     assert!(
-        problems[0].message.contains("`deals` is not yet supported"),
+        problems[0]
+            .message
+            .contains("maps the `companies` pair, which `[sync] objects` does not list"),
         "{problems:?}"
     );
     assert_eq!(
         problems[0].line,
-        Some(text.lines().position(|l| l.starts_with("objects")).unwrap() + 1)
+        Some(
+            text.lines()
+                .position(|l| l == "object = \"companies\"")
+                .unwrap()
+                + 1
+        )
     );
-    assert_eq!(problems[1].key, "field[1].object");
+    assert_eq!(problems[1].key, "field[2].hubspot");
     assert!(
         problems[1]
             .message
-            .contains("`companies` is not yet supported")
+            .contains("`@company` points at `companies`"),
+        "{problems:?}"
     );
+}
+
+#[test]
+fn every_pair_and_its_references_are_accepted_when_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = minimal(dir.path()).replace(
+        "poll_interval = \"15s\"",
+        "poll_interval = \"15s\"\nobjects = [\"contacts\", \"companies\", \"deals\"]",
+    ) + "\n[[field]]\nobject = \"companies\"\nhubspot = \"name\"\nsalesforce = \"Name\"\n\
+         \n[[field]]\nhubspot = \"@company\"\nsalesforce = \"AccountId\"\non = [\"Contact\"]\n\
+         \n[[field]]\nobject = \"deals\"\nhubspot = \"@contacts\"\nsalesforce = \"OpportunityContactRole\"\n";
+    let loaded = load_str(&dir.path().join("truce.toml"), &text).unwrap();
+    assert_eq!(loaded.config.sync.objects.len(), 3);
 }
 
 #[test]

@@ -79,7 +79,7 @@ pub fn validate(config: &Config, source: &str, config_dir: &Path) -> Result<Secr
     );
     check_limits(&mut report, config);
     check_sync(&mut report, config);
-    check_fields(&mut report, &config.fields);
+    check_fields(&mut report, &config.fields, &config.sync.objects);
     for (key, message) in config.metrics.problems() {
         report.add(&[Step::Key("metrics"), Step::Key(key)], message);
     }
@@ -209,29 +209,22 @@ fn check_sync(report: &mut Report<'_>, config: &Config) {
     if config.state.path.as_os_str().is_empty() {
         report.add(&[Step::Key("state"), Step::Key("path")], "is empty");
     }
-    for pair in &sync.objects {
-        if !supported(*pair) {
-            report.add(&[Step::Key("sync"), Step::Key("objects")], not_yet(*pair));
-        }
-    }
 }
 
-/// Whether the connectors read and write associations yet.
-const ASSOCIATIONS_SUPPORTED: bool = false;
-
-/// The pairs this truce can sync.
-fn supported(pair: Pair) -> bool {
-    pair == Pair::Contacts
+/// Whether a pair's mappings would be used: `contacts` always syncs, the others when
+/// `[sync] objects` lists them.
+fn synced(pair: Pair, objects: &[Pair]) -> bool {
+    pair == Pair::Contacts || objects.contains(&pair)
 }
 
-fn not_yet(pair: Pair) -> String {
+fn not_synced(pair: Pair) -> String {
     format!(
-        "`{pair}` is not yet supported by this version of truce (it syncs `contacts`); \
-         remove it, or upgrade truce"
+        "maps the `{pair}` pair, which `[sync] objects` does not list, so it would never \
+         be used; add \"{pair}\" to `[sync] objects`, or remove the mapping"
     )
 }
 
-fn check_fields(report: &mut Report<'_>, fields: &[FieldMapping]) {
+fn check_fields(report: &mut Report<'_>, fields: &[FieldMapping], objects: &[Pair]) {
     if !fields.iter().any(is_email_mapping) {
         report.add(
             &[Step::Key("field")],
@@ -242,8 +235,8 @@ fn check_fields(report: &mut Report<'_>, fields: &[FieldMapping]) {
     let mut targets: BTreeMap<(ObjectType, &str), usize> = BTreeMap::new();
     for (i, field) in fields.iter().enumerate() {
         let at = |key| [Step::Key("field"), Step::Index(i), Step::Key(key)];
-        if !supported(field.object) {
-            report.add(&at("object"), not_yet(field.object));
+        if !synced(field.object, objects) {
+            report.add(&at("object"), not_synced(field.object));
             continue;
         }
         let foreign: Vec<&str> = field
@@ -272,7 +265,8 @@ fn check_fields(report: &mut Report<'_>, fields: &[FieldMapping]) {
             );
         }
         let reference = field.hubspot.starts_with('@');
-        if reference && crate::engine::mapping::Reference::of(&field.hubspot).is_none() {
+        let target = crate::engine::mapping::Reference::of(&field.hubspot);
+        if reference && target.is_none() {
             report.add(
                 &at("hubspot"),
                 format!(
@@ -280,13 +274,14 @@ fn check_fields(report: &mut Report<'_>, fields: &[FieldMapping]) {
                     field.hubspot
                 ),
             );
-        } else if reference && !ASSOCIATIONS_SUPPORTED {
+        } else if let Some(target) = target.filter(|t| !synced(t.target, objects)) {
             report.add(
                 &at("hubspot"),
                 format!(
-                    "`{}`: associations are not yet supported by this version of truce's \
-                     connectors; remove the mapping, or upgrade truce",
-                    field.hubspot
+                    "`{}` points at `{}`, which `[sync] objects` does not list; truce can \
+                     only write a reference to a record it links, so add \"{}\" to \
+                     `[sync] objects`, or remove the mapping",
+                    field.hubspot, target.target, target.target
                 ),
             );
         } else if !reference && !is_api_name(&field.hubspot) {

@@ -52,6 +52,37 @@ impl World {
         extra_sync: &str,
         sections: &str,
     ) -> World {
+        World::with_objects(
+            hubspot_options,
+            salesforce_options,
+            extra_sync,
+            sections,
+            &[],
+        )
+        .await
+    }
+
+    /// A world syncing the revenue pairs `objects` (`companies`, `deals`) besides
+    /// `contacts`, with their mappings and tables (`truce_sandbox::world::COMPANY_FIELDS`,
+    /// `DEAL_FIELDS`).
+    pub async fn revenue(objects: &[&str], extra_sync: &str, sections: &str) -> World {
+        World::with_objects(
+            HubSpotOptions::default(),
+            SalesforceOptions::default(),
+            extra_sync,
+            sections,
+            objects,
+        )
+        .await
+    }
+
+    async fn with_objects(
+        hubspot_options: HubSpotOptions,
+        salesforce_options: SalesforceOptions,
+        extra_sync: &str,
+        sections: &str,
+        objects: &[&str],
+    ) -> World {
         let dir = tempfile::tempdir().unwrap();
         let config = Config {
             poll_interval: "1s".into(),
@@ -69,7 +100,7 @@ impl World {
             // conflict decided by it).
             rules: vec![("jobtitle".into(), "none".into())],
             sections: sections.to_string(),
-            objects: Vec::new(),
+            objects: objects.iter().map(|o| o.to_string()).collect(),
         };
         let sandbox::World {
             hubspot,
