@@ -5,10 +5,8 @@ mod common;
 
 use std::path::Path;
 
-use common::World;
-use truce_sandbox::hubspot::SandboxOptions as HubSpotOptions;
-use truce_sandbox::salesforce::{AppKey, DEFAULT_USER, SandboxOptions as SalesforceOptions};
-use truce_sandbox::world::SALESFORCE_CLIENT_SECRET_FILE;
+use common::{World, assert_no_key_nor_assertion, jwt_world};
+use truce_sandbox::salesforce::{AppKey, DEFAULT_USER};
 
 async fn check(config: &Path) -> (i32, String, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_truce"))
@@ -176,43 +174,6 @@ async fn unreachable_apis_fail_and_no_mapping_is_claimed_checked() {
     assert!(!out.contains("describing Lead failed"), "{out}");
     assert!(!out.contains("types match"), "{out}");
     assert!(out.contains("not checked against HubSpot"), "{out}");
-}
-
-/// A world whose connected app holds `key`'s public half, and its config switched to the
-/// JWT bearer grant as `user` with the private key in a file.
-async fn jwt_world(key: &AppKey, user: &str) -> World {
-    let world = World::with_options(
-        HubSpotOptions::default(),
-        SalesforceOptions {
-            jwt_certificate: Some(key.public_pem.clone()),
-            ..SalesforceOptions::default()
-        },
-        "",
-    )
-    .await;
-    std::fs::write(
-        world.dir.path().join("salesforce-jwt.key"),
-        &key.private_pem,
-    )
-    .unwrap();
-    let text = std::fs::read_to_string(&world.config_path).unwrap();
-    let secret = format!("client_secret = {{ file = \"{SALESFORCE_CLIENT_SECRET_FILE}\" }}\n");
-    assert!(text.contains(&secret));
-    let jwt = format!(
-        "grant = \"jwt_bearer\"\nusername = \"{user}\"\nprivate_key = {{ file = \"salesforce-jwt.key\" }}\n"
-    );
-    std::fs::write(&world.config_path, text.replace(&secret, &jwt)).unwrap();
-    world
-}
-
-fn assert_no_key_nor_assertion(text: &str, key: &AppKey) {
-    assert!(
-        !text.contains("eyJhbGciOiJSUzI1NiJ9"),
-        "an assertion leaked:\n{text}"
-    );
-    for line in key.private_pem.lines().filter(|l| !l.starts_with("-----")) {
-        assert!(!text.contains(line), "the private key leaked:\n{text}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,8 +16,8 @@ use truce::engine::mapping::FieldMap;
 use truce::engine::settings::Settings;
 use truce::engine::{Engine, system_clock};
 use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions as HubSpotOptions};
-use truce_sandbox::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions};
-use truce_sandbox::world::{self as sandbox, Config, HubSpotLimits};
+use truce_sandbox::salesforce::{AppKey, SalesforceSandbox, SandboxOptions as SalesforceOptions};
+use truce_sandbox::world::{self as sandbox, Config, HubSpotLimits, SALESFORCE_CLIENT_SECRET_FILE};
 use truce_sandbox::{Counters, Served};
 use truce_state::Store;
 
@@ -161,6 +161,44 @@ impl World {
     /// HubSpot contacts by normalised email.
     pub fn hubspot_by_email(&self) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
         sandbox::hubspot_by_email(&self.hubspot)
+    }
+}
+
+/// A world whose connected app holds `key`'s public half, and its config switched to the
+/// JWT bearer grant as `user` with the private key in a file.
+pub async fn jwt_world(key: &AppKey, user: &str) -> World {
+    let world = World::with_options(
+        HubSpotOptions::default(),
+        SalesforceOptions {
+            jwt_certificate: Some(key.public_pem.clone()),
+            ..SalesforceOptions::default()
+        },
+        "",
+    )
+    .await;
+    std::fs::write(
+        world.dir.path().join("salesforce-jwt.key"),
+        &key.private_pem,
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&world.config_path).unwrap();
+    let secret = format!("client_secret = {{ file = \"{SALESFORCE_CLIENT_SECRET_FILE}\" }}\n");
+    assert!(text.contains(&secret));
+    let jwt = format!(
+        "grant = \"jwt_bearer\"\nusername = \"{user}\"\nprivate_key = {{ file = \"salesforce-jwt.key\" }}\n"
+    );
+    std::fs::write(&world.config_path, text.replace(&secret, &jwt)).unwrap();
+    world
+}
+
+/// Fails if `text` holds the private key's body or a signed assertion (an RS256 JWT).
+pub fn assert_no_key_nor_assertion(text: &str, key: &AppKey) {
+    assert!(
+        !text.contains("eyJhbGciOiJSUzI1NiJ9"),
+        "an assertion leaked:\n{text}"
+    );
+    for line in key.private_pem.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!text.contains(line), "the private key leaked:\n{text}");
     }
 }
 
