@@ -309,7 +309,19 @@ async fn an_account_whose_contacts_are_synced_becomes_a_hubspot_company_associat
         .create("Account", json!({"Name": "Nobody's Inc"}))
         .unwrap();
     let mut engine = world.engine();
-    settle(&mut engine, 4).await;
+    // The backfill creates the company beside the contacts it creates; the associations,
+    // which wait for both, are written by the next cycle.
+    engine.backfill(&Quiet, true).await.unwrap();
+    assert_eq!(world.hubspot.companies().len(), 1);
+    assert_eq!(world.hubspot.count(), 2);
+    let cycle = engine.cycle().await.unwrap();
+    assert_eq!(cycle.written_hubspot, 2, "{cycle:?}");
+    let cycle = engine.cycle().await.unwrap();
+    assert_eq!(
+        cycle.written_hubspot + cycle.written_salesforce,
+        0,
+        "{cycle:?}"
+    );
     let companies = world.hubspot.companies();
     assert_eq!(companies.len(), 1, "{companies:#?}");
     let company = &companies[0];
@@ -372,9 +384,13 @@ async fn a_company_made_in_hubspot_for_a_synced_contact_becomes_its_account() {
         .unwrap();
     assert_eq!(world.hubspot.get(&contact).unwrap().modified_ms, modified);
     clock.advance(Duration::from_secs(300));
-    for _ in 0..3 {
-        engine.cycle().await.unwrap();
-    }
+    // The sweep finds Ada's company and the Account is created; her Contact's AccountId,
+    // which waited for that link, is written by the next cycle (no second sweep needed).
+    let cycle = engine.cycle().await.unwrap();
+    assert_eq!(cycle.written_salesforce, 1, "{cycle:?}");
+    assert_eq!(world.salesforce.count("Account"), 1);
+    let cycle = engine.cycle().await.unwrap();
+    assert_eq!(cycle.written_salesforce, 1, "{cycle:?}");
     let accounts = live_accounts(&world);
     assert_eq!(accounts.len(), 1, "{accounts:#?}");
     let (account, fields) = &accounts[0];
@@ -816,7 +832,7 @@ async fn killing_a_backfill_with_companies_then_rerunning_duplicates_no_company(
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(rng.random_range(100..1500))).await;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(30..500))).await;
         child.kill().unwrap();
         child.wait().unwrap();
     }
@@ -828,10 +844,16 @@ async fn killing_a_backfill_with_companies_then_rerunning_duplicates_no_company(
         .status()
         .unwrap();
     assert!(status.success());
+    // The references waiting for the creates are written by the first cycle; the second
+    // finds nothing left to do.
     let mut engine = world.engine();
-    for _ in 0..3 {
-        engine.cycle().await.unwrap();
-    }
+    engine.cycle().await.unwrap();
+    let cycle = engine.cycle().await.unwrap();
+    assert_eq!(
+        cycle.written_hubspot + cycle.written_salesforce,
+        0,
+        "{cycle:?}"
+    );
     assert_eq!(duplicates(&world), Vec::<String>::new());
     assert_eq!(world.hubspot.companies().len(), 2 * n);
     assert_eq!(live_accounts(&world).len(), 2 * n);
@@ -856,4 +878,103 @@ async fn killing_a_backfill_with_companies_then_rerunning_duplicates_no_company(
         let company = primary_company(&world, &contact.id).unwrap_or_default();
         assert_eq!(links.get(&company), Some(&account), "{email}");
     }
+}
+
+/// `truce check` on `config`: (exit code, stdout).
+async fn check(config: &std::path::Path) -> (i32, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_truce"))
+        .args(["check", "--config"])
+        .arg(config)
+        .env_remove("RUST_LOG")
+        .env_remove("TRUCE_CONFIG")
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_passes_the_companies_mapping_and_lists_every_problem_of_a_broken_one() {
+    let world = world("", "").await;
+    let (code, out) = check(&world.config_path).await;
+    assert_eq!(code, 0, "{out}");
+    for expected in [
+        "companies described",
+        "Account described",
+        "(domain <-> Website, line",
+        "(@company <-> AccountId, line",
+        "Account.Name (required) is filled from `name`, or \"[no name]\" when blank",
+        "companies.external_id_field: Account.HubSpot_Company_Id__c is an External ID",
+        "companies.hubspot_id_property: companies.salesforce_account_id is a unique-value property",
+        "verdict: ready",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+    }
+    assert!(!out.contains("FAIL") && !out.contains("WARN"), "{out}");
+    let good = std::fs::read_to_string(&world.config_path).unwrap();
+    let head = good.split("[[field]]").next().unwrap();
+    let people = "[[field]]\nhubspot = \"email\"\nsalesforce = \"Email\"\n\n[[field]]\nhubspot = \"lastname\"\nsalesforce = \"LastName\"\nsalesforce_if_blank = \"[not provided]\"\n\n[[field]]\nhubspot = \"company\"\nsalesforce = \"Company\"\non = [\"Lead\"]\nsalesforce_if_blank = \"[not provided]\"\n";
+    let broken = format!(
+        r#"{head}{people}
+[[field]]
+object = "companies"
+hubspot = "favourite_colour"
+salesforce = "Description"
+
+[[field]]
+object = "companies"
+hubspot = "city"
+salesforce = "Town__c"
+
+[[field]]
+object = "companies"
+hubspot = "numberofemployees"
+salesforce = "Website"
+
+[[field]]
+hubspot = "@company"
+salesforce = "Phone"
+on = ["Contact"]
+"#
+    );
+    let path = world.dir.path().join("broken.toml");
+    std::fs::write(&path, broken).unwrap();
+    let (code, out) = check(&path).await;
+    assert_eq!(code, 1, "{out}");
+    let fails: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("FAIL"))
+        .collect();
+    for expected in [
+        "HubSpot has no company property `favourite_colour`",
+        "Salesforce Account has no field `Town__c`",
+        "type mismatch: HubSpot `numberofemployees` is number but Account.Website is url",
+        "Contact.Phone is a phone, not a reference",
+        "Account.Name is required by Salesforce and no [[field]] maps it: add a mapping with \
+         `object = \"companies\"`",
+    ] {
+        assert!(
+            fails.iter().any(|l| l.contains(expected)),
+            "{expected:?} missing from the failures:\n{out}"
+        );
+    }
+    assert_eq!(fails.len(), 5, "exactly the five problems:\n{out}");
+    // Name mapped without a placeholder: a nameless company would be refused, so a warning.
+    let unnamed = format!(
+        "{head}{people}\n[[field]]\nobject = \"companies\"\nhubspot = \"name\"\nsalesforce = \"Name\"\n"
+    );
+    std::fs::write(&path, unnamed).unwrap();
+    let (code, out) = check(&path).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines().any(|l| l.contains("WARN")
+            && l.contains(
+                "Account.Name is required and mapped from `name` without salesforce_if_blank"
+            )
+            && l.contains("a company with no name will be quarantined")),
+        "{out}"
+    );
 }

@@ -245,19 +245,29 @@ struct Named {
 }
 
 /// What one person link's records name; `None` when a side is not known yet.
+///
+/// A Salesforce Contact whose HubSpot contact truce is still creating already refers to
+/// its Account: the company is created alongside the contact (in the same backfill or
+/// cycle) rather than once the contact is read back.
 fn named_companies(step: &Step<'_, '_>, link: &Link) -> Result<Option<Named>, EngineError> {
-    let (Some(hubspot_id), Some(salesforce_id)) = (&link.hubspot_id, &link.salesforce_id) else {
+    let Some(salesforce_id) = &link.salesforce_id else {
         return Ok(None);
     };
     let reader = step.tx.reader();
     let people = Pair::Contacts.as_str();
-    let hubspot = reader.snapshot(people, stored::system_name(System::HubSpot), hubspot_id)?;
-    let salesforce = reader.snapshot(
+    let hubspot = match &link.hubspot_id {
+        Some(id) => match reader.snapshot(people, stored::system_name(System::HubSpot), id)? {
+            Some(snap) => Some(snap),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let Some(salesforce) = reader.snapshot(
         people,
         stored::system_name(System::Salesforce),
         salesforce_id,
-    )?;
-    let (Some(hubspot), Some(salesforce)) = (hubspot, salesforce) else {
+    )?
+    else {
         return Ok(None);
     };
     let id_in = |snap: &Snapshot, field: &str| {
@@ -272,7 +282,7 @@ fn named_companies(step: &Step<'_, '_>, link: &Link) -> Result<Option<Named>, En
         .then(|| id_in(&salesforce, CONTACT_ACCOUNT))
         .flatten();
     Ok(Some(Named {
-        company: id_in(&hubspot, PRIMARY_COMPANY),
+        company: hubspot.and_then(|h| id_in(&h, PRIMARY_COMPANY)),
         account,
         is_contact,
     }))
