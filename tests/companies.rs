@@ -978,3 +978,43 @@ on = ["Contact"]
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_companies_with_one_domain_are_a_duplicate_reported_never_a_guess() {
+    let world = world("match = \"domain\"\ncreate_in_salesforce = \"always\"", "").await;
+    let twins: Vec<String> = ["Twin A", "Twin B"]
+        .into_iter()
+        .map(|name| {
+            world
+                .hubspot
+                .create_company(&[("name", name), ("domain", "twins.example")])
+                .unwrap()
+        })
+        .collect();
+    let account = world
+        .salesforce
+        .create(
+            "Account",
+            json!({"Name": "Twins", "Website": "https://www.Twins.example/"}),
+        )
+        .unwrap();
+    let mut engine = world.engine();
+    settle(&mut engine, 4).await;
+    // Neither twin is linked to the Account, and neither is created again beside it.
+    assert!(company_links(&engine).is_empty());
+    assert_eq!(live_accounts(&world).len(), 1);
+    let reported = engine.store().reader().duplicates().unwrap();
+    assert_eq!(reported.len(), 1, "{reported:#?}");
+    assert_eq!(reported[0].pair, "companies");
+    assert_eq!(reported[0].key, "twins.example");
+    for id in &twins {
+        assert!(reported[0].record_ids.contains(id), "{reported:#?}");
+    }
+    let status = truce(&world.state_path(), &["status"]);
+    assert!(status.contains("twins.example"), "{status}");
+    assert!(
+        status.contains(&twins[0]) && status.contains(&twins[1]),
+        "{status}"
+    );
+    assert!(!status.contains(&account), "{status}");
+}
