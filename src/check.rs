@@ -486,10 +486,15 @@ fn check_required(config: &Config, pair: Pair, described: &Described<'_>, out: &
         let mapping = config.fields.iter().find(|m| {
             m.object == pair && applies(m, object) && m.salesforce.eq_ignore_ascii_case(&f.name)
         });
+        // People's mappings pick their object with `on`; other pairs' with `object`.
+        let select = match pair {
+            Pair::Contacts => format!("on = [\"{name}\"]"),
+            _ => format!("object = \"{}\"", pair.as_str()),
+        };
         match mapping {
             None => out.push(Line::fail(format!(
                 "{name}.{} is required by Salesforce and no [[field]] maps it: add a mapping \
-                 with `on = [\"{name}\"]` and `salesforce_if_blank = \"...\"`, or truce cannot \
+                 with `{select}` and `salesforce_if_blank = \"...\"`, or truce cannot \
                  create {name}s",
                 f.name
             ))),

@@ -13,9 +13,17 @@ pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
     let (status, quarantine, duplicates, quotas, sla) = match &view {
         Some(view) => {
             let reader = view.reader();
+            let quarantined = reader
+                .quarantined(false)?
+                .into_iter()
+                .map(|q| {
+                    let record = named(&reader, &q)?;
+                    Ok((q, record))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
             (
                 Some(reader.status()?),
-                reader.quarantined(false)?,
+                quarantined,
                 reader.duplicates()?,
                 reader.quotas()?,
                 reader.sla_summary()?,
@@ -35,7 +43,7 @@ pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
             "state_file": path.display().to_string(),
             "exists": status.is_some(),
             "status": status.as_ref().map(|s| status_json(s, now)),
-            "quarantine": quarantine.iter().map(quarantine_json).collect::<Vec<_>>(),
+            "quarantine": quarantine.iter().map(|(q, record)| quarantine_json(q, record)).collect::<Vec<_>>(),
             "duplicates": duplicates.iter().map(duplicate_json).collect::<Vec<_>>(),
             "quota": quotas.iter().map(|q| json!({
                 "system": q.system,
@@ -167,22 +175,62 @@ fn print_status(status: &Status, now: i64) {
     }
 }
 
-fn print_quarantine(entries: &[Quarantined]) {
+/// A company's or deal's name and its records, for a quarantined write of theirs: they
+/// have no email, and a refused create has no record id on the side that refused it.
+struct Named {
+    name: Option<String>,
+    hubspot_id: Option<String>,
+    salesforce_id: Option<String>,
+}
+
+fn named(reader: &truce_state::Reader<'_>, q: &Quarantined) -> anyhow::Result<Option<Named>> {
+    if q.pair == "contacts" {
+        return Ok(None);
+    }
+    let Some(link) = q.link_id.map(|id| reader.link(id)).transpose()?.flatten() else {
+        return Ok(None);
+    };
+    Ok(Some(Named {
+        name: link.name,
+        hubspot_id: link.hubspot_id,
+        salesforce_id: link.salesforce_id,
+    }))
+}
+
+fn print_quarantine(entries: &[(Quarantined, Option<Named>)]) {
     if entries.is_empty() {
         return;
     }
     println!("\nquarantined (fix the cause, then `truce retry ID...` or `truce retry --all`):");
-    for q in entries {
+    for (q, record) in entries {
+        let who = match (&q.email, record) {
+            (Some(email), _) if !email.is_empty() => format!(" <{email}>"),
+            (_, Some(record)) => {
+                let ids: Vec<String> = [
+                    record.hubspot_id.as_ref().map(|id| format!("hubspot {id}")),
+                    record
+                        .salesforce_id
+                        .as_ref()
+                        .map(|id| format!("salesforce {id}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                format!(
+                    " {} {:?} ({})",
+                    super::conflicts::singular(&q.pair),
+                    record.name.as_deref().unwrap_or("(unnamed)"),
+                    ids.join(", ")
+                )
+            }
+            _ => String::new(),
+        };
         println!(
-            "  #{:<5} {} {} {}{}: {} {}",
+            "  #{:<5} {} {} {}{who}: {} {}",
             q.id,
             when(q.quarantined_at),
             q.system,
             q.record_id.as_deref().unwrap_or("(new record)"),
-            q.email
-                .as_deref()
-                .map(|e| format!(" <{e}>"))
-                .unwrap_or_default(),
             q.error_code,
             q.message
         );
@@ -233,13 +281,14 @@ fn status_json(status: &Status, now: i64) -> serde_json::Value {
     })
 }
 
-fn quarantine_json(q: &Quarantined) -> serde_json::Value {
+fn quarantine_json(q: &Quarantined, record: &Option<Named>) -> serde_json::Value {
     json!({
         "id": q.id.0,
         "quarantined_at": when_json(q.quarantined_at),
         "object": q.pair,
         "link": q.link_id.map(|l| l.0),
         "email": q.email,
+        "name": record.as_ref().and_then(|r| r.name.as_deref()),
         "system": q.system,
         "record_id": q.record_id,
         "field": q.field,

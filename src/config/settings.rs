@@ -37,11 +37,19 @@ impl Settings {
 }
 
 /// HubSpot's and Salesforce's email fields hold emails: without a `type`, the email
-/// mapping compares them as emails (trimmed, case-folded).
+/// mapping compares them as emails (trimmed, case-folded). A company's `domain` holds a
+/// host name while what it maps to is usually a URL (`Website`): without a `type`, it is
+/// compared as a domain, so `acme.com` and `https://www.acme.com/` agree.
 fn typed(mapping: &FieldMapping) -> FieldMapping {
     let mut mapping = mapping.clone();
     if mapping.field_type.is_none() && mapping.hubspot == "email" && mapping.salesforce == "Email" {
         mapping.field_type = Some(FieldType::Email);
+    }
+    if mapping.field_type.is_none()
+        && mapping.object == Pair::Companies
+        && mapping.hubspot == "domain"
+    {
+        mapping.field_type = Some(FieldType::Domain);
     }
     mapping
 }

@@ -13,6 +13,7 @@
 //! | datetime | RFC 3339 UTC with ms | ISO 8601 or epoch ms | `…T…+0000` |
 //! | bool | `true` / `false` | `"true"` / `"false"` | JSON boolean |
 //! | number | shortest decimal (`12.5`, `17`) | string | JSON number |
+//! | domain | host, lower-cased, no scheme, path, `www.` or trailing dot | string | string (a URL) |
 //!
 //! An enumeration with a `values` table is canonical in HubSpot's terms; a Salesforce value
 //! outside the table cannot be mapped. So can't a malformed date or number: each is a
@@ -51,6 +52,10 @@ pub enum FieldType {
     Bool,
     /// A number.
     Number,
+    /// A web domain: HubSpot's company `domain` (`acme.com`) against a URL such as an
+    /// Account's `Website` (`https://www.acme.com/`), compared as the host both name. Text
+    /// that names no host (`not a url`) is compared, and synced, as written.
+    Domain,
 }
 
 /// One `[[field]]` entry of the config: a HubSpot property and a Salesforce field that hold
@@ -335,6 +340,11 @@ impl FieldMap {
             FieldType::Datetime => canonical_datetime(text)?,
             FieldType::Bool => canonical_bool(text)?,
             FieldType::Number => canonical_number(text)?,
+            FieldType::Domain => match super::stored::domain_key(Some(text)) {
+                Some(host) => host,
+                None if text.trim().is_empty() => return Ok(None),
+                None => text.trim().to_string(),
+            },
         }))
     }
 
@@ -486,6 +496,24 @@ mod tests {
                 json!(" Jane@X.com "),
                 json!("jane@x.com"),
                 "jane@x.com",
+            ),
+            (
+                FieldType::Domain,
+                json!("Acme.com."),
+                json!("https://www.acme.com/about"),
+                "acme.com",
+            ),
+            (
+                FieldType::Domain,
+                json!("bücher.de"),
+                json!("http://Bücher.de"),
+                "bücher.de",
+            ),
+            (
+                FieldType::Domain,
+                json!("not a url"),
+                json!(" not a url "),
+                "not a url",
             ),
         ];
         for (field_type, hubspot, salesforce, canonical) in cases {

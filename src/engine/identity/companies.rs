@@ -7,7 +7,7 @@
 //!   that company and that Account are linked. People who disagree (one company, two
 //!   Accounts) are a duplicate to report, never a guess.
 //! - **By domain**: an unlinked company and an unlinked Account with one domain are
-//!   linked; two of a kind with one domain are a duplicate.
+//!   linked; two of a kind with one domain, on either side, are a duplicate.
 //! - **Creating**: under `referenced` (the default) a company is created on the other side
 //!   only once a linked person there refers to it — a Contact, never a Lead, so a person
 //!   who is only a Lead in Salesforce never makes an Account; `always` creates every
@@ -65,8 +65,11 @@ fn policy(companies: &Companies, from: System) -> CreatePolicy {
     }
 }
 
-/// Links `snap` to the one unlinked record of the other side with its domain; reports
-/// several. True when it linked (or found the domain ambiguous).
+/// Links `snap` to the one unlinked record of the other side with its domain. True when
+/// it linked, or found the domain ambiguous and reported it: several unlinked records of
+/// either side with it, or `snap` sharing it with a record of its own side that is
+/// already linked to the other side's (a guess either way, so nothing is linked or
+/// created).
 fn link_by_domain(
     step: &mut Step<'_, '_>,
     system: System,
@@ -74,21 +77,26 @@ fn link_by_domain(
     domain: &str,
 ) -> Result<bool, EngineError> {
     let other = other(system);
-    let pair = step.spec.pair.as_str();
-    let candidates: Vec<Snapshot> = step
-        .tx
-        .reader()
-        .snapshots_by_key(pair, stored::system_name(other), domain)?
-        .into_iter()
-        .filter(|s| !s.deleted)
-        .collect();
-    let mut free = Vec::new();
-    for candidate in candidates {
-        if step.link_of(other, &candidate.record_id)?.is_none() {
-            free.push(candidate);
-        }
+    let (own_free, own_linked) = by_domain(step, system, domain)?;
+    let mut own_free: Vec<String> = own_free.into_iter().map(|s| s.record_id).collect();
+    if !own_free.contains(&snap.record_id) {
+        own_free.push(snap.record_id.clone());
     }
+    if own_free.len() > 1 {
+        step.report_duplicate(system, domain, &own_free)?;
+        return Ok(true);
+    }
+    let (free, linked) = by_domain(step, other, domain)?;
     match free.as_slice() {
+        [] if !own_linked.is_empty() && !linked.is_empty() => {
+            let ids: Vec<String> = own_linked
+                .into_iter()
+                .map(|s| s.record_id)
+                .chain(own_free)
+                .collect();
+            step.report_duplicate(system, domain, &ids)?;
+            Ok(true)
+        }
         [] => Ok(false),
         [one] => {
             let (hubspot, salesforce) = match system {
@@ -104,6 +112,32 @@ fn link_by_domain(
             Ok(true)
         }
     }
+}
+
+/// The live records of `system` with `domain`: (unlinked, linked).
+fn by_domain(
+    step: &Step<'_, '_>,
+    system: System,
+    domain: &str,
+) -> Result<(Vec<Snapshot>, Vec<Snapshot>), EngineError> {
+    let pair = step.spec.pair.as_str();
+    let mut free = Vec::new();
+    let mut linked = Vec::new();
+    for candidate in step
+        .tx
+        .reader()
+        .snapshots_by_key(pair, stored::system_name(system), domain)?
+    {
+        if candidate.deleted {
+            continue;
+        }
+        if step.link_of(system, &candidate.record_id)?.is_some() {
+            linked.push(candidate);
+        } else {
+            free.push(candidate);
+        }
+    }
+    Ok((free, linked))
 }
 
 fn other(system: System) -> System {
@@ -245,19 +279,29 @@ struct Named {
 }
 
 /// What one person link's records name; `None` when a side is not known yet.
+///
+/// A Salesforce Contact whose HubSpot contact truce is still creating already refers to
+/// its Account: the company is created alongside the contact (in the same backfill or
+/// cycle) rather than once the contact is read back.
 fn named_companies(step: &Step<'_, '_>, link: &Link) -> Result<Option<Named>, EngineError> {
-    let (Some(hubspot_id), Some(salesforce_id)) = (&link.hubspot_id, &link.salesforce_id) else {
+    let Some(salesforce_id) = &link.salesforce_id else {
         return Ok(None);
     };
     let reader = step.tx.reader();
     let people = Pair::Contacts.as_str();
-    let hubspot = reader.snapshot(people, stored::system_name(System::HubSpot), hubspot_id)?;
-    let salesforce = reader.snapshot(
+    let hubspot = match &link.hubspot_id {
+        Some(id) => match reader.snapshot(people, stored::system_name(System::HubSpot), id)? {
+            Some(snap) => Some(snap),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let Some(salesforce) = reader.snapshot(
         people,
         stored::system_name(System::Salesforce),
         salesforce_id,
-    )?;
-    let (Some(hubspot), Some(salesforce)) = (hubspot, salesforce) else {
+    )?
+    else {
         return Ok(None);
     };
     let id_in = |snap: &Snapshot, field: &str| {
@@ -272,7 +316,7 @@ fn named_companies(step: &Step<'_, '_>, link: &Link) -> Result<Option<Named>, En
         .then(|| id_in(&salesforce, CONTACT_ACCOUNT))
         .flatten();
     Ok(Some(Named {
-        company: id_in(&hubspot, PRIMARY_COMPANY),
+        company: hubspot.and_then(|h| id_in(&h, PRIMARY_COMPANY)),
         account,
         is_contact,
     }))
@@ -635,6 +679,16 @@ mod tests {
         let out = f.resolve(&s, &[(ObjectType::HubSpotCompany, "509")], &[]);
         assert_eq!((out.duplicates, out.creates), (1, 0));
         assert!(f.link_of(Pair::Companies, "509").is_none());
+        // Twins on the record's own side are as ambiguous: whichever came first would win.
+        let mut f = Fixture::new();
+        f.company("511", Some("pair.io"));
+        f.company("512", Some("pair.io"));
+        f.account("0023", Some("pair.io"));
+        let out = f.resolve(&s, &[(ObjectType::HubSpotCompany, "511")], &[]);
+        assert_eq!((out.duplicates, out.creates, out.linked), (1, 0, 0));
+        let duplicates = f.store.reader().duplicates().unwrap();
+        assert_eq!(duplicates[0].system, "hubspot");
+        assert_eq!(duplicates[0].record_ids.len(), 2);
     }
 
     #[test]

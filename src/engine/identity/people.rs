@@ -299,7 +299,7 @@ fn create_in_hubspot(
     snap: &Snapshot,
     email: &str,
 ) -> Result<(), EngineError> {
-    step.create_other_side(
+    let link = step.create_other_side(
         snap,
         Create {
             target: step.spec.pair.hubspot_object(),
@@ -308,5 +308,8 @@ fn create_in_hubspot(
             email: Some(email),
         },
     )?;
+    // The new person's Account is looked at now (companies::from_people), so its HubSpot
+    // company is created beside the contact instead of a cycle later.
+    step.out.dirty.insert(link);
     Ok(())
 }

@@ -295,6 +295,16 @@ impl HubSpotSandbox {
             })
     }
 
+    /// True when `object` has a property definition named `name`.
+    pub fn has_property(&self, object: ObjectType, name: &str) -> bool {
+        self.inner
+            .portal()
+            .records(object)
+            .schema
+            .all()
+            .any(|p| p.name == name)
+    }
+
     /// Adds a text property with unique values (`hasUniqueValue`): an upsert key, such as
     /// `salesforce_account_id` on companies.
     pub fn add_unique_property(

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::Served;
-use crate::hubspot::{HubSpotSandbox, SandboxError, SandboxOptions as HubSpotOptions};
+use crate::hubspot::{HubSpotSandbox, ObjectType, SandboxError, SandboxOptions as HubSpotOptions};
 use crate::salesforce::{SalesforceSandbox, SandboxOptions as SalesforceOptions, SfError};
 
 pub use config::{
@@ -160,6 +160,15 @@ impl World {
             SALESFORCE_CLIENT_SECRET_FILE,
             &salesforce.options().client_secret,
         )?;
+        // HubSpot has no property holding a Salesforce id until the admin creates one; the
+        // revenue tables name theirs, so the portal gets them as an admin's setup would.
+        for (object, property, label) in hubspot_id_properties(config) {
+            if !hubspot.has_property(object, property) {
+                hubspot
+                    .add_unique_property(object, property, label)
+                    .map_err(|source| WorldError::hubspot(property, source))?;
+            }
+        }
         let state_path = dir.join("truce.db");
         let text = config.render(&hubspot_served.url(), &salesforce_served.url(), &state_path);
         write("truce.toml", &text)?;
@@ -174,6 +183,27 @@ impl World {
             seeded: Seeded::default(),
         })
     }
+}
+
+/// The unique-value HubSpot properties the revenue tables of `config` name
+/// (`hubspot_id_property`), with their labels.
+fn hubspot_id_properties(config: &Config) -> Vec<(ObjectType, &'static str, &'static str)> {
+    let mut out = Vec::new();
+    if config.objects.iter().any(|o| o == "companies") {
+        out.push((
+            ObjectType::Companies,
+            "salesforce_account_id",
+            "Salesforce Account ID",
+        ));
+    }
+    if config.objects.iter().any(|o| o == "deals") {
+        out.push((
+            ObjectType::Deals,
+            "salesforce_opportunity_id",
+            "Salesforce Opportunity ID",
+        ));
+    }
+    out
 }
 
 /// HubSpot contacts' properties by email, trimmed and lower-cased.
