@@ -2,8 +2,9 @@
 
 use serde_json::json;
 use truce_state::status::Status;
-use truce_state::{Duplicate, Quarantined, SlaSummary};
+use truce_state::{Duplicate, Link, Quarantined, Reader, SlaSummary};
 
+use super::conflicts::named;
 use super::state_file::{self, ago, now_ms, when, when_json};
 use crate::cli::{Global, OutputArgs};
 
@@ -15,7 +16,7 @@ pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
             let reader = view.reader();
             (
                 Some(reader.status()?),
-                reader.quarantined(false)?,
+                with_links(&reader, reader.quarantined(false)?)?,
                 reader.duplicates()?,
                 reader.quotas()?,
                 reader.sla_summary()?,
@@ -35,7 +36,7 @@ pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
             "state_file": path.display().to_string(),
             "exists": status.is_some(),
             "status": status.as_ref().map(|s| status_json(s, now)),
-            "quarantine": quarantine.iter().map(quarantine_json).collect::<Vec<_>>(),
+            "quarantine": quarantine.iter().map(|(q, link)| quarantine_json(q, link.as_ref())).collect::<Vec<_>>(),
             "duplicates": duplicates.iter().map(duplicate_json).collect::<Vec<_>>(),
             "quota": quotas.iter().map(|q| json!({
                 "system": q.system,
@@ -167,22 +168,39 @@ fn print_status(status: &Status, now: i64) {
     }
 }
 
-fn print_quarantine(entries: &[Quarantined]) {
+/// Each entry with its link, which names a company or a deal (people are named by email).
+fn with_links(
+    reader: &Reader<'_>,
+    entries: Vec<Quarantined>,
+) -> anyhow::Result<Vec<(Quarantined, Option<Link>)>> {
+    let mut out = Vec::with_capacity(entries.len());
+    for q in entries {
+        let link = match q.link_id {
+            Some(id) if q.pair != "contacts" => reader.link(id)?,
+            _ => None,
+        };
+        out.push((q, link));
+    }
+    Ok(out)
+}
+
+fn print_quarantine(entries: &[(Quarantined, Option<Link>)]) {
     if entries.is_empty() {
         return;
     }
     println!("\nquarantined (fix the cause, then `truce retry ID...` or `truce retry --all`):");
-    for q in entries {
+    for (q, link) in entries {
+        let who = match (link, &q.email) {
+            (Some(link), _) => format!(" {}", named(&q.pair, link)),
+            (None, Some(email)) => format!(" <{email}>"),
+            (None, None) => String::new(),
+        };
         println!(
-            "  #{:<5} {} {} {}{}: {} {}",
+            "  #{:<5} {} {} {}{who}: {} {}",
             q.id,
             when(q.quarantined_at),
             q.system,
             q.record_id.as_deref().unwrap_or("(new record)"),
-            q.email
-                .as_deref()
-                .map(|e| format!(" <{e}>"))
-                .unwrap_or_default(),
             q.error_code,
             q.message
         );
@@ -233,13 +251,14 @@ fn status_json(status: &Status, now: i64) -> serde_json::Value {
     })
 }
 
-fn quarantine_json(q: &Quarantined) -> serde_json::Value {
+fn quarantine_json(q: &Quarantined, link: Option<&Link>) -> serde_json::Value {
     json!({
         "id": q.id.0,
         "quarantined_at": when_json(q.quarantined_at),
         "object": q.pair,
         "link": q.link_id.map(|l| l.0),
         "email": q.email,
+        "name": link.and_then(|l| l.name.as_deref()),
         "system": q.system,
         "record_id": q.record_id,
         "field": q.field,
