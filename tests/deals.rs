@@ -756,3 +756,46 @@ async fn an_unknown_stage_from_hubspot_is_an_error_naming_it_and_the_rest_syncs(
     assert_eq!(stage(1), "Negotiation/Review");
     assert_eq!(stage(0), "Prospecting", "left as it was");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truce_check_verifies_stages_against_pipeline_and_picklist_and_required_fields() {
+    let world = revenue_world("", "create_in_salesforce = \"always\"\n", "").await;
+    let (code, out, err) = truce_out(&world, &["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for expected in [
+        "deals described",
+        "Opportunity described",
+        "(closedate <-> CloseDate, line",
+        "(dealstage <-> StageName, line",
+        "Opportunity.Name (required) is filled from `dealname`, or \"[no name]\" when blank",
+        "Opportunity.CloseDate is required and mapped from `closedate` without salesforce_if_blank",
+        "deals.hubspot_id_property: deals.salesforce_opportunity_id is a unique-value property",
+        "verdict: ready",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+    }
+    // A stage id the pipelines lack, a StageName the picklist lacks, CloseDate unmapped.
+    edit_config(&world, |text| {
+        let text = text
+            .replace(
+                "\"1030\" = \"Needs Analysis\"",
+                "\"1030\" = \"Demo Scheduled\"",
+            )
+            .replace("\"1070\" = \"Closed Lost\"", "\"1080\" = \"Closed Lost\"");
+        text.replace(
+            "hubspot = \"closedate\"\nsalesforce = \"CloseDate\"\ntype = \"date\"\n",
+            "hubspot = \"description\"\nsalesforce = \"Description\"\n",
+        )
+    });
+    let (code, out, err) = truce_out(&world, &["check"]);
+    assert_eq!(code, 1, "{out}{err}");
+    for expected in [
+        "values table names \"1080\" that HubSpot `dealstage` does not offer",
+        "values table names \"Demo Scheduled\" missing from the Opportunity.StageName picklist",
+        "Opportunity.CloseDate is required by Salesforce and no [[field]] maps it: add a \
+         mapping with `object = \"deals\"`",
+        "3 problems to fix",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+    }
+}
