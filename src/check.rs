@@ -19,7 +19,7 @@ use std::fmt;
 use truce_connectors::Connector;
 use truce_connectors::{FieldInfo, FieldKind, ObjectType, System};
 
-use crate::config::{Config, CreatePolicy, FieldMapping, Pair, Rule};
+use crate::config::{Config, CreatePolicy, FieldMapping, FieldType, Pair, Rule};
 
 /// How a finding counts toward the verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,7 +273,14 @@ fn check_mapping(
         }
         let Some(p) = property else { continue };
         let (h, s) = (kind_of(&p.kind), kind_of(&sf.kind));
-        if !compatible(h, s) {
+        // HubSpot keeps some calendar dates (a deal's `closedate`) as datetimes at midnight
+        // UTC; `type = "date"` reads them as that day, so they meet a Salesforce date.
+        let as_date = mapping.field_type == Some(FieldType::Date)
+            && matches!(
+                (h, s),
+                (Kind::Datetime, Kind::Date) | (Kind::Date, Kind::Datetime)
+            );
+        if !compatible(h, s) && !as_date {
             out.push(Line::fail(format!(
                 "{name}: type mismatch: HubSpot `{}` is {} but {object}.{} is {}",
                 p.name, p.api_type, sf.name, sf.api_type
@@ -323,6 +330,7 @@ fn check_reference(
 fn check_declared_type(name: &str, mapping: &FieldMapping, p: &FieldInfo, out: &mut Vec<Line>) {
     let wanted = match kind_of(&p.kind) {
         Kind::Date => "date",
+        Kind::Datetime if mapping.field_type == Some(FieldType::Date) => return,
         Kind::Datetime => "datetime",
         Kind::Number => "number",
         Kind::Bool => "bool",
@@ -486,17 +494,16 @@ fn check_required(config: &Config, pair: Pair, described: &Described<'_>, out: &
         let mapping = config.fields.iter().find(|m| {
             m.object == pair && applies(m, object) && m.salesforce.eq_ignore_ascii_case(&f.name)
         });
-        // People's mappings pick their object with `on`; other pairs' with `object`.
-        let select = match pair {
-            Pair::Contacts => format!("on = [\"{name}\"]"),
-            _ => format!("object = \"{}\"", pair.as_str()),
-        };
         match mapping {
             None => out.push(Line::fail(format!(
                 "{name}.{} is required by Salesforce and no [[field]] maps it: add a mapping \
-                 with `{select}` and `salesforce_if_blank = \"...\"`, or truce cannot \
-                 create {name}s",
-                f.name
+                 with {} and `salesforce_if_blank = \"...\"`, or truce cannot create {what} \
+                 in Salesforce",
+                f.name,
+                match pair {
+                    Pair::Contacts => format!("`on = [\"{name}\"]`"),
+                    other => format!("`object = \"{}\"`", other.as_str()),
+                }
             ))),
             Some(m) if m.salesforce_if_blank.is_none() && m.hubspot != "email" => {
                 out.push(Line::warn(format!(

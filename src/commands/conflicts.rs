@@ -62,6 +62,23 @@ pub fn who(c: &Conflict) -> String {
     }
 }
 
+/// A company or a deal as an admin finds it: its kind, its name and the ids it has
+/// (`deal "Acme - Pilot" (hubspot 901, salesforce Opportunity/006...)`).
+pub fn named(pair: &str, link: &truce_state::Link) -> String {
+    let name = link
+        .name
+        .as_deref()
+        .map_or_else(|| "(unnamed)".to_string(), |n| format!("{n:?}"));
+    let mut ids = Vec::new();
+    if let Some(id) = &link.hubspot_id {
+        ids.push(format!("hubspot {id}"));
+    }
+    if let (Some(object), Some(id)) = (&link.salesforce_object, &link.salesforce_id) {
+        ids.push(format!("salesforce {object}/{id}"));
+    }
+    format!("{} {name} ({})", singular(pair), ids.join(", "))
+}
+
 /// `company` for `companies`, `deal` for `deals`.
 pub fn singular(pair: &str) -> &str {
     match pair {

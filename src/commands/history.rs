@@ -5,7 +5,7 @@
 use serde_json::json;
 use truce_state::HistoryEntry;
 
-use super::conflicts::conflict_json;
+use super::conflicts::{conflict_json, named};
 use super::state_file::{self, show, when, when_json};
 use crate::cli::{Global, HistoryArgs};
 
@@ -32,10 +32,21 @@ pub async fn run(global: &Global, args: &HistoryArgs) -> anyhow::Result<()> {
         println!("nothing recorded for {}{note}", args.email.trim());
         return Ok(());
     }
-    let who = if person {
-        args.email.trim().to_lowercase()
-    } else {
-        args.email.trim().to_string()
+    // A company or a deal is named as its link names it, whichever name or id was asked.
+    let link = match (&view, person) {
+        (Some(view), false) => match entries.iter().find_map(|e| match e {
+            HistoryEntry::Change(c) => c.link_id,
+            HistoryEntry::Conflict(c) => Some(c.link_id),
+        }) {
+            Some(id) => view.reader().link(id)?,
+            None => None,
+        },
+        _ => None,
+    };
+    let who = match &link {
+        Some(link) => named(&link.pair, link),
+        None if person => args.email.trim().to_lowercase(),
+        None => args.email.trim().to_string(),
     };
     println!("history of {who} (oldest first)");
     for entry in &entries {

@@ -2,8 +2,9 @@
 
 use serde_json::json;
 use truce_state::status::Status;
-use truce_state::{Duplicate, Quarantined, SlaSummary};
+use truce_state::{Duplicate, Link, Quarantined, Reader, SlaSummary};
 
+use super::conflicts::named;
 use super::state_file::{self, ago, now_ms, when, when_json};
 use crate::cli::{Global, OutputArgs};
 
@@ -13,17 +14,9 @@ pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
     let (status, quarantine, duplicates, quotas, sla) = match &view {
         Some(view) => {
             let reader = view.reader();
-            let quarantined = reader
-                .quarantined(false)?
-                .into_iter()
-                .map(|q| {
-                    let record = named(&reader, &q)?;
-                    Ok((q, record))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
             (
                 Some(reader.status()?),
-                quarantined,
+                with_links(&reader, reader.quarantined(false)?)?,
                 reader.duplicates()?,
                 reader.quotas()?,
                 reader.sla_summary()?,
@@ -43,7 +36,7 @@ pub async fn run(global: &Global, args: &OutputArgs) -> anyhow::Result<()> {
             "state_file": path.display().to_string(),
             "exists": status.is_some(),
             "status": status.as_ref().map(|s| status_json(s, now)),
-            "quarantine": quarantine.iter().map(|(q, record)| quarantine_json(q, record)).collect::<Vec<_>>(),
+            "quarantine": quarantine.iter().map(|(q, link)| quarantine_json(q, link.as_ref())).collect::<Vec<_>>(),
             "duplicates": duplicates.iter().map(duplicate_json).collect::<Vec<_>>(),
             "quota": quotas.iter().map(|q| json!({
                 "system": q.system,
@@ -175,55 +168,32 @@ fn print_status(status: &Status, now: i64) {
     }
 }
 
-/// A company's or deal's name and its records, for a quarantined write of theirs: they
-/// have no email, and a refused create has no record id on the side that refused it.
-struct Named {
-    name: Option<String>,
-    hubspot_id: Option<String>,
-    salesforce_id: Option<String>,
-}
-
-fn named(reader: &truce_state::Reader<'_>, q: &Quarantined) -> anyhow::Result<Option<Named>> {
-    if q.pair == "contacts" {
-        return Ok(None);
+/// Each entry with its link, which names a company or a deal (people are named by email).
+fn with_links(
+    reader: &Reader<'_>,
+    entries: Vec<Quarantined>,
+) -> anyhow::Result<Vec<(Quarantined, Option<Link>)>> {
+    let mut out = Vec::with_capacity(entries.len());
+    for q in entries {
+        let link = match q.link_id {
+            Some(id) if q.pair != "contacts" => reader.link(id)?,
+            _ => None,
+        };
+        out.push((q, link));
     }
-    let Some(link) = q.link_id.map(|id| reader.link(id)).transpose()?.flatten() else {
-        return Ok(None);
-    };
-    Ok(Some(Named {
-        name: link.name,
-        hubspot_id: link.hubspot_id,
-        salesforce_id: link.salesforce_id,
-    }))
+    Ok(out)
 }
 
-fn print_quarantine(entries: &[(Quarantined, Option<Named>)]) {
+fn print_quarantine(entries: &[(Quarantined, Option<Link>)]) {
     if entries.is_empty() {
         return;
     }
     println!("\nquarantined (fix the cause, then `truce retry ID...` or `truce retry --all`):");
-    for (q, record) in entries {
-        let who = match (&q.email, record) {
-            (Some(email), _) if !email.is_empty() => format!(" <{email}>"),
-            (_, Some(record)) => {
-                let ids: Vec<String> = [
-                    record.hubspot_id.as_ref().map(|id| format!("hubspot {id}")),
-                    record
-                        .salesforce_id
-                        .as_ref()
-                        .map(|id| format!("salesforce {id}")),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                format!(
-                    " {} {:?} ({})",
-                    super::conflicts::singular(&q.pair),
-                    record.name.as_deref().unwrap_or("(unnamed)"),
-                    ids.join(", ")
-                )
-            }
-            _ => String::new(),
+    for (q, link) in entries {
+        let who = match (link, &q.email) {
+            (Some(link), _) => format!(" {}", named(&q.pair, link)),
+            (None, Some(email)) => format!(" <{email}>"),
+            (None, None) => String::new(),
         };
         println!(
             "  #{:<5} {} {} {}{who}: {} {}",
@@ -281,14 +251,14 @@ fn status_json(status: &Status, now: i64) -> serde_json::Value {
     })
 }
 
-fn quarantine_json(q: &Quarantined, record: &Option<Named>) -> serde_json::Value {
+fn quarantine_json(q: &Quarantined, link: Option<&Link>) -> serde_json::Value {
     json!({
         "id": q.id.0,
         "quarantined_at": when_json(q.quarantined_at),
         "object": q.pair,
         "link": q.link_id.map(|l| l.0),
         "email": q.email,
-        "name": record.as_ref().and_then(|r| r.name.as_deref()),
+        "name": link.and_then(|l| l.name.as_deref()),
         "system": q.system,
         "record_id": q.record_id,
         "field": q.field,

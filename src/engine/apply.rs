@@ -53,15 +53,20 @@ pub struct Applied {
     pub retrying: usize,
     /// Writes quarantined.
     pub quarantined: usize,
+    /// The records created, as `(object, id)`: a cycle reads back those whose pair maps
+    /// references, so their associations go out in the same cycle.
+    pub created_records: Vec<(ObjectType, String)>,
 }
 
 impl Applied {
-    fn add(&mut self, other: Applied) {
+    /// Adds another pass's figures to these.
+    pub(crate) fn add(&mut self, other: Applied) {
         self.finished.extend(other.finished);
         self.written += other.written;
         self.created += other.created;
         self.retrying += other.retrying;
         self.quarantined += other.quarantined;
+        self.created_records.extend(other.created_records);
     }
 }
 
@@ -369,6 +374,10 @@ fn settle(
             accepted(tx, system, item, &written.id, now)?;
             applied.written += 1;
             applied.created += usize::from(written.created);
+            if written.created {
+                let object = stored::object(&item.write.object)?;
+                applied.created_records.push((object, written.id));
+            }
             return Ok(Some(WriteOutcomeKind::Ok));
         }
         Err(err) => err,

@@ -117,8 +117,7 @@ impl Engine {
         };
         if write {
             progress.phase("writing");
-            let (to_hubspot, to_salesforce) = self.apply(progress).await?;
-            let after = self.after_apply(&to_hubspot, &to_salesforce)?;
+            let (to_hubspot, to_salesforce, after) = self.apply_settled(progress, false).await?;
             summary.merge.writes += after.writes;
             summary.merge.conflicts += after.conflicts;
             summary.to_hubspot = to_hubspot;

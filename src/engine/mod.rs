@@ -51,6 +51,7 @@ use truce_state::{LinkId, Store, StoreError};
 
 use self::apply::Applied;
 use self::observe::{Observer, Unobserved};
+use self::pair::Pair;
 use self::record::Touched;
 use self::settings::Settings;
 use self::shared::SharedStore;
@@ -239,8 +240,7 @@ impl Engine {
             merged.quarantined += all.quarantined;
             self.resumed = true;
         }
-        let (to_hubspot, to_salesforce) = self.apply(&Quiet).await?;
-        let after = self.after_apply(&to_hubspot, &to_salesforce)?;
+        let (to_hubspot, to_salesforce, after) = self.apply_settled(&Quiet, true).await?;
         merged.conflicts += after.conflicts;
         merged.quarantined += after.quarantined;
         self.watch_sla()?;
@@ -270,6 +270,64 @@ impl Engine {
         );
         self.observer.cycle(&summary, started.elapsed());
         Ok(summary)
+    }
+
+    /// Sends the outbox, then merges again what the writes finished; the writes that merge
+    /// queues are sent at once, up to [`FOLLOW_UP_PASSES`] more passes, instead of waiting
+    /// a poll interval each. With `read_back`, the records just created whose pair maps
+    /// references are read back first (their associations, as the system holds them): a
+    /// converted Lead's new deal is then associated with its company and contact in the
+    /// same cycle. The backfill leaves that to its first poll, which reads them anyway.
+    async fn apply_settled(
+        &mut self,
+        progress: &dyn Progress,
+        read_back: bool,
+    ) -> Result<(Applied, Applied, MergeSummary), EngineError> {
+        let (mut to_hubspot, mut to_salesforce) = self.apply(progress).await?;
+        let mut after = self.after_apply(&to_hubspot, &to_salesforce)?;
+        let mut queued = after.writes;
+        let mut wanted = self.to_read_back(read_back, [&to_hubspot, &to_salesforce]);
+        for _ in 0..FOLLOW_UP_PASSES {
+            if !wanted.is_empty() {
+                let touched = self.fetch_missing(&wanted).await?;
+                let read = self.settle(&touched, &BTreeSet::new()).await?;
+                queued += read.writes;
+                after.writes += read.writes;
+                after.conflicts += read.conflicts;
+                after.quarantined += read.quarantined;
+            }
+            if queued == 0 {
+                break;
+            }
+            let (hubspot, salesforce) = self.apply(progress).await?;
+            let more = self.after_apply(&hubspot, &salesforce)?;
+            wanted = self.to_read_back(read_back, [&hubspot, &salesforce]);
+            queued = more.writes;
+            after.writes += more.writes;
+            after.conflicts += more.conflicts;
+            after.quarantined += more.quarantined;
+            to_hubspot.add(hubspot);
+            to_salesforce.add(salesforce);
+        }
+        Ok((to_hubspot, to_salesforce, after))
+    }
+
+    /// The records a pass created that are worth reading back: those of pairs mapping
+    /// references (a created record has no associations until truce writes them).
+    fn to_read_back(&self, read_back: bool, applied: [&Applied; 2]) -> Vec<(ObjectType, String)> {
+        if !read_back {
+            return Vec::new();
+        }
+        applied
+            .into_iter()
+            .flat_map(|a| a.created_records.iter())
+            .filter(|(object, _)| {
+                self.settings
+                    .pair(Pair::of(*object))
+                    .is_some_and(|spec| spec.fields.iter().any(|f| f.reference.is_some()))
+            })
+            .cloned()
+            .collect()
     }
 
     /// Merges again the links whose writes just finished (skipped while those were on the
@@ -365,6 +423,10 @@ impl Engine {
         Ok((to_hubspot?, to_salesforce?))
     }
 }
+
+/// Apply passes after the first within one cycle or backfill: a create, then the
+/// references to it, then what those finish (a chain longer than that waits a cycle).
+const FOLLOW_UP_PASSES: usize = 2;
 
 /// Objects the identity step asked to read, as touched records once recorded.
 pub(crate) type Wanted = [(ObjectType, String)];
