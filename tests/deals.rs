@@ -46,22 +46,11 @@ fn edit_config(world: &World, edit: impl FnOnce(String) -> String) {
     std::fs::write(&world.config_path, edit(text)).unwrap();
 }
 
-/// A world syncing contacts, companies and deals, with the portal's unique id properties,
-/// the enterprise pipeline and its stage table, and `deals` lines added to `[deals]`.
+/// A world syncing contacts, companies and deals, with the enterprise pipeline and its stage table, and `deals` lines added to `[deals]`.
 async fn revenue_world(extra_sync: &str, deals: &str, sections: &str) -> World {
+    // The world made the portal's unique id properties its [companies] and [deals]
+    // tables name.
     let world = World::revenue(&["companies", "deals"], extra_sync, sections).await;
-    world
-        .hubspot
-        .add_unique_property(
-            Kind::Companies,
-            "salesforce_account_id",
-            "Salesforce Account Id",
-        )
-        .unwrap();
-    world
-        .hubspot
-        .add_unique_property(Kind::Deals, "salesforce_opportunity_id", "Opportunity Id")
-        .unwrap();
     world
         .hubspot
         .add_pipeline(DealPipeline {
