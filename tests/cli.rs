@@ -115,13 +115,14 @@ fn a_misspelt_key_exits_78_and_names_the_key_and_line() {
 }
 
 #[test]
-fn a_pair_not_supported_yet_exits_78_naming_the_key() {
+fn a_mapping_of_a_pair_not_synced_exits_78_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(example()).unwrap();
     let bad = dir.path().join("truce.toml");
-    let with_deals = text.replace("[sync]\n", "[sync]\nobjects = [\"deals\"]\n");
-    assert_ne!(with_deals, text, "the example has a [sync] table");
-    std::fs::write(&bad, with_deals).unwrap();
+    let with_deal_field = format!(
+        "{text}\n[[field]]\nobject = \"deals\"\nhubspot = \"dealname\"\nsalesforce = \"Name\"\n"
+    );
+    std::fs::write(&bad, &with_deal_field).unwrap();
     let (code, _, err) = run(with_example_env(&mut truce(&[
         "check",
         "--offline",
@@ -129,8 +130,11 @@ fn a_pair_not_supported_yet_exits_78_naming_the_key() {
         bad.to_str().unwrap(),
     ])));
     assert_eq!(code, 78, "{err}");
-    assert!(err.contains("`sync.objects`"), "{err}");
-    assert!(err.contains("not yet supported"), "{err}");
+    assert!(err.contains(".object`"), "{err}");
+    assert!(
+        err.contains("maps the `deals` pair, which `[sync] objects` does not list"),
+        "{err}"
+    );
 }
 
 #[test]
