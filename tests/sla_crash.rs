@@ -173,9 +173,14 @@ async fn a_killed_daemon_neither_loses_nor_repeats_a_finding() {
     );
     let logged = logged(&logs);
     assert_eq!(logged, recorded, "each finding logged once, as recorded");
-    // Nobody worked a Lead: each breached, and each one sales closed was discarded.
+    // Nobody worked a Lead: each one sales closed was discarded (having breached first or
+    // not, as the random kills let time pass), and every other one breached.
     let breached = recorded.keys().filter(|(_, k)| k == "breached").count();
-    assert_eq!(breached, PEOPLE);
+    let discarded_first = discarded
+        .iter()
+        .filter(|id| !recorded.contains_key(&((*id).clone(), "breached".to_string())))
+        .count();
+    assert_eq!(breached + discarded_first, PEOPLE);
     for id in &discarded {
         assert!(
             recorded.contains_key(&(id.clone(), "discarded_untouched".to_string())),
