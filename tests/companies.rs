@@ -193,12 +193,18 @@ async fn backfill_converges(matching: &str, expected_links: usize) {
     let links = company_links(&engine);
     assert_eq!(links.len(), expected_links, "{matching}");
     for (company, account) in &links {
-        let name = world.hubspot.company(company).unwrap().properties["name"].clone();
+        let company = world.hubspot.company(company).unwrap().properties;
         let account = world.salesforce.get("Account", account).unwrap();
         assert_eq!(
             account["Name"],
-            json!(name),
+            json!(company["name"]),
             "{matching}: linked the wrong Account"
+        );
+        // Neither side rewritten for spelling: the URL stays a URL, the domain a domain.
+        assert_eq!(
+            account["Website"],
+            json!(format!("https://www.{}/", company["domain"])),
+            "{matching}"
         );
     }
     // The people still name the same company on both sides.
