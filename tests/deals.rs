@@ -799,3 +799,86 @@ async fn truce_check_verifies_stages_against_pipeline_and_picklist_and_required_
         assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
     }
 }
+
+#[tokio::test]
+async fn an_opportunity_created_whose_contact_role_is_refused_is_kept_once_and_the_role_quarantined()
+ {
+    let logs = LogCapture::default();
+    let _guard = logs.install();
+    let world = revenue_world("", "create_in_salesforce = \"always\"\n", "").await;
+    let seeded = seed(&world, 1, 0);
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    settle(&mut engine, 4).await;
+    let buyer = world
+        .salesforce
+        .find_by_field("Contact", "Email", "buyer0@company0.example.com")
+        .remove(0);
+    let person = hubspot_contact(&world, &buyer).unwrap();
+    let company = seeded.company_of.values().next().unwrap().clone();
+    world
+        .salesforce
+        .add_validation_rule(truce_sandbox::salesforce::ValidationRule {
+            object: "OpportunityContactRole".into(),
+            field: "ContactId".into(),
+            forbidden: buyer.clone(),
+            message: "Partner contacts cannot hold a role".into(),
+        });
+    let deal = world
+        .hubspot
+        .create_deal(&[
+            ("pipeline", PIPELINE),
+            ("dealname", "Partner deal"),
+            ("dealstage", "1020"),
+            ("closedate", "2027-02-28"),
+        ])
+        .unwrap();
+    world
+        .hubspot
+        .associate(Kind::Deals, &deal, Kind::Companies, &company, true)
+        .unwrap();
+    world
+        .hubspot
+        .associate(Kind::Deals, &deal, Kind::Contacts, &person, false)
+        .unwrap();
+    for _ in 0..3 {
+        engine.cycle().await.unwrap();
+    }
+    let made = world
+        .salesforce
+        .find_by_field("Opportunity", "HubSpot_Deal_Id__c", &deal);
+    assert_eq!(made.len(), 1, "created once");
+    assert_eq!(world.salesforce.count("Opportunity"), 1);
+    assert_eq!(
+        world.hubspot.deals().len(),
+        1,
+        "and not copied back as a second deal"
+    );
+    let opportunity = world.salesforce.get("Opportunity", &made[0]).unwrap();
+    assert_eq!(opportunity["Name"], "Partner deal");
+    assert_eq!(
+        opportunity["AccountId"],
+        json!(seeded.company_of.keys().next().unwrap())
+    );
+    assert!(role_contacts(&world, &made[0]).is_empty());
+    let refused = quarantined(&logs, "Partner deal");
+    assert!(
+        !refused.is_empty(),
+        "{:?}",
+        logs.on("truce::quarantine", "WARN")
+    );
+    assert_eq!(refused[0]["system"], "salesforce");
+    assert_eq!(refused[0]["record_id"], made[0], "{refused:?}");
+    assert!(
+        refused[0]["message"].contains("Partner contacts cannot hold a role"),
+        "{refused:?}"
+    );
+    // The link holds the Opportunity: nothing left to create.
+    drop(engine);
+    let (code, out, err) = truce_out(&world, &["history", &deal]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("salesforce Opportunity/{}", made[0])),
+        "{out}"
+    );
+}
