@@ -890,3 +890,37 @@ async fn an_opportunity_created_whose_contact_role_is_refused_is_kept_once_and_t
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_always_salesforce_a_stage_moved_in_hubspot_is_put_back() {
+    let world = revenue_world("", "", "").await;
+    edit_config(&world, |text| {
+        text.replace(
+            "hubspot = \"dealstage\"\nsalesforce = \"StageName\"\n",
+            "hubspot = \"dealstage\"\nsalesforce = \"StageName\"\nrule = \"always_salesforce\"\n",
+        )
+    });
+    let seeded = seed(&world, 2, 2);
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    settle(&mut engine, 4).await;
+    let [kept, moved] = [0, 1].map(|i| seeded.opportunities[i].clone());
+    let deal = deal_of(&world, &kept).id;
+    world
+        .hubspot
+        .edit_object(Kind::Deals, &deal, &[("dealstage", "1060")])
+        .unwrap();
+    world
+        .salesforce
+        .edit("Opportunity", &moved, json!({"StageName": "Closed Lost"}))
+        .unwrap();
+    settle(&mut engine, 4).await;
+    // Salesforce owns the stage: HubSpot's move is undone, Salesforce's carried over.
+    assert_eq!(
+        world.salesforce.get("Opportunity", &kept).unwrap()["StageName"],
+        "Prospecting"
+    );
+    assert_eq!(deal_of(&world, &kept).properties["dealstage"], "1010");
+    assert_eq!(deal_of(&world, &moved).properties["dealstage"], "1070");
+    assert_no_problems(&deal_problems(&world, &seeded));
+}
