@@ -444,7 +444,12 @@ async fn a_stage_change_on_either_side_propagates_and_a_clash_is_a_conflict_name
     assert_eq!(conflict["name"], name, "{conflict}");
     let (code, out, err) = truce_out(&world, &["conflicts"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("deal \"{name}\"")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "deal \"{name}\" (hubspot {clash}, salesforce Opportunity/{c})  dealstage / StageName"
+        )),
+        "{out}"
+    );
     // The deal's history, asked for by name and by either id, shows the stage moves.
     for who in [name.as_str(), c.as_str(), clash.as_str()] {
         let (code, out, err) = truce_out(&world, &["history", who]);
