@@ -664,6 +664,23 @@ async fn opportunities_salesforce_refuses_are_quarantined_in_its_words_and_nothi
         ("closedate", "2027-05-01"),
     ]);
     deal(&[("dealname", "No close date"), ("dealstage", "1010")]);
+    world
+        .hubspot
+        .add_pipeline(DealPipeline {
+            id: "renewals".into(),
+            label: "Renewals".into(),
+            stages: vec![DealStage::new("9999", "Renewal due", 0.5, false)],
+        })
+        .unwrap();
+    world
+        .hubspot
+        .create_deal(&[
+            ("pipeline", "renewals"),
+            ("dealname", "Renewal"),
+            ("dealstage", "9999"),
+            ("closedate", "2027-05-01"),
+        ])
+        .unwrap();
     let fine = deal(&[
         ("dealname", "Fine"),
         ("dealstage", "1020"),
@@ -693,6 +710,10 @@ async fn opportunities_salesforce_refuses_are_quarantined_in_its_words_and_nothi
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0]["error_code"], "REQUIRED_FIELD_MISSING");
     assert!(refused[0]["message"].contains("CloseDate"), "{refused:?}");
+    // A stage the table does not map is an error naming it, not a create without it.
+    let refused = quarantined(&logs, "Renewal");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0]["message"].contains("\"9999\""), "{refused:?}");
     // The rest went on: the fine deal is an Opportunity, the MQL a Lead.
     assert_eq!(world.salesforce.count("Opportunity"), 1);
     let created = world
