@@ -804,6 +804,7 @@ async fn truce_check_verifies_stages_against_pipeline_and_picklist_and_required_
         "Opportunity.Name (required) is filled from `dealname`, or \"[no name]\" when blank",
         "Opportunity.CloseDate is required and mapped from `closedate` without salesforce_if_blank",
         "deals.hubspot_id_property: deals.salesforce_opportunity_id is a unique-value property",
+        "deals.pipeline: deals made from Opportunities go into pipeline \"enterprise\"",
         "verdict: ready",
     ] {
         assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
@@ -820,6 +821,7 @@ async fn truce_check_verifies_stages_against_pipeline_and_picklist_and_required_
             "hubspot = \"closedate\"\nsalesforce = \"CloseDate\"\ntype = \"date\"\n",
             "hubspot = \"description\"\nsalesforce = \"Description\"\n",
         )
+        .replace("pipeline = \"enterprise\"", "pipeline = \"enterprize\"")
     });
     let (code, out, err) = truce_out(&world, &["check"]);
     assert_eq!(code, 1, "{out}{err}");
@@ -828,7 +830,8 @@ async fn truce_check_verifies_stages_against_pipeline_and_picklist_and_required_
         "values table names \"Demo Scheduled\" missing from the Opportunity.StageName picklist",
         "Opportunity.CloseDate is required by Salesforce and no [[field]] maps it: add a \
          mapping with `object = \"deals\"`",
-        "3 problems to fix",
+        "deals.pipeline: HubSpot has no deal pipeline \"enterprize\" (its pipelines: default, enterprise)",
+        "4 problems to fix",
     ] {
         assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
     }
