@@ -222,8 +222,35 @@ pub fn mapping_checks(
     for pair in synced(config) {
         check_required(config, pair, described, &mut out);
     }
+    check_pipeline(config, described, &mut out);
     check_external_ids(config, described, &mut out);
     out
+}
+
+/// `[deals] pipeline`: deals made from Opportunities go there, so it must be one of the
+/// portal's live pipelines, or every such create is refused.
+fn check_pipeline(config: &Config, described: &Described<'_>, out: &mut Vec<Line>) {
+    if !synced(config).contains(&Pair::Deals)
+        || config.deals.create_in_hubspot == CreatePolicy::Never
+    {
+        return;
+    }
+    let Some(Some(property)) = described.property(ObjectType::HubSpotDeal, "pipeline") else {
+        return;
+    };
+    let pipeline = &config.deals.pipeline;
+    if property.options.iter().any(|p| p == pipeline) {
+        out.push(Line::ok(format!(
+            "deals.pipeline: deals made from Opportunities go into pipeline {pipeline:?}"
+        )));
+    } else {
+        out.push(Line::fail(format!(
+            "deals.pipeline: HubSpot has no deal pipeline {pipeline:?} (its pipelines: {}); \
+             set [deals] pipeline to one of them, or every deal made from an Opportunity \
+             is refused",
+            property.options.join(", ")
+        )));
+    }
 }
 
 fn check_mapping(

@@ -325,6 +325,10 @@ async fn a_thousand_opportunities_become_deals_once_across_sigkills_in_any_time_
         String::from_utf8_lossy(&out.stderr)
     );
     let mut engine = world.engine();
+    // The first poll reads the backfill's writes back, each record once: 1,000 deals,
+    // 300 companies and 400 contacts at most (a stream finished early is not restarted).
+    let first = engine.cycle().await.unwrap();
+    assert!(first.pulled_hubspot <= 1700, "{first:?}");
     settle(&mut engine, 4).await;
     assert_no_problems(&deal_problems(&world, &seeded));
     assert_eq!(world.hubspot.companies().len(), 300, "no duplicate company");
@@ -429,7 +433,12 @@ async fn a_stage_change_on_either_side_propagates_and_a_clash_is_a_conflict_name
     assert_eq!(conflict["name"], name, "{conflict}");
     let (code, out, err) = truce_out(&world, &["conflicts"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("deal \"{name}\"")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "deal \"{name}\" (hubspot {clash}, salesforce Opportunity/{c})  dealstage / StageName"
+        )),
+        "{out}"
+    );
     // The deal's history, asked for by name and by either id, shows the stage moves.
     for who in [name.as_str(), c.as_str(), clash.as_str()] {
         let (code, out, err) = truce_out(&world, &["history", who]);
@@ -644,6 +653,23 @@ async fn opportunities_salesforce_refuses_are_quarantined_in_its_words_and_nothi
         ("closedate", "2027-05-01"),
     ]);
     deal(&[("dealname", "No close date"), ("dealstage", "1010")]);
+    world
+        .hubspot
+        .add_pipeline(DealPipeline {
+            id: "renewals".into(),
+            label: "Renewals".into(),
+            stages: vec![DealStage::new("9999", "Renewal due", 0.5, false)],
+        })
+        .unwrap();
+    world
+        .hubspot
+        .create_deal(&[
+            ("pipeline", "renewals"),
+            ("dealname", "Renewal"),
+            ("dealstage", "9999"),
+            ("closedate", "2027-05-01"),
+        ])
+        .unwrap();
     let fine = deal(&[
         ("dealname", "Fine"),
         ("dealstage", "1020"),
@@ -673,6 +699,10 @@ async fn opportunities_salesforce_refuses_are_quarantined_in_its_words_and_nothi
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0]["error_code"], "REQUIRED_FIELD_MISSING");
     assert!(refused[0]["message"].contains("CloseDate"), "{refused:?}");
+    // A stage the table does not map is an error naming it, not a create without it.
+    let refused = quarantined(&logs, "Renewal");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0]["message"].contains("\"9999\""), "{refused:?}");
     // The rest went on: the fine deal is an Opportunity, the MQL a Lead.
     assert_eq!(world.salesforce.count("Opportunity"), 1);
     let created = world
@@ -729,12 +759,16 @@ async fn an_unknown_stage_from_hubspot_is_an_error_naming_it_and_the_rest_syncs(
         .into_iter()
         .filter(|e| e.get("object").map(String::as_str) == Some("deals"))
         .collect();
-    assert!(!refused.is_empty());
-    for event in &refused {
-        assert!(event["message"].contains("\"9999\""), "{event:?}");
-        assert_eq!(event["record_id"], odd, "{event:?}");
-        assert_eq!(event["name"], "Deal 0", "{event:?}");
-    }
+    assert_eq!(
+        refused.len(),
+        1,
+        "reported once, merged again or not: {refused:?}"
+    );
+    let event = &refused[0];
+    assert!(event["message"].contains("\"9999\""), "{event:?}");
+    assert_eq!(event["record_id"], odd, "{event:?}");
+    assert_eq!(event["name"], "Deal 0", "{event:?}");
+    assert_eq!(event["field"], "dealstage", "{event:?}");
     let stage = |i: usize| {
         world
             .salesforce
@@ -759,6 +793,7 @@ async fn truce_check_verifies_stages_against_pipeline_and_picklist_and_required_
         "Opportunity.Name (required) is filled from `dealname`, or \"[no name]\" when blank",
         "Opportunity.CloseDate is required and mapped from `closedate` without salesforce_if_blank",
         "deals.hubspot_id_property: deals.salesforce_opportunity_id is a unique-value property",
+        "deals.pipeline: deals made from Opportunities go into pipeline \"enterprise\"",
         "verdict: ready",
     ] {
         assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
@@ -775,6 +810,7 @@ async fn truce_check_verifies_stages_against_pipeline_and_picklist_and_required_
             "hubspot = \"closedate\"\nsalesforce = \"CloseDate\"\ntype = \"date\"\n",
             "hubspot = \"description\"\nsalesforce = \"Description\"\n",
         )
+        .replace("pipeline = \"enterprise\"", "pipeline = \"enterprize\"")
     });
     let (code, out, err) = truce_out(&world, &["check"]);
     assert_eq!(code, 1, "{out}{err}");
@@ -783,8 +819,126 @@ async fn truce_check_verifies_stages_against_pipeline_and_picklist_and_required_
         "values table names \"Demo Scheduled\" missing from the Opportunity.StageName picklist",
         "Opportunity.CloseDate is required by Salesforce and no [[field]] maps it: add a \
          mapping with `object = \"deals\"`",
-        "3 problems to fix",
+        "deals.pipeline: HubSpot has no deal pipeline \"enterprize\" (its pipelines: default, enterprise)",
+        "4 problems to fix",
     ] {
         assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
     }
+}
+
+#[tokio::test]
+async fn an_opportunity_created_whose_contact_role_is_refused_is_kept_once_and_the_role_quarantined()
+ {
+    let logs = LogCapture::default();
+    let _guard = logs.install();
+    let world = revenue_world("", "create_in_salesforce = \"always\"\n", "").await;
+    let seeded = seed(&world, 1, 0);
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    settle(&mut engine, 4).await;
+    let buyer = world
+        .salesforce
+        .find_by_field("Contact", "Email", "buyer0@company0.example.com")
+        .remove(0);
+    let person = hubspot_contact(&world, &buyer).unwrap();
+    let company = seeded.company_of.values().next().unwrap().clone();
+    world
+        .salesforce
+        .add_validation_rule(truce_sandbox::salesforce::ValidationRule {
+            object: "OpportunityContactRole".into(),
+            field: "ContactId".into(),
+            forbidden: buyer.clone(),
+            message: "Partner contacts cannot hold a role".into(),
+        });
+    let deal = world
+        .hubspot
+        .create_deal(&[
+            ("pipeline", PIPELINE),
+            ("dealname", "Partner deal"),
+            ("dealstage", "1020"),
+            ("closedate", "2027-02-28"),
+        ])
+        .unwrap();
+    world
+        .hubspot
+        .associate(Kind::Deals, &deal, Kind::Companies, &company, true)
+        .unwrap();
+    world
+        .hubspot
+        .associate(Kind::Deals, &deal, Kind::Contacts, &person, false)
+        .unwrap();
+    for _ in 0..3 {
+        engine.cycle().await.unwrap();
+    }
+    let made = world
+        .salesforce
+        .find_by_field("Opportunity", "HubSpot_Deal_Id__c", &deal);
+    assert_eq!(made.len(), 1, "created once");
+    assert_eq!(world.salesforce.count("Opportunity"), 1);
+    assert_eq!(
+        world.hubspot.deals().len(),
+        1,
+        "and not copied back as a second deal"
+    );
+    let opportunity = world.salesforce.get("Opportunity", &made[0]).unwrap();
+    assert_eq!(opportunity["Name"], "Partner deal");
+    assert_eq!(
+        opportunity["AccountId"],
+        json!(seeded.company_of.keys().next().unwrap())
+    );
+    assert!(role_contacts(&world, &made[0]).is_empty());
+    let refused = quarantined(&logs, "Partner deal");
+    assert!(
+        !refused.is_empty(),
+        "{:?}",
+        logs.on("truce::quarantine", "WARN")
+    );
+    assert_eq!(refused[0]["system"], "salesforce");
+    assert_eq!(refused[0]["record_id"], made[0], "{refused:?}");
+    assert!(
+        refused[0]["message"].contains("Partner contacts cannot hold a role"),
+        "{refused:?}"
+    );
+    // The link holds the Opportunity: nothing left to create.
+    drop(engine);
+    let (code, out, err) = truce_out(&world, &["history", &deal]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(&format!("salesforce Opportunity/{}", made[0])),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_always_salesforce_a_stage_moved_in_hubspot_is_put_back() {
+    let world = revenue_world("", "", "").await;
+    edit_config(&world, |text| {
+        text.replace(
+            "hubspot = \"dealstage\"\nsalesforce = \"StageName\"\n",
+            "hubspot = \"dealstage\"\nsalesforce = \"StageName\"\nrule = \"always_salesforce\"\n",
+        )
+    });
+    let seeded = seed(&world, 2, 2);
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    settle(&mut engine, 4).await;
+    let [kept, moved] = [0, 1].map(|i| seeded.opportunities[i].clone());
+    let deal = deal_of(&world, &kept).id;
+    world
+        .hubspot
+        .edit_object(Kind::Deals, &deal, &[("dealstage", "1060")])
+        .unwrap();
+    world
+        .salesforce
+        .edit("Opportunity", &moved, json!({"StageName": "Closed Lost"}))
+        .unwrap();
+    settle(&mut engine, 4).await;
+    // Salesforce owns the stage: HubSpot's move is undone, Salesforce's carried over.
+    assert_eq!(
+        world.salesforce.get("Opportunity", &kept).unwrap()["StageName"],
+        "Prospecting"
+    );
+    assert_eq!(deal_of(&world, &kept).properties["dealstage"], "1010");
+    assert_eq!(deal_of(&world, &moved).properties["dealstage"], "1070");
+    assert_no_problems(&deal_problems(&world, &seeded));
 }

@@ -401,6 +401,31 @@ pub struct WriteOutcome {
     pub key: i64,
     /// Accepted, or the per-record error (its class says whether to retry).
     pub result: Result<Written, Error>,
+    /// A part of an accepted write that the system refused. Only a create reports one:
+    /// its record exists (and `result` carries its id, so it is never created twice) but
+    /// this field was not written.
+    pub refused: Option<PartRefused>,
+}
+
+impl WriteOutcome {
+    /// The outcome of a write that went through whole or not at all.
+    pub fn whole(key: i64, result: Result<Written, Error>) -> WriteOutcome {
+        WriteOutcome {
+            key,
+            result,
+            refused: None,
+        }
+    }
+}
+
+/// The part of an accepted write a system refused (an Opportunity created whose contact
+/// roles were not).
+#[derive(Debug, Clone)]
+pub struct PartRefused {
+    /// The field of the write that was not written (`OpportunityContactRole`).
+    pub field: String,
+    /// Why, in the system's words.
+    pub error: Error,
 }
 
 /// The type of a remote field, as far as mapping needs to know.

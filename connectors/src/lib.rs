@@ -31,8 +31,8 @@ pub mod secret;
 
 pub use contract::{
     Associated, Connector, Conversion, Cursor, Cursors, DealOutcome, Fetched, FieldInfo, FieldKind,
-    ObjectType, PullPage, Quota, Record, Rejected, ScanPage, System, UpsertKey, Write, WriteOp,
-    WriteOutcome, Written,
+    ObjectType, PartRefused, PullPage, Quota, Record, Rejected, ScanPage, System, UpsertKey, Write,
+    WriteOp, WriteOutcome, Written,
 };
 pub use error::{ApiError, Error, ErrorClass};
 pub use secret::Secret;

@@ -431,6 +431,15 @@ async fn a_write_of_a_contact_set_creates_and_deletes_the_right_roles_with_one_o
             },
             // Everyone leaves D, which had no one: nothing to do but the name.
             update(5, &d, json!({"Name": "D2", ROLES: []})),
+            // A new Opportunity whose one role is refused: it exists all the same.
+            Write {
+                key: 6,
+                object: ObjectType::SalesforceOpportunity,
+                op: WriteOp::Create { upsert_on: None },
+                fields: serde_json::from_value(json!({"Name": "Half", "StageName": "Prospecting",
+                    "CloseDate": "2027-01-31", "AccountId": account, ROLES: [lead]}))
+                .unwrap(),
+            },
         ])
         .await
         .unwrap();
@@ -438,7 +447,7 @@ async fn a_write_of_a_contact_set_creates_and_deletes_the_right_roles_with_one_o
     assert_eq!(org.composites() - before, 3);
     assert_eq!(
         outcomes.iter().map(|o| o.key).collect::<Vec<_>>(),
-        vec![1, 2, 3, 4, 5]
+        vec![1, 2, 3, 4, 5, 6]
     );
     let by_key: HashMap<i64, _> = outcomes.iter().map(|o| (o.key, &o.result)).collect();
     assert_eq!(by_key[&1].as_ref().unwrap().id, a);
@@ -480,6 +489,19 @@ async fn a_write_of_a_contact_set_creates_and_deletes_the_right_roles_with_one_o
     assert_eq!(org.roles_of(&created.id), vec![(bob.clone(), true)]);
     assert!(by_key[&5].is_ok());
     assert!(org.roles_of(&d).is_empty());
+    // The create is accepted with its id, so it is never sent again; the role's refusal
+    // comes beside it. Only a create is answered so: update 3 failed whole.
+    let half = &outcomes[5];
+    let created = half.result.as_ref().unwrap();
+    assert!(created.created && created.id.starts_with("006"));
+    assert_eq!(org.sandbox.count("Opportunity"), 6);
+    let part = half.refused.as_ref().unwrap();
+    assert_eq!(part.field, ROLES);
+    assert_eq!(
+        part.error.api().code.as_deref(),
+        Some("INVALID_CROSS_REFERENCE_KEY")
+    );
+    assert!(outcomes[..5].iter().all(|o| o.refused.is_none()));
 
     // Written again, the same sets cost the role read and nothing else.
     let before = org.composites();

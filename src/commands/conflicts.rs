@@ -35,11 +35,16 @@ pub async fn run(global: &Global, args: &ConflictsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     for c in &conflicts {
+        // A company or a deal is named with both its ids, as its link holds them.
+        let link = match &view {
+            Some(view) if c.pair != "contacts" => view.reader().link(c.link_id)?,
+            _ => None,
+        };
+        let who = link.map_or_else(|| who(c), |link| named(&c.pair, &link));
         println!(
-            "{}  link {}  {}  {} / {}: hubspot {} vs salesforce {} (base {}) -> {} wins by {}",
+            "{}  link {}  {who}  {} / {}: hubspot {} vs salesforce {} (base {}) -> {} wins by {}",
             when(c.decided_at),
             c.link_id,
-            who(c),
             c.field,
             c.salesforce_field,
             show(&c.hubspot_value),

@@ -28,9 +28,13 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 use truce_connectors::{
-    ApiError, Connector, Error, ErrorClass, ObjectType, System, Write, WriteOp, WriteOutcome,
+    ApiError, Connector, Error, ErrorClass, ObjectType, PartRefused, System, Write, WriteOp,
+    WriteOutcome,
 };
-use truce_state::{FieldChange, LinkId, Origin, OutboxItem, Refusal, Tx, WriteOp as StoredOp};
+use truce_state::{
+    FieldChange, LinkId, Origin, OutboxItem, OutboxState, OutboxWrite, Refusal, Tx,
+    WriteOp as StoredOp,
+};
 
 use super::events::{self, QuarantineEvent};
 use super::observe::{Observer, WriteOutcomeKind};
@@ -151,10 +155,7 @@ impl Sender<'_> {
             }
             Err(err) => keys
                 .into_iter()
-                .map(|key| WriteOutcome {
-                    key,
-                    result: Err(err.clone()),
-                })
+                .map(|key| WriteOutcome::whole(key, Err(err.clone())))
                 .collect(),
         };
         outcomes.extend(unreadable.into_iter().filter_map(Result::err).map(|o| *o));
@@ -281,6 +282,7 @@ fn to_write(item: &OutboxItem) -> Result<Write, Box<WriteOutcome>> {
                 format!("reading queued write {}", item.id),
                 ApiError::message(message),
             )),
+            refused: None,
         })
     };
     let object = stored::object(&item.write.object).map_err(|e| refuse(e.to_string()))?;
@@ -330,10 +332,17 @@ fn record_outcomes(
         if !answered.insert(outcome.key) {
             continue;
         }
+        // A create whose record was made but one of its fields refused: the record is
+        // accepted without that field, which is quarantined as an update of its own.
+        let mut whole = (*item).clone();
+        let part = match (outcome.refused, &outcome.result) {
+            (Some(part), Ok(written)) => Some(split_part(&mut whole, part, &written.id)),
+            _ => None,
+        };
         let kind = settle(
             tx,
             system,
-            item,
+            &whole,
             outcome.result,
             settings,
             now,
@@ -341,6 +350,11 @@ fn record_outcomes(
         )?;
         if let Some(kind) = kind {
             observer.wrote(system, &item.write.pair, kind, 1);
+        }
+        if let Some((write, err)) = part {
+            quarantine_part(tx, system, write, &err, now)?;
+            applied.quarantined += 1;
+            observer.wrote(system, &item.write.pair, WriteOutcomeKind::Quarantined, 1);
         }
     }
     // A write the connector did not answer is treated as failed for now.
@@ -467,6 +481,53 @@ fn accepted(
         )?;
     }
     Ok(())
+}
+
+/// Takes the refused field out of `whole` (its value and its base), returning it as an
+/// update of the record `id` with the refusal.
+fn split_part(whole: &mut OutboxItem, part: PartRefused, id: &str) -> (OutboxWrite, Error) {
+    let take = |map: &mut BTreeMap<String, Json>| {
+        let key = map
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(&part.field))
+            .cloned();
+        key.and_then(|k| map.remove_entry(&k))
+    };
+    let fields = take(&mut whole.write.fields).into_iter().collect();
+    let base = take(&mut whole.write.base).into_iter().collect();
+    let write = OutboxWrite {
+        op: StoredOp::Update,
+        record_id: Some(id.to_string()),
+        upsert: None,
+        fields,
+        base,
+        ..whole.write.clone()
+    };
+    (write, part.error)
+}
+
+/// Queues the refused part of an accepted create and quarantines it at once, so `truce
+/// retry` sends just that part to the record that exists.
+fn quarantine_part(
+    tx: &mut Tx<'_>,
+    system: System,
+    write: OutboxWrite,
+    err: &Error,
+    now: i64,
+) -> Result<(), EngineError> {
+    let id = tx.enqueue(&write, now)?;
+    let item = OutboxItem {
+        id,
+        write,
+        state: OutboxState::Pending,
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+        sent_at: None,
+    };
+    quarantine(tx, system, &item, err, now)
 }
 
 /// A write to a record that moved on (a lead converted meanwhile): dropped; the next pull

@@ -161,6 +161,11 @@ fn write_plan(
     let link = view.link.id;
     let name = view.link.name.as_deref().unwrap_or("");
     if let Some(entry) = &plan.quarantine {
+        // Merged again with nothing new (a sweep, another field's change), the same bad
+        // value is not reported twice; the link still waits for it to be fixed.
+        if tx.reader().open_quarantine_same(entry)? {
+            return Ok(());
+        }
         tx.quarantine_record(entry, now)?;
         events::quarantine(&QuarantineEvent {
             object: pair,

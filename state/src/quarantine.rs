@@ -286,6 +286,33 @@ impl Reader<'_> {
             .ctx(self.path, "looking for an open quarantine entry")
     }
 
+    /// True when an open entry says exactly this about this record already: the same
+    /// pair, system, record, error code and message (a merge that meets the same bad value
+    /// again reports it once).
+    pub fn open_quarantine_same(&self, entry: &NewQuarantine) -> Result<bool> {
+        self.conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM quarantine
+                 WHERE state = 'open' AND pair = ?1 AND system = ?2
+                   AND record_id IS ?3 AND error_code = ?4 AND message = ?5
+                   AND link_id IS ?6)",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(
+                    params![
+                        entry.pair,
+                        entry.system,
+                        entry.record_id,
+                        entry.error_code,
+                        entry.message,
+                        entry.link_id
+                    ],
+                    |r| r.get(0),
+                )
+            })
+            .ctx(self.path, "looking for an open quarantine entry")
+    }
+
     /// Quarantine entries, oldest first: the open ones, or all with `include_retried`.
     pub fn quarantined(&self, include_retried: bool) -> Result<Vec<Quarantined>> {
         self.conn

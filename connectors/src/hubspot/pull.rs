@@ -96,7 +96,12 @@ impl HubSpotConnector {
         for object in &self.objects {
             let stream = object.stream();
             let from = match position.and_then(|p| p.get(stream)) {
-                Some(p) if self.finished_at(stream).as_ref() == Some(p) => continue,
+                // Read to the end on an earlier page of this poll: its position travels on,
+                // or the next page would start it over from the cursor.
+                Some(p) if self.finished_at(stream).as_ref() == Some(p) => {
+                    page.position.insert(stream.to_string(), p.clone());
+                    continue;
+                }
                 Some(p) => PollFrom::After(p.clone()),
                 None => poll_from(since.get(stream), lookback_ms, settled),
             };

@@ -97,7 +97,7 @@ impl HubSpotConnector {
         // A create's associations travel with it; the others wait for their record.
         let mut inline: HashMap<i64, Vec<AssociationOnCreate>> = HashMap::new();
         let mut later: Vec<Relink> = Vec::new();
-        let outcome = |key: i64, result| WriteOutcome { key, result };
+        let outcome = WriteOutcome::whole;
         for mut write in writes {
             let Some(i) = self
                 .objects
@@ -241,10 +241,7 @@ impl HubSpotConnector {
                 // the chunk gets the error; the engine retries or quarantines each.
                 Err(err) => Ok(writes
                     .iter()
-                    .map(|w| WriteOutcome {
-                        key: w.key,
-                        result: Err(err.clone()),
-                    })
+                    .map(|w| WriteOutcome::whole(w.key, Err(err.clone())))
                     .collect()),
             }
         })
@@ -322,6 +319,7 @@ fn match_outcomes(
                         ApiError::message("not a delete"),
                     )),
                 },
+                refused: None,
             })
             .collect();
     }
@@ -451,6 +449,7 @@ fn match_outcomes(
                     ),
                 ))
             }),
+            refused: None,
         })
         .collect()
 }

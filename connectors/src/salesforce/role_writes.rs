@@ -20,7 +20,9 @@
 //! primary updates go as sObject Collections of 200, five a call: a batch of writes costs
 //! two calls more than its record writes. Each write still gets exactly one outcome: a
 //! role Salesforce refused is that write's error, in Salesforce's words, naming the
-//! Contact and the Opportunity. Roles refused with a passing error (`UNABLE_TO_LOCK_ROW`)
+//! Contact and the Opportunity; but when the write created the Opportunity, the write
+//! stays accepted with the new id and the refusal is reported beside it
+//! ([`PartRefused`]), so the engine records the Opportunity and never creates it again. Roles refused with a passing error (`UNABLE_TO_LOCK_ROW`)
 //! are re-sent in the same rounds as records; a composite holding role creates is sent at
 //! most once, and a write whose roles may or may not have been made is simply written
 //! again later: the next diff starts from what Salesforce holds.
@@ -37,7 +39,7 @@ use super::roles::{Role, id_key};
 use super::soql::RecordId;
 use super::wire::{SaveResult, SubRequest, SubResponse};
 use super::write::{COLLECTION_SIZE, Outcomes, record_error};
-use crate::contract::{ObjectType, Write, WriteOp, Written};
+use crate::contract::{ObjectType, PartRefused, Write, WriteOp, Written};
 use crate::error::{ApiError, Error, ErrorClass};
 use crate::http::retry::Resends;
 
@@ -246,9 +248,16 @@ fn refused(
 }
 
 impl SalesforceConnector {
-    /// Writes the child sets of writes whose record part succeeded; a failure becomes its
-    /// write's outcome.
-    pub(super) async fn write_children(&self, wanted: Vec<Wanted>, outcomes: &mut Outcomes) {
+    /// Writes the child sets of writes whose record part succeeded. A failure becomes its
+    /// write's outcome, except after a create: the record exists, so the write stays
+    /// accepted with its new id (never created twice) and the set's refusal goes into
+    /// `refused`.
+    pub(super) async fn write_children(
+        &self,
+        wanted: Vec<Wanted>,
+        outcomes: &mut Outcomes,
+        refused: &mut BTreeMap<i64, PartRefused>,
+    ) {
         let mut targets: Vec<(Wanted, String)> = Vec::new();
         for w in wanted {
             if let Some(Ok(written)) = outcomes.get(&w.key) {
@@ -304,7 +313,15 @@ impl SalesforceConnector {
             }
         }
         for (key, err) in failed {
-            outcomes.insert(key, Err(err));
+            match outcomes.get(&key) {
+                Some(Ok(written)) if written.created => {
+                    let field = child.field().to_string();
+                    refused.insert(key, PartRefused { field, error: err });
+                }
+                _ => {
+                    outcomes.insert(key, Err(err));
+                }
+            }
         }
     }
 

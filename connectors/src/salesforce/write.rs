@@ -195,15 +195,19 @@ impl SalesforceConnector {
         if let (false, Some(err)) = (any_call_succeeded, first_failure) {
             return Err(err);
         }
+        let mut refused = BTreeMap::new();
         if !children.is_empty() {
-            self.write_children(children, &mut outcomes).await;
+            self.write_children(children, &mut outcomes, &mut refused)
+                .await;
         }
         Ok(order
             .into_iter()
             .filter_map(|key| {
-                outcomes
-                    .remove(&key)
-                    .map(|result| WriteOutcome { key, result })
+                outcomes.remove(&key).map(|result| WriteOutcome {
+                    key,
+                    result,
+                    refused: refused.remove(&key),
+                })
             })
             .collect())
     }

@@ -383,9 +383,34 @@ async fn deals_are_described_with_every_stage_and_pipeline_of_the_portal(v: ApiV
     assert!(companies.iter().any(|f| f.name == "domain"));
 }
 
+async fn a_stream_read_to_the_end_early_is_not_read_again_while_another_goes_on(v: ApiVersion) {
+    // Companies fit in one page, deals need three: the companies' position must travel
+    // with the later pages, or each page starts the companies over.
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let companies = sandbox.seed_companies(30, 5);
+    let deals = sandbox.seed_deals(450, 6);
+    let conn = revenue_connector(&served, &sandbox, v);
+    let mut since = Cursors::new();
+    let records = poll(&conn, &mut since, Duration::from_secs(60)).await;
+    let seen = once_each(&records);
+    assert_eq!(records.len(), 480, "each record once");
+    assert!(seen.values().all(|n| *n == 1));
+    assert!(
+        companies
+            .iter()
+            .chain(&deals)
+            .all(|id| seen.contains_key(id.as_str()))
+    );
+    let searches = sandbox
+        .counters()
+        .get(&endpoint(v, "POST", "objects", "/companies/search"));
+    assert_eq!(searches, 1, "the companies were read once");
+}
+
 per_version! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     companies_and_deals_sharing_one_millisecond_are_pulled_once_each_with_metadata_typed,
+    #[tokio::test] a_stream_read_to_the_end_early_is_not_read_again_while_another_goes_on,
     #[tokio::test] companies_and_deals_are_scanned_and_fetched_by_id,
     #[tokio::test] companies_and_deals_are_upserted_on_a_unique_property_updated_and_archived,
     #[tokio::test] a_merged_company_is_pulled_with_the_ids_merged_into_it,

@@ -15,10 +15,11 @@
 //! both directions are one indexed lookup.
 
 use truce_connectors::{ObjectType, System, UpsertKey};
-use truce_state::{NewLink, Snapshot};
+use truce_state::{NewLink, NewQuarantine, Snapshot};
 
 use super::{Create, Step};
 use crate::engine::EngineError;
+use crate::engine::events::{self, QuarantineEvent};
 use crate::engine::pair::{CreatePolicy, Deals};
 use crate::engine::stored;
 
@@ -99,14 +100,70 @@ fn link_named(
     Ok(false)
 }
 
+/// The first mapped value of `snap` that cannot be carried to the other side, as the
+/// quarantine entry naming it.
+fn unmappable(step: &Step<'_, '_>, from: System, snap: &Snapshot) -> Option<NewQuarantine> {
+    let fields = step
+        .spec
+        .fields_for(ObjectType::SalesforceOpportunity)
+        .filter(|m| m.reference.is_none());
+    for map in fields {
+        let (field, failed) = match from {
+            System::HubSpot => (
+                &map.hubspot,
+                map.from_hubspot(snap.fields.get(&map.hubspot))
+                    .and_then(|value| map.to_salesforce(&value))
+                    .err(),
+            ),
+            System::Salesforce => (
+                &map.salesforce,
+                map.from_salesforce(snap.fields.get(&map.salesforce)).err(),
+            ),
+        };
+        if let Some(err) = failed {
+            return Some(NewQuarantine {
+                pair: step.spec.pair.as_str().into(),
+                link_id: None,
+                email: None,
+                system: snap.system.clone(),
+                record_id: Some(snap.record_id.clone()),
+                field: Some(field.clone()),
+                error_code: "UNMAPPABLE_VALUE".into(),
+                message: err.to_string(),
+            });
+        }
+    }
+    None
+}
+
 /// Queues the create of `snap` on the other side, keyed on the other side's id field so
-/// that a repeat after a crash updates instead of duplicating.
+/// that a repeat after a crash updates instead of duplicating. A deal with a value that
+/// does not map (a stage missing from the table) is not created: it is quarantined naming
+/// the value, where a create without it would be refused for a missing required field
+/// (or land without it); fixed, the deal is created on its next change.
 fn create(
     step: &mut Step<'_, '_>,
     deals: &Deals,
     from: System,
     snap: &Snapshot,
 ) -> Result<(), EngineError> {
+    if let Some(entry) = unmappable(step, from, snap) {
+        if !step.tx.reader().open_quarantine_same(&entry)? {
+            step.tx.quarantine_record(&entry, step.now)?;
+            events::quarantine(&QuarantineEvent {
+                object: step.spec.pair,
+                link: 0,
+                email: "",
+                name: snap.meta.name.as_deref().unwrap_or(""),
+                system: &entry.system,
+                record_id: &snap.record_id,
+                field: entry.field.as_deref(),
+                error_code: &entry.error_code,
+                message: &entry.message,
+            });
+        }
+        return Ok(());
+    }
     let (target, key_field) = match from {
         System::HubSpot => (ObjectType::SalesforceOpportunity, &deals.external_id_field),
         System::Salesforce => (ObjectType::HubSpotDeal, &deals.hubspot_id_property),
