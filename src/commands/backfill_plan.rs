@@ -75,9 +75,11 @@ struct ObjectCount {
     upserts: u64,
     updates: u64,
     deletes: u64,
-    /// Writes that set an association after the record step (updates, upserts, and the
-    /// waiting ones), per association field.
+    /// HubSpot: writes that set an association after the record step (updates, upserts,
+    /// and the waiting ones), per association field.
     relinks: BTreeMap<String, u64>,
+    /// Salesforce: record updates that wait for a create (a reference field to set).
+    later_updates: u64,
     /// Elements of contact sets to write (Salesforce contact roles).
     roles: u64,
     /// Writes carrying a contact set.
@@ -157,13 +159,24 @@ fn after_create(
         let counted = objects
             .entry((pair, system, object.as_str().to_string()))
             .or_default();
-        *counted.relinks.entry(to.clone()).or_default() += 1;
-        if matches!(value, Value::Array(_)) {
-            counted.roles += elements(value);
-            counted.role_writes += 1;
-        }
+        let set = matches!(value, Value::Array(_)).then(|| elements(value));
+        later(counted, system, to, set);
     }
     Ok(())
+}
+
+/// Counts an association written once a create is answered: on HubSpot its own batch
+/// read and write; on Salesforce a record update, or contact roles for a set (`set` holds
+/// its size).
+fn later(counted: &mut ObjectCount, system: System, field: &str, set: Option<u64>) {
+    match (system, set) {
+        (System::HubSpot, _) => *counted.relinks.entry(field.to_string()).or_default() += 1,
+        (System::Salesforce, Some(size)) => {
+            counted.roles += size;
+            counted.role_writes += 1;
+        }
+        (System::Salesforce, None) => counted.later_updates += 1,
+    }
 }
 
 /// Counts the plan the dry run left in `reader`, per pair in linking order.
@@ -184,6 +197,7 @@ pub fn count(reader: &Reader<'_>, settings: &Settings) -> anyhow::Result<Vec<(Pa
         })
         .collect();
     let mut objects: BTreeMap<(Pair, System, String), ObjectCount> = BTreeMap::new();
+    let mut references: BTreeMap<(Pair, System), Vec<String>> = BTreeMap::new();
     for system in [System::HubSpot, System::Salesforce] {
         let name = stored::system_name(system);
         // Every pending write at once: a dry run sends none, so all of them are the plan.
@@ -193,7 +207,9 @@ pub fn count(reader: &Reader<'_>, settings: &Settings) -> anyhow::Result<Vec<(Pa
             let Some(pair) = Pair::parse(&write.pair) else {
                 continue;
             };
-            let references = association_fields(settings, pair, system);
+            let references = references
+                .entry((pair, system))
+                .or_insert_with(|| association_fields(settings, pair, system));
             if write.op == WriteOp::Create
                 && let Some(link) = write.link_id
             {
@@ -217,7 +233,16 @@ pub fn count(reader: &Reader<'_>, settings: &Settings) -> anyhow::Result<Vec<(Pa
                 .keys()
                 .filter(|k| references.contains(k))
                 .collect();
-            let plain = write.fields.len() > linked.len();
+            let sets = linked
+                .iter()
+                .filter(|f| matches!(write.fields.get(**f), Some(Value::Array(_))))
+                .count();
+            // A record call is needed for any field but the associations HubSpot sets
+            // apart, and any but the contact roles Salesforce writes apart.
+            let plain = match system {
+                System::HubSpot => write.fields.len() > linked.len(),
+                System::Salesforce => write.fields.len() > sets,
+            };
             side.associations += linked.len() as u64;
             match write.op {
                 WriteOp::Create => {
@@ -244,7 +269,7 @@ pub fn count(reader: &Reader<'_>, settings: &Settings) -> anyhow::Result<Vec<(Pa
             let inline =
                 system == System::HubSpot && write.op == WriteOp::Create && write.upsert.is_none();
             for field in linked {
-                if !inline {
+                if system == System::HubSpot && !inline {
                     *object.relinks.entry(field.clone()).or_default() += 1;
                 }
                 if let Some(value) = write.fields.get(field)
@@ -276,22 +301,25 @@ pub fn count(reader: &Reader<'_>, settings: &Settings) -> anyhow::Result<Vec<(Pa
                 .clone()
                 .unwrap_or_else(|| pair.salesforce_objects()[0].as_str().to_string()),
         };
-        let field = settings
+        let map = settings
             .pair(pair)
-            .and_then(|spec| spec.fields.iter().find(|f| f.hubspot == wait.field))
-            .map_or(wait.field.clone(), |f| match system {
+            .and_then(|spec| spec.fields.iter().find(|f| f.hubspot == wait.field));
+        let (field, set) = map.map_or((wait.field.clone(), false), |f| {
+            let name = match system {
                 System::HubSpot => f.hubspot.clone(),
                 System::Salesforce => f.salesforce.clone(),
-            });
+            };
+            (name, f.reference.is_some_and(|r| r.many))
+        });
         let side = plans.entry(pair).or_default().side(system);
         side.associations += 1;
         side.waiting += 1;
         let counted = objects.entry((pair, system, object)).or_default();
-        *counted.relinks.entry(field).or_default() += 1;
+        later(counted, system, &field, set.then_some(1));
     }
     // Salesforce packs collections of every object into one composite call: the calls of
     // a pair are its share of them.
-    for ((pair, system, object), counted) in &objects {
+    for ((pair, system, _), counted) in &objects {
         let calls = match system {
             System::HubSpot => {
                 ceil(counted.creates, HUBSPOT_BATCH)
@@ -306,13 +334,11 @@ pub fn count(reader: &Reader<'_>, settings: &Settings) -> anyhow::Result<Vec<(Pa
                         .sum::<u64>()
             }
             System::Salesforce => {
-                let waiting_updates = if object == ObjectType::SalesforceOpportunity.as_str() {
-                    0
-                } else {
-                    counted.relinks.values().sum::<u64>()
-                };
                 let collections = ceil(counted.creates + counted.upserts, SALESFORCE_COLLECTION)
-                    + ceil(counted.updates + waiting_updates, SALESFORCE_COLLECTION)
+                    + ceil(
+                        counted.updates + counted.later_updates,
+                        SALESFORCE_COLLECTION,
+                    )
                     + ceil(counted.deletes, SALESFORCE_COLLECTION);
                 let roles = if counted.role_writes > 0 {
                     ceil(counted.role_writes, ROLE_READS_PER_CALL)
