@@ -95,3 +95,109 @@ async fn dry_run_prints_the_plan_and_writes_nothing_then_the_backfill_does_it() 
     assert_eq!(world.salesforce.count("Lead"), 30);
     assert_eq!(world.hubspot.count(), 30);
 }
+
+/// The numbers of one pair's row of the dry run's per-pair table: links, then
+/// `HubSpot / Salesforce` for creates, updates, deletes, associations and API calls.
+fn pair_row(out: &str, pair: &str) -> Vec<u64> {
+    out.lines()
+        .skip_while(|l| !l.trim_start().starts_with("per pair"))
+        .find(|l| l.split_whitespace().next() == Some(pair))
+        .unwrap_or_else(|| panic!("no {pair} row:\n{out}"))
+        .split_whitespace()
+        .skip(1)
+        .filter(|w| *w != "/")
+        .map(|w| w.parse().unwrap_or_else(|_| panic!("{pair}: {w:?}\n{out}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_counts_links_creates_association_writes_and_calls_per_pair() {
+    use truce_sandbox::world::{
+        CompanyShapes, add_id_properties, populate_companies, populate_deals,
+    };
+
+    let world = World::revenue(&["companies", "deals"], "", "").await;
+    add_id_properties(&world.hubspot).unwrap();
+    // 6 companies shared through a buyer on each side, 3 HubSpot-only companies nobody
+    // refers to, 4 Salesforce-only Accounts; 10 Opportunities over the 6 shared Accounts
+    // and 2 of the Salesforce-only ones, each shared Account's buyer a contact role.
+    let shapes = CompanyShapes {
+        by_people: 6,
+        by_domain: 0,
+        hubspot_only: 3,
+        salesforce_only: 4,
+    };
+    let seeded = populate_companies(&world.hubspot, &world.salesforce, shapes).unwrap();
+    let mut accounts = seeded.salesforce[..6].to_vec();
+    accounts.extend_from_slice(&seeded.salesforce[6..8]);
+    let roles: Vec<(String, String)> = seeded.salesforce[..6]
+        .iter()
+        .zip(&seeded.people)
+        .map(|(account, (_, contact))| (account.clone(), contact.clone()))
+        .collect();
+    populate_deals(&world.salesforce, &accounts, &roles, 10).unwrap();
+
+    let account = || {
+        world
+            .salesforce
+            .get("Account", &seeded.salesforce[0])
+            .unwrap()
+    };
+    let before = account();
+    let (code, out, err) = truce(&world, &["backfill", "--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    // The scan reads associations in batches (`batch/read`) and contact roles in composite
+    // calls; nothing is written.
+    let hubspot_writes: u64 = [
+        "/batch/create",
+        "/batch/upsert",
+        "/batch/update",
+        "/batch/archive",
+    ]
+    .iter()
+    .map(|e| calls_to(&world.hubspot.counters(), e))
+    .sum();
+    assert_eq!(hubspot_writes, 0, "a dry run writes nothing: {out}");
+    assert_eq!(
+        account(),
+        before,
+        "the planned Account update is not sent: {out}"
+    );
+    assert_eq!(world.hubspot.deals().len(), 0, "{out}");
+    let (companies, contacts, deals) = (
+        pair_row(&out, "companies"),
+        pair_row(&out, "contacts"),
+        pair_row(&out, "deals"),
+    );
+    // People: the 6 buyers match by email; nothing to create either way.
+    assert_eq!(contacts[0], 6, "{out}");
+    assert_eq!(&contacts[1..3], [0, 0], "{out}");
+    // Companies: the 6 tied by their buyers are linked; nobody refers to the 3 HubSpot-only
+    // ones, so no Account is made (at most the 2 Accounts only deals point at become
+    // companies).
+    assert_eq!(companies[0], 6 + companies[1], "{out}");
+    assert!(companies[1] <= 2, "{out}");
+    assert_eq!(companies[2], 0, "no Account is made: {out}");
+    // Deals: every Opportunity becomes a HubSpot deal (one upsert call), none the other
+    // way. Once made, each gets its company (10) and the 8 on a shared Account their buyer
+    // as contact (8), written after the creates: for each association a read of the
+    // current links and a write, 1,000 a call.
+    assert_eq!(deals[0], 10, "{out}");
+    assert_eq!((deals[1], deals[2]), (10, 0), "{out}");
+    assert_eq!(
+        (deals[3], deals[4], deals[5], deals[6]),
+        (0, 0, 0, 0),
+        "{out}"
+    );
+    assert_eq!((deals[7], deals[8]), (18, 0), "{out}");
+    assert_eq!((deals[9], deals[10]), (1 + 2 + 2, 0), "{out}");
+    assert!(
+        out.contains("(18 of the association writes wait for a record to be created first"),
+        "{out}"
+    );
+
+    // The backfill does what the plan said: 10 deals in HubSpot.
+    let (code, out, err) = truce(&world, &["backfill"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(world.hubspot.deals().len(), 10);
+}

@@ -6,7 +6,7 @@ use std::process::Command;
 
 #[test]
 #[cfg_attr(not(feature = "sandbox"), ignore = "needs the sandbox feature")]
-fn the_demo_shows_a_conflict_decision_a_quarantined_record_an_sla_finding_the_summary_and_how_to_inspect()
+fn the_demo_shows_a_conflict_decision_a_quarantined_record_an_sla_finding_revenue_the_summary_and_how_to_inspect()
  {
     let tmp = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_truce"))
@@ -54,6 +54,54 @@ fn the_demo_shows_a_conflict_decision_a_quarantined_record_an_sla_finding_the_su
         );
     }
     assert!(stdout.contains("two_way"), "{stdout}");
+    // Companies and deals: the seeded ones linked or created across (5 HubSpot companies
+    // referenced by a Salesforce Contact's person become Accounts, 4 Accounts with a person
+    // in HubSpot become companies), every Opportunity a HubSpot deal.
+    let row = |name: &str| -> Vec<u64> {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{stdout}"))
+            .split_whitespace()
+            .skip(1)
+            .take(3)
+            .map(|n| {
+                n.parse()
+                    .unwrap_or_else(|_| panic!("{name}: {n}\n{stdout}"))
+            })
+            .collect()
+    };
+    let companies = row("companies");
+    assert!(
+        companies[0] >= 5 && companies[1] >= 4 && companies[2] >= 21,
+        "{stdout}"
+    );
+    let deals = row("deals");
+    assert_eq!(deals[0], 0, "no Opportunity is made from HubSpot: {stdout}");
+    assert!(deals[1] >= 21 && deals[2] >= 21, "{stdout}");
+    // Sales converted a lead with an opportunity and won deals: the revenue HubSpot shows is
+    // Salesforce's, won deals and amount.
+    assert!(
+        stderr.contains("sales converted a lead into a Contact, an Account and an Opportunity"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sales won an opportunity"), "{stderr}");
+    let revenue = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("revenue"))
+        .expect("the revenue row");
+    let words: Vec<&str> = revenue.split_whitespace().collect();
+    let (won_hubspot, amount_hubspot) = (words[3], words[7].trim_end_matches(';'));
+    let (won_salesforce, amount_salesforce) = (words[10], words[14]);
+    assert_eq!(
+        (won_hubspot, amount_hubspot),
+        (won_salesforce, amount_salesforce),
+        "{revenue}"
+    );
+    assert!(
+        won_hubspot.parse::<u64>().unwrap() >= 4,
+        "3 seeded won and the converted one: {revenue}"
+    );
     let state = stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("truce status    --state "))

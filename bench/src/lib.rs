@@ -12,6 +12,8 @@
 //!   convergence check;
 //! - [`child`]: the sub-commands run in the child, and how the parent runs them;
 //! - [`scenarios`]: the five scenarios of the issue, each returning a [`Report`];
+//! - [`revenue`]: the revenue backfill (contacts, companies, deals, associations) and the
+//!   association sweep after it (issues 12 and 13);
 //! - this module: tables, percentiles, peak RSS, the figures written with `--json`.
 //!
 //! Nothing here asserts a timing: targets are printed next to the figures, and a missed
@@ -23,6 +25,7 @@
 //! sandboxes and their world.
 
 pub mod child;
+pub mod revenue;
 pub mod scenarios;
 pub mod world;
 

@@ -4,7 +4,8 @@
 //! cargo run --release --bin truce-bench -- [SCENARIO] [--records N[,N...]] [--json PATH]
 //! ```
 //!
-//! Scenarios: `backfill`, `steady`, `engine`, `faults`, `side`, or `all` (the default).
+//! Scenarios: `backfill`, `steady`, `engine`, `faults`, `side`, or `all` (the default), and
+//! `revenue` (contacts, companies and deals; not part of `all`).
 //! Each prints a table; `--json PATH` writes every scenario's figures to one file. Figures,
 //! not timed tests: nothing fails when a target is missed, the table says so. The
 //! harness itself is this crate's library (`truce_bench`); the `child` sub-command is how
@@ -61,6 +62,9 @@ enum Scenario {
     Faults,
     /// 5. truce's HubSpot full scan against the Python SDK's paging loop.
     Side,
+    /// Backfill of N contacts, N/5 companies and N/2 deals with associations, and the
+    /// association sweep after it (not part of `all`).
+    Revenue,
     /// Every scenario, in order.
     All,
 }
@@ -161,6 +165,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if wanted(Scenario::Side) {
         show(scenarios::side_by_side(n, &root).await?, &mut reports);
+    }
+    if cli.scenario == Scenario::Revenue {
+        let size = truce_bench::revenue::Size::for_contacts(n);
+        show(truce_bench::revenue::revenue(size).await?, &mut reports);
     }
     if let Some(path) = &cli.json {
         let out: serde_json::Map<String, Value> = reports

@@ -67,7 +67,8 @@ pub struct Seen {
 }
 
 impl Seen {
-    fn read(world: &World) -> Seen {
+    /// What the APIs have seen so far.
+    pub fn read(world: &World) -> Seen {
         let hs = world.hubspot.counters();
         let sf = world.salesforce.counters();
         let hits = world.hubspot.limit_hits();
@@ -87,7 +88,7 @@ impl Seen {
     }
 
     /// What was seen since `before`.
-    fn since(&self, before: &Seen) -> Seen {
+    pub fn since(&self, before: &Seen) -> Seen {
         let diff = |a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>| {
             a.iter()
                 .map(|(k, v)| (k.clone(), v - b.get(k).copied().unwrap_or(0)))
@@ -106,7 +107,8 @@ impl Seen {
         }
     }
 
-    fn endpoints(&self) -> String {
+    /// The calls per endpoint, one line per system.
+    pub fn endpoints(&self) -> String {
         let part = |m: &BTreeMap<String, u64>| {
             m.iter()
                 .map(|(k, v)| format!("{k} ×{v}"))

@@ -84,6 +84,18 @@ impl World {
         poll: &str,
         lookback: &str,
     ) -> anyhow::Result<World> {
+        World::start_syncing(name, limits, poll, lookback, &[]).await
+    }
+
+    /// As [`World::start`], the config also syncing the revenue pairs `objects`
+    /// (`companies`, `deals`) with their mappings.
+    pub async fn start_syncing(
+        name: &str,
+        limits: Limits,
+        poll: &str,
+        lookback: &str,
+        objects: &[&str],
+    ) -> anyhow::Result<World> {
         let dir = std::env::temp_dir().join(format!("truce-bench-{}-{name}", std::process::id()));
         if dir.exists() {
             std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
@@ -112,7 +124,7 @@ impl World {
             extra_sync: String::new(),
             rules: Vec::new(),
             sections: String::new(),
-            objects: Vec::new(),
+            objects: objects.iter().map(|o| o.to_string()).collect(),
         };
         let sandbox::World {
             hubspot,

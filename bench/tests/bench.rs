@@ -64,3 +64,39 @@ fn a_small_backfill_spends_the_fewest_calls_the_batch_sizes_allow() {
     );
     assert!(n(&run["busiest_10s"]) <= 190, "{run}");
 }
+
+#[test]
+fn a_tiny_revenue_backfill_makes_every_deal_once_and_the_sweep_costs_what_it_says() {
+    let figures = bench(&["revenue", "--records", "200"]);
+    let run = &figures["revenue"]["figures"]["revenue"];
+    let seeded = &run["seeded"];
+    // 200 contacts, 40 companies, 100 Opportunities: every Opportunity a HubSpot deal, once.
+    assert_eq!(n(&seeded["opportunities"]), 100, "{run}");
+    assert_eq!(n(&run["after"]["hubspot_deals"]), 100, "{run}");
+    assert_eq!(n(&run["after"]["duplicate_deals"]), 0, "{run}");
+    assert_eq!(
+        n(&run["after"]["accounts"]),
+        n(&seeded["accounts"]),
+        "{run}"
+    );
+    assert_eq!(n(&run["hubspot_429"]), 0, "{run}");
+    assert_eq!(n(&run["salesforce_429"]), 0, "{run}");
+    assert!(
+        n(&run["hubspot_calls"]) >= n(&run["hubspot_min_calls"]),
+        "the minimum is a lower bound: {run}"
+    );
+    // After the cycles, each deal on an Account tied by a buyer has that buyer as contact.
+    let cycles = &run["cycles"];
+    assert_eq!(
+        n(&cycles["settled"]["deal_contacts"]),
+        n(&seeded["roles"]),
+        "{run}"
+    );
+    // The sweep reads 1,000 records a call per association: the contacts' company, the
+    // deals' company and contacts.
+    assert_eq!(n(&cycles["sweep_expected_calls"]), 1 + 2, "{run}");
+    assert!(
+        n(&cycles["sweep_association_reads"]) >= n(&cycles["sweep_expected_calls"]),
+        "{run}"
+    );
+}

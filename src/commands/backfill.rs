@@ -56,6 +56,8 @@ pub async fn run(global: &Global, args: &BackfillArgs) -> anyhow::Result<()> {
         progress.finish();
         let summary = summary?;
         print_plan(&engine, &summary)?;
+        let plans = super::backfill_plan::count(&engine.store().reader(), engine.settings())?;
+        print!("{}", super::backfill_plan::render(&plans));
         return Ok(());
     }
     let store = Store::open(&state_path)?;
@@ -100,7 +102,7 @@ fn print_plan(engine: &Engine, summary: &BackfillSummary) -> anyhow::Result<()> 
     let status = reader.status()?;
     println!("backfill plan (dry run: nothing was written to either API)");
     println!(
-        "  read        {} HubSpot contacts, {} Salesforce records ({} scan calls)",
+        "  read        {} HubSpot records, {} Salesforce records ({} scan calls)",
         summary.scanned_hubspot, summary.scanned_salesforce, summary.scan_pages
     );
     println!(

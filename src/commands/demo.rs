@@ -48,9 +48,17 @@ pub async fn run(_global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
         seeded.shared.len(),
         seeded.conflicting.len()
     );
+    println!(
+        "  {} HubSpot companies and {} Accounts, some the same company, some on one side \
+         only; {} Opportunities ({} won)",
+        seeded.companies, seeded.accounts, seeded.opportunities, seeded.won
+    );
     println!("  config              {}", world.config_path.display());
     println!("  state file          {}", world.state_path.display());
-    println!("\nBackfill: link by email, merge field by field, write both ways.");
+    println!(
+        "\nBackfill: link people by email and companies through them, make deals from \
+         Opportunities, merge field by field, write both ways."
+    );
 
     let loaded = config::load(&world.config_path)?;
     let settings = Settings::from_config(&loaded.config);

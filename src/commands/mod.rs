@@ -7,6 +7,7 @@
 //! [`NotBuiltIn`], which `main` turns into exit code 2.
 
 mod backfill;
+mod backfill_plan;
 mod check;
 mod conflicts;
 #[cfg(feature = "sandbox")]

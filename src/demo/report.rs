@@ -1,6 +1,7 @@
 //! The demo's closing summary: links, creates and updates each way, conflicts by rule,
-//! quarantined records, the hand-off SLA, where the funnel page is, and how to inspect the
-//! run afterwards.
+//! quarantined records, the hand-off SLA, companies and deals linked and created, the
+//! revenue that reached HubSpot, where the funnel page is, and how to inspect the run
+//! afterwards.
 //!
 //! Counts come from where an admin would find them: links, conflicts and quarantine from
 //! the state file; writes from the engine's own backfill and cycle summaries. Creates are
@@ -11,6 +12,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use serde_json::Value as Json;
+use truce_sandbox::hubspot::ObjectType;
 use truce_state::{SlaSummary, Store};
 
 use super::script::Tally;
@@ -57,6 +60,126 @@ pub struct QuarantineLine {
     pub message: String,
 }
 
+/// Companies, deals and revenue, as the summary shows them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Revenue {
+    /// Active company links.
+    pub companies_linked: i64,
+    /// Accounts truce created from HubSpot companies.
+    pub accounts_created: usize,
+    /// HubSpot companies truce created from Accounts.
+    pub companies_created: usize,
+    /// Active deal links.
+    pub deals_linked: i64,
+    /// HubSpot deals truce created from Opportunities.
+    pub deals_created: usize,
+    /// Opportunities truce created from HubSpot deals (none unless
+    /// `[deals] create_in_salesforce` says so).
+    pub opportunities_created: usize,
+    /// Of the HubSpot deals, those associated with a company.
+    pub deals_with_company: usize,
+    /// Of the HubSpot deals, those associated with at least one contact.
+    pub deals_with_contacts: usize,
+    /// Won deals as HubSpot shows them (`dealstage` = `closedwon`).
+    pub won_hubspot: usize,
+    /// Their amount, as HubSpot shows it.
+    pub amount_hubspot: f64,
+    /// Won Opportunities in Salesforce.
+    pub won_salesforce: usize,
+    /// Their amount.
+    pub amount_salesforce: f64,
+}
+
+impl Revenue {
+    /// Counts on the sandboxes and in the store. Creates are what each side holds beyond
+    /// the seed and beyond what sales made itself (a lead conversion makes an Account and
+    /// an Opportunity); nobody else creates companies or deals in HubSpot.
+    fn gather(world: &World, links_by_pair: &[(String, i64)], tally: &Tally) -> Revenue {
+        let linked = |pair: &str| {
+            links_by_pair
+                .iter()
+                .find(|(p, _)| p == pair)
+                .map_or(0, |(_, n)| *n)
+        };
+        let seeded = &world.seeded;
+        let deals = world.hubspot.deals();
+        let associated = |id: &str, to: ObjectType| {
+            !world
+                .hubspot
+                .associations(ObjectType::Deals, id, to)
+                .is_empty()
+        };
+        let mut revenue = Revenue {
+            companies_linked: linked("companies"),
+            accounts_created: world
+                .salesforce
+                .count("Account")
+                .saturating_sub(seeded.accounts + tally.converted),
+            companies_created: world
+                .hubspot
+                .companies()
+                .len()
+                .saturating_sub(seeded.companies),
+            deals_linked: linked("deals"),
+            deals_created: deals.len(),
+            opportunities_created: world
+                .salesforce
+                .count("Opportunity")
+                .saturating_sub(seeded.opportunities + tally.opportunities),
+            deals_with_company: deals
+                .iter()
+                .filter(|d| associated(&d.id, ObjectType::Companies))
+                .count(),
+            deals_with_contacts: deals
+                .iter()
+                .filter(|d| associated(&d.id, ObjectType::Contacts))
+                .count(),
+            ..Revenue::default()
+        };
+        for deal in &deals {
+            if deal.properties.get("dealstage").map(String::as_str) == Some("closedwon") {
+                revenue.won_hubspot += 1;
+                revenue.amount_hubspot += amount(deal.properties.get("amount").map(String::as_str));
+            }
+        }
+        for id in world.salesforce.ids("Opportunity") {
+            let Some(opportunity) = world.salesforce.get("Opportunity", &id) else {
+                continue;
+            };
+            if opportunity["IsWon"] == Json::Bool(true)
+                && opportunity["IsDeleted"] != Json::Bool(true)
+            {
+                revenue.won_salesforce += 1;
+                revenue.amount_salesforce += opportunity["Amount"].as_f64().unwrap_or(0.0);
+            }
+        }
+        revenue
+    }
+}
+
+/// A HubSpot amount (a decimal string); a blank or unreadable one counts as nothing, and
+/// shows as a smaller total than Salesforce's, which is the point of printing both.
+fn amount(text: Option<&str>) -> f64 {
+    text.and_then(|t| t.trim().parse().ok()).unwrap_or(0.0)
+}
+
+/// An amount with thousands separators and no cents (the demo's are whole).
+fn money(amount: f64) -> String {
+    let whole = amount.round() as i64;
+    let digits = whole.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if whole < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
 /// Everything the closing table prints.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -68,6 +191,10 @@ pub struct Report {
     pub tally: Tally,
     /// Active links.
     pub links: i64,
+    /// Active links per object pair.
+    pub links_by_pair: Vec<(String, i64)>,
+    /// Companies, deals and revenue.
+    pub revenue: Revenue,
     /// HubSpot contacts truce created (from Salesforce records).
     pub created_in_hubspot: usize,
     /// Salesforce Leads truce created (from qualified HubSpot contacts).
@@ -128,11 +255,14 @@ impl Report {
             .map(|c| c.email.clone())
             .next()
             .or_else(|| world.seeded.shared.first().cloned());
+        let revenue = Revenue::gather(world, &status.links_by_pair, &tally);
         Ok(Report {
             seconds,
             totals,
             tally,
             links: status.links_active,
+            links_by_pair: status.links_by_pair,
+            revenue,
             created_in_hubspot,
             created_in_salesforce,
             conflicts_by_rule,
@@ -163,7 +293,18 @@ impl fmt::Display for Report {
             "  {:<13} {:>22} {:>22}",
             "", "HubSpot -> Salesforce", "Salesforce -> HubSpot"
         )?;
-        writeln!(f, "  {:<13} {:>22}", "links", self.links)?;
+        let by_pair: Vec<String> = self
+            .links_by_pair
+            .iter()
+            .map(|(pair, n)| format!("{pair} {n}"))
+            .collect();
+        writeln!(
+            f,
+            "  {:<13} {:>22}   {}",
+            "links",
+            self.links,
+            by_pair.join(", ")
+        )?;
         writeln!(
             f,
             "  {:<13} {:>22} {:>22}",
@@ -193,12 +334,40 @@ impl fmt::Display for Report {
             "  {:<13} {:>22}   {} met, {} breached, {} discarded untouched, {} waiting",
             "hand-offs", sla.handoffs, sla.met, sla.breached, sla.discarded_untouched, sla.open
         )?;
+        let r = &self.revenue;
+        writeln!(
+            f,
+            "  {:<13} {:>22} {:>22}   {} linked (Accounts created, companies created)",
+            "companies", r.accounts_created, r.companies_created, r.companies_linked
+        )?;
+        writeln!(
+            f,
+            "  {:<13} {:>22} {:>22}   {} linked (Opportunities created, deals created); in \
+             HubSpot {} with their company, {} with contacts",
+            "deals",
+            r.opportunities_created,
+            r.deals_created,
+            r.deals_linked,
+            r.deals_with_company,
+            r.deals_with_contacts
+        )?;
+        writeln!(
+            f,
+            "  {:<13} HubSpot shows {} won deals worth {}; Salesforce has {} won Opportunities \
+             worth {}",
+            "revenue",
+            r.won_hubspot,
+            money(r.amount_hubspot),
+            r.won_salesforce,
+            money(r.amount_salesforce)
+        )?;
         let s = &self.tally;
         writeln!(
             f,
             "  teams         marketing qualified {} and edited {}; sales triaged {} handed-off \
-             leads and closed {} untouched, worked {}, disqualified {}, converted {}; both \
-             edited the same field {} times",
+             leads and closed {} untouched, worked {}, disqualified {}, converted {} ({} with \
+             an opportunity), won {} opportunities worth {}; both edited the same field {} \
+             times",
             s.qualified,
             s.marketing_edits,
             s.triaged,
@@ -206,6 +375,9 @@ impl fmt::Display for Report {
             s.worked,
             s.disqualified,
             s.converted,
+            s.opportunities,
+            s.won,
+            money(s.won_amount as f64),
             s.crossed
         )?;
         writeln!(
@@ -250,7 +422,26 @@ mod tests {
                 written_salesforce: 150,
             },
             tally: Tally::default(),
-            links: 540,
+            links: 585,
+            links_by_pair: vec![
+                ("companies".into(), 20),
+                ("contacts".into(), 540),
+                ("deals".into(), 25),
+            ],
+            revenue: Revenue {
+                companies_linked: 20,
+                accounts_created: 5,
+                companies_created: 9,
+                deals_linked: 25,
+                deals_created: 25,
+                opportunities_created: 0,
+                deals_with_company: 25,
+                deals_with_contacts: 12,
+                won_hubspot: 4,
+                amount_hubspot: 61_000.0,
+                won_salesforce: 4,
+                amount_salesforce: 61_000.0,
+            },
             created_in_hubspot: 250,
             created_in_salesforce: 140,
             conflicts_by_rule: [
@@ -299,5 +490,16 @@ mod tests {
         assert!(text.contains("truce funnel    --state /tmp/d/truce.db"));
         assert!(text.contains("/tmp/d/funnel.html (open it in a browser)"));
         assert_eq!(row("hand-offs")[..2], ["180", "160"], "{text}");
+        assert_eq!(
+            row("links")[..4],
+            ["585", "companies", "20,", "contacts"],
+            "{text}"
+        );
+        assert_eq!(row("companies")[..3], ["5", "9", "20"], "{text}");
+        assert_eq!(row("deals")[..3], ["0", "25", "25"], "{text}");
+        assert!(
+            text.contains("HubSpot shows 4 won deals worth 61,000; Salesforce has 4 won"),
+            "{text}"
+        );
     }
 }

@@ -7,8 +7,12 @@
 //! - marketing qualifies contacts (`lifecyclestage` to `marketingqualifiedlead`, which
 //!   makes them Leads in Salesforce on the next cycle) and fills in job titles and cities;
 //! - sales works leads (`Working - Contacted`), disqualifies some
-//!   (`Closed - Not Converted`) and converts others (the link moves to the new Contact);
-//!   lead status flows back to HubSpot as `hs_lead_status`;
+//!   (`Closed - Not Converted`) and converts others (the link moves to the new Contact;
+//!   the conversion makes an Account and an Opportunity, which become a HubSpot company
+//!   and deal associated with the contact); lead status flows back to HubSpot as
+//!   `hs_lead_status`;
+//! - sales wins open Opportunities now and then (`Closed Won`, with an amount): the
+//!   revenue marketing then sees on the HubSpot deal;
 //! - sales triages the Leads marketing handed over (those whose contact is qualified in
 //!   HubSpot) a batch per round, fast enough for the demo's 20 s `first_touch`, except one
 //!   in twelve it lets lie (each is a `truce::sla` breach) and the very first, which it
@@ -32,7 +36,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use truce_sandbox::hubspot::HubSpotSandbox;
-use truce_sandbox::salesforce::SalesforceSandbox;
+use truce_sandbox::salesforce::{LeadConvert, SalesforceSandbox};
 
 use super::world::{CITIES, TITLES, World, phone};
 
@@ -49,6 +53,12 @@ pub struct Tally {
     pub disqualified: usize,
     /// Leads sales converted.
     pub converted: usize,
+    /// Of those, conversions that made an Opportunity.
+    pub opportunities: usize,
+    /// Opportunities sales won (`Closed Won`, with an amount).
+    pub won: usize,
+    /// The amount of the Opportunities sales won.
+    pub won_amount: u64,
     /// Times both teams edited the same field between two polls.
     pub crossed: usize,
     /// Handed-off Leads sales triaged (worked) in time.
@@ -271,7 +281,13 @@ async fn sales(
     tally: Arc<Mutex<Tally>>,
     stop: CancellationToken,
 ) {
+    // Opportunities sales made by converting, not yet won: the next round wins one, so
+    // even a short demo shows a lead become revenue in HubSpot.
+    let mut converted: Vec<String> = Vec::new();
     while pause(&mut rng, SALES_EVERY, &stop).await {
+        if let Some(opportunity) = converted.pop() {
+            win(&salesforce, Some(opportunity), &mut rng, &tally);
+        }
         let qualified = qualified_emails(&hubspot);
         let is_handed = |l: &(String, String, String)| {
             l.2 == UNTOUCHED && qualified.contains(&l.1.trim().to_lowercase())
@@ -291,7 +307,9 @@ async fn sales(
             .iter()
             .filter(|l| l.2 == "Working - Contacted")
             .collect();
-        let roll = rng.random_range(0..10u32);
+        // The first round converts, so every demo shows a conversion.
+        let first = tally.lock().map(|t| t.converted == 0).unwrap_or(false);
+        let roll = if first { 9 } else { rng.random_range(0..10u32) };
         if roll < 5 && !fresh.is_empty() {
             let (id, email, _) = fresh[rng.random_range(0..fresh.len())];
             if salesforce
@@ -312,11 +330,80 @@ async fn sales(
             }
         } else if !working.is_empty() {
             let (id, email, _) = working[rng.random_range(0..working.len())];
-            if salesforce.convert_lead(id).is_ok() {
-                bump(&tally, |t| t.converted += 1);
-                tracing::info!(target: "demo", email, "sales converted a lead into a Contact");
+            if let Ok(made) = salesforce.convert_lead_with(id, &LeadConvert::default()) {
+                let with_opportunity = made.opportunity_id.is_some();
+                converted.extend(made.opportunity_id);
+                bump(&tally, |t| {
+                    t.converted += 1;
+                    t.opportunities += usize::from(with_opportunity);
+                });
+                tracing::info!(
+                    target: "demo",
+                    email,
+                    "sales converted a lead into a Contact, an Account{}",
+                    if with_opportunity { " and an Opportunity" } else { "" }
+                );
             }
         }
+        // Now and then, another deal closes.
+        if rng.random_bool(0.4) {
+            win(&salesforce, None, &mut rng, &tally);
+        }
+    }
+}
+
+/// Open Opportunities as `(id, name)`.
+fn open_opportunities(salesforce: &SalesforceSandbox) -> Vec<(String, String)> {
+    salesforce
+        .ids("Opportunity")
+        .into_iter()
+        .filter_map(|id| {
+            let opportunity = salesforce.get("Opportunity", &id)?;
+            if opportunity["IsDeleted"] == Value::Bool(true)
+                || opportunity["IsClosed"] == Value::Bool(true)
+            {
+                return None;
+            }
+            Some((id, opportunity["Name"].as_str().unwrap_or("").to_string()))
+        })
+        .collect()
+}
+
+/// Sales wins `which` Opportunity, or any open one, with an amount drawn from the seed.
+fn win(
+    salesforce: &SalesforceSandbox,
+    which: Option<String>,
+    rng: &mut StdRng,
+    tally: &Mutex<Tally>,
+) {
+    let open = open_opportunities(salesforce);
+    let chosen = match which {
+        Some(id) => open.iter().find(|(open, _)| *open == id),
+        None if open.is_empty() => None,
+        None => open.get(rng.random_range(0..open.len())),
+    };
+    let Some((id, name)) = chosen else {
+        return;
+    };
+    let amount = 1000 * rng.random_range(5..60u64);
+    if salesforce
+        .edit(
+            "Opportunity",
+            id,
+            json!({"StageName": "Closed Won", "Amount": amount}),
+        )
+        .is_ok()
+    {
+        bump(tally, |t| {
+            t.won += 1;
+            t.won_amount += amount;
+        });
+        tracing::info!(
+            target: "demo",
+            opportunity = name.as_str(),
+            amount,
+            "sales won an opportunity (StageName: Closed Won)"
+        );
     }
 }
 

@@ -274,8 +274,8 @@ pub const DEMO_SLA: &str = "[sla]\nfirst_touch = \"20s\"\nuntouched = [\"Open - 
                             hubspot_property = \"truce_sla\"\n";
 
 impl Config {
-    /// The demo's: a short poll so edits show up within seconds, and creates keyed on the
-    /// sandbox org's external-id field.
+    /// The demo's: contacts, companies and deals, a short poll so edits show up within
+    /// seconds, and creates keyed on the sandbox org's external-id fields.
     pub fn demo() -> Config {
         Config {
             poll_interval: "2s".into(),
@@ -285,7 +285,7 @@ impl Config {
             extra_sync: String::new(),
             rules: Vec::new(),
             sections: DEMO_SLA.into(),
-            objects: Vec::new(),
+            objects: vec!["companies".into(), "deals".into()],
         }
     }
 
@@ -416,7 +416,11 @@ mod tests {
     fn fields_render_every_key_and_a_replaced_rule() {
         let mut config = Config::demo();
         let fields = config.fields();
-        assert_eq!(fields.matches("[[field]]").count(), FIELDS.len());
+        assert_eq!(
+            fields.matches("[[field]]").count(),
+            FIELDS.len() + COMPANY_FIELDS.len() + DEAL_FIELDS.len()
+        );
+        assert!(fields.contains("object = \"deals\"\nhubspot = \"@contacts\"\n"));
         assert!(fields.contains(
             "\n[[field]]\nhubspot = \"company\"\nsalesforce = \"Company\"\non = [\"Lead\"]\n\
              rule = \"prefer_hubspot_unless_blank\"\nsalesforce_if_blank = \"[not provided]\"\n"
@@ -451,6 +455,7 @@ mod tests {
                 search_requests_per_second: 5,
                 daily_quota: None,
             }),
+            objects: Vec::new(),
             ..Config::demo()
         }
         .render("h", "s", Path::new("db"));

@@ -6,6 +6,8 @@
 //! - [`config`]: the config text and [`FIELDS`], the one list of field mappings;
 //! - [`people`]: the demo's seeded company, and the numbered population of the tests and
 //!   the benchmark;
+//! - [`revenue`]: companies, Accounts and Opportunities (the demo's, and shapes for the
+//!   tests and the benchmark);
 //! - this module: [`World`], which serves and writes, and the by-email views both sides
 //!   are compared with.
 //!
@@ -31,7 +33,9 @@ pub use config::{
     HubSpotLimits, INDUSTRIES, SALESFORCE_CLIENT_ID_FILE, SALESFORCE_CLIENT_SECRET_FILE, STAGES,
 };
 pub use people::{Population, Seeded, populate, seed_demo, shared_email};
-pub use revenue::{CompanyShapes, populate_companies, populate_deals};
+pub use revenue::{
+    CompanyShapes, add_id_properties, populate_companies, populate_deals, seed_demo_revenue,
+};
 
 /// Why a world could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +119,9 @@ pub struct World {
 
 impl World {
     /// The demo's world in `dir`: both sandboxes seeded from `seed` with the demo's company
-    /// ([`seed_demo`]) and served, and the demo's config ([`Config::demo`]).
+    /// ([`seed_demo`]) and its companies, Accounts and Opportunities
+    /// ([`revenue::seed_demo_revenue`]) and served, and the demo's config ([`Config::demo`]),
+    /// which syncs contacts, companies and deals.
     pub async fn demo(dir: &Path, seed: u64) -> Result<World, WorldError> {
         let hubspot = HubSpotSandbox::new(HubSpotOptions {
             seed,
@@ -125,7 +131,21 @@ impl World {
             seed,
             ..SalesforceOptions::default()
         });
-        let seeded = seed_demo(&hubspot, &salesforce, seed)?;
+        let mut seeded = seed_demo(&hubspot, &salesforce, seed)?;
+        let contacts = seeded.shared.get(people::SHARED_AS_LEADS..).unwrap_or(&[]);
+        let (companies, accounts, opportunities, won) =
+            revenue::seed_demo_revenue(&hubspot, &salesforce, contacts)?;
+        // The buyers tying companies together are people too: the counts the summary's
+        // creates are measured from include them.
+        seeded = Seeded {
+            hubspot: hubspot.count(),
+            contacts: salesforce.count("Contact"),
+            companies,
+            accounts,
+            opportunities,
+            won,
+            ..seeded
+        };
         let world = World::serve(dir, hubspot, salesforce, &Config::demo()).await?;
         Ok(World { seeded, ..world })
     }

@@ -34,7 +34,8 @@ pub const SALESFORCE_LEADS: usize = 300;
 pub const SALESFORCE_CONTACTS: usize = 100;
 /// Emails in both systems: the first `SHARED_AS_LEADS` as Leads, the rest as Contacts.
 pub const SHARED: usize = 150;
-const SHARED_AS_LEADS: usize = 100;
+/// The first shared people are Leads in Salesforce; those after are Contacts.
+pub const SHARED_AS_LEADS: usize = 100;
 
 const FIRST: [&str; 20] = [
     "Ada",
@@ -138,6 +139,14 @@ pub struct Seeded {
     pub leads: usize,
     /// Salesforce Contacts seeded.
     pub contacts: usize,
+    /// HubSpot companies seeded (the demo's revenue, see [`super::revenue::seed_demo_revenue`]).
+    pub companies: usize,
+    /// Salesforce Accounts seeded.
+    pub accounts: usize,
+    /// Salesforce Opportunities seeded.
+    pub opportunities: usize,
+    /// Of those, seeded won (`Closed Won`).
+    pub won: usize,
 }
 
 /// One generated person.
@@ -307,6 +316,7 @@ pub fn seed_demo(
         hubspot: hubspot.count(),
         leads: salesforce.count("Lead"),
         contacts: salesforce.count("Contact"),
+        ..Seeded::default()
     })
 }
 

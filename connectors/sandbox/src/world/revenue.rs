@@ -6,13 +6,16 @@
 //! Contact of the same email under the Account), companies shared only by their domain, and
 //! companies on one side only. [`populate_deals`] seeds Opportunities on Accounts with
 //! contact roles. Values come from the worlds' value tables ([`INDUSTRIES`], [`STAGES`]), so
-//! every seeded value maps.
+//! every seeded value maps. [`seed_demo_revenue`] is the demo's small revenue world on top
+//! of its people.
+
+use std::collections::HashMap;
 
 use serde_json::json;
 
 use super::WorldError;
 use super::config::{INDUSTRIES, STAGES};
-use crate::hubspot::{HubSpotSandbox, ObjectType};
+use crate::hubspot::{HubSpotSandbox, ObjectType, SandboxError};
 use crate::salesforce::SalesforceSandbox;
 
 /// How many companies of each shape to seed.
@@ -156,6 +159,14 @@ pub fn populate_deals(
     n: usize,
 ) -> Result<Deals, WorldError> {
     let mut out = Deals::default();
+    // Indexed once: the benchmark seeds tens of thousands of each.
+    let mut by_account: HashMap<&str, Vec<&String>> = HashMap::new();
+    for (account, contact) in contacts {
+        by_account
+            .entry(account.as_str())
+            .or_default()
+            .push(contact);
+    }
     for i in 0..n {
         let account = &accounts[i % accounts.len().max(1)];
         let (_, stage) = STAGES[i % STAGES.len()];
@@ -173,7 +184,7 @@ pub fn populate_deals(
             )
             .map_err(|errors| WorldError::salesforce("Opportunity", &name, errors))?;
         let mut primary = true;
-        for (_, contact) in contacts.iter().filter(|(a, _)| a == account) {
+        for contact in by_account.get(account.as_str()).into_iter().flatten() {
             salesforce
                 .create(
                     "OpportunityContactRole",
@@ -187,12 +198,127 @@ pub fn populate_deals(
                 .map_err(|errors| {
                     WorldError::salesforce("OpportunityContactRole", &name, errors)
                 })?;
-            out.roles.push((opportunity.clone(), contact.clone()));
+            out.roles.push((opportunity.clone(), (*contact).clone()));
             primary = false;
         }
         out.opportunities.push(opportunity);
     }
     Ok(out)
+}
+
+/// Creates the unique-value HubSpot properties the world's config names as
+/// `hubspot_id_property` (`salesforce_account_id` on companies, `salesforce_opportunity_id`
+/// on deals), as an admin does before syncing companies and deals: HubSpot has none until
+/// then, and creates keyed on them are refused. Properties already there are left alone.
+pub fn add_id_properties(hubspot: &HubSpotSandbox) -> Result<(), WorldError> {
+    for (object, name, label) in [
+        (
+            ObjectType::Companies,
+            "salesforce_account_id",
+            "Salesforce Account ID",
+        ),
+        (
+            ObjectType::Deals,
+            "salesforce_opportunity_id",
+            "Salesforce Opportunity ID",
+        ),
+    ] {
+        match hubspot.add_unique_property(object, name, label) {
+            // Added once already (by the world that served this portal): nothing to do.
+            Err(SandboxError::Invalid(reason)) if reason.ends_with("exists already") => {}
+            result => result.map_err(|source| WorldError::hubspot(name, source))?,
+        }
+    }
+    Ok(())
+}
+
+/// The demo's companies: 12 shared through a buyer in both systems, 4 sharing only a
+/// domain, 10 in HubSpot alone and 8 Accounts in Salesforce alone.
+pub const DEMO_SHAPES: CompanyShapes = CompanyShapes {
+    by_people: 12,
+    by_domain: 4,
+    hubspot_only: 10,
+    salesforce_only: 8,
+};
+
+/// HubSpot-only companies the demo makes the primary company of a person who is a
+/// Contact in Salesforce: each is referenced once that person is linked, so it becomes an
+/// Account, and the Contact's `AccountId` points at it.
+pub const DEMO_REFERENCED_COMPANIES: usize = 5;
+
+/// Salesforce-only Accounts the demo puts a person who is also in HubSpot under: each
+/// becomes a HubSpot company, the person's primary company.
+pub const DEMO_REFERENCED_ACCOUNTS: usize = 4;
+
+/// Opportunities the demo seeds, on the Accounts shared through buyers and on the
+/// Salesforce-only ones; every seventh from the sixth on is won.
+pub const DEMO_OPPORTUNITIES: usize = 21;
+
+/// The demo's revenue on top of its people: companies and Accounts of every shape
+/// ([`DEMO_SHAPES`]), some of each side referenced by a person the other side has
+/// (`contact_emails`: people who are Contacts in Salesforce and contacts in HubSpot), and
+/// [`DEMO_OPPORTUNITIES`] Opportunities with the buyers as contact roles, and the id
+/// properties of [`add_id_properties`]. Returns
+/// `(companies, accounts, opportunities, won)` as seeded.
+pub fn seed_demo_revenue(
+    hubspot: &HubSpotSandbox,
+    salesforce: &SalesforceSandbox,
+    contact_emails: &[String],
+) -> Result<(usize, usize, usize, usize), WorldError> {
+    add_id_properties(hubspot)?;
+    let shapes = DEMO_SHAPES;
+    let seeded = populate_companies(hubspot, salesforce, shapes)?;
+    let shared = shapes.by_people + shapes.by_domain;
+    let mut people = contact_emails.iter();
+    for company in seeded.hubspot[shared..]
+        .iter()
+        .take(DEMO_REFERENCED_COMPANIES)
+    {
+        let Some(email) = people.next() else { break };
+        let Some(contact) = hubspot.find_by_email(email) else {
+            continue;
+        };
+        hubspot
+            .associate(
+                ObjectType::Contacts,
+                &contact.id,
+                ObjectType::Companies,
+                company,
+                true,
+            )
+            .map_err(|source| WorldError::hubspot(email, source))?;
+    }
+    for account in seeded.salesforce[shared..]
+        .iter()
+        .take(DEMO_REFERENCED_ACCOUNTS)
+    {
+        let Some(email) = people.next() else { break };
+        for (object, id) in salesforce.find_by_email(email) {
+            if object == "Contact" {
+                salesforce
+                    .edit("Contact", &id, json!({ "AccountId": account }))
+                    .map_err(|errors| WorldError::salesforce("Contact", email, errors))?;
+            }
+        }
+    }
+    let mut on: Vec<String> = seeded.salesforce[..shapes.by_people].to_vec();
+    on.extend_from_slice(&seeded.salesforce[shared..]);
+    let roles: Vec<(String, String)> = seeded
+        .salesforce
+        .iter()
+        .zip(&seeded.people)
+        .map(|(account, (_, contact))| (account.clone(), contact.clone()))
+        .collect();
+    let deals = populate_deals(salesforce, &on, &roles, DEMO_OPPORTUNITIES)?;
+    let won = (0..DEMO_OPPORTUNITIES)
+        .filter(|i| STAGES[i % STAGES.len()].1 == "Closed Won")
+        .count();
+    Ok((
+        seeded.hubspot.len(),
+        seeded.salesforce.len(),
+        deals.opportunities.len(),
+        won,
+    ))
 }
 
 #[cfg(test)]
