@@ -112,12 +112,9 @@ fn pair_row(out: &str, pair: &str) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_counts_links_creates_association_writes_and_calls_per_pair() {
-    use truce_sandbox::world::{
-        CompanyShapes, add_id_properties, populate_companies, populate_deals,
-    };
+    use truce_sandbox::world::{CompanyShapes, populate_companies, populate_deals};
 
     let world = World::revenue(&["companies", "deals"], "", "").await;
-    add_id_properties(&world.hubspot).unwrap();
     // 6 companies shared through a buyer on each side, 3 HubSpot-only companies nobody
     // refers to, 4 Salesforce-only Accounts; 10 Opportunities over the 6 shared Accounts
     // and 2 of the Salesforce-only ones, each shared Account's buyer a contact role.

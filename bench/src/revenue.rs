@@ -22,9 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context;
 use serde_json::{Value, json};
 use truce_sandbox::hubspot::ObjectType;
-use truce_sandbox::world::{
-    CompanyShapes, add_id_properties, populate, populate_companies, populate_deals,
-};
+use truce_sandbox::world::{CompanyShapes, populate, populate_companies, populate_deals};
 use truce_state::Store;
 
 use super::child;
@@ -79,7 +77,6 @@ struct Seeded {
 }
 
 fn seed(world: &World, size: Size) -> anyhow::Result<Seeded> {
-    add_id_properties(&world.hubspot)?;
     let by_people = size.companies * 3 / 4;
     let alone = size.companies - by_people;
     let people = size.contacts.saturating_sub(by_people);

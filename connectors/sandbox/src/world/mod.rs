@@ -33,9 +33,7 @@ pub use config::{
     HubSpotLimits, INDUSTRIES, SALESFORCE_CLIENT_ID_FILE, SALESFORCE_CLIENT_SECRET_FILE, STAGES,
 };
 pub use people::{Population, Seeded, populate, seed_demo, shared_email};
-pub use revenue::{
-    CompanyShapes, add_id_properties, populate_companies, populate_deals, seed_demo_revenue,
-};
+pub use revenue::{CompanyShapes, populate_companies, populate_deals, seed_demo_revenue};
 
 /// Why a world could not be built.
 #[derive(Debug, thiserror::Error)]

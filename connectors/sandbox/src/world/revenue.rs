@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::WorldError;
 use super::config::{INDUSTRIES, STAGES};
-use crate::hubspot::{HubSpotSandbox, ObjectType, SandboxError};
+use crate::hubspot::{HubSpotSandbox, ObjectType};
 use crate::salesforce::SalesforceSandbox;
 
 /// How many companies of each shape to seed.
@@ -206,32 +206,6 @@ pub fn populate_deals(
     Ok(out)
 }
 
-/// Creates the unique-value HubSpot properties the world's config names as
-/// `hubspot_id_property` (`salesforce_account_id` on companies, `salesforce_opportunity_id`
-/// on deals), as an admin does before syncing companies and deals: HubSpot has none until
-/// then, and creates keyed on them are refused. Properties already there are left alone.
-pub fn add_id_properties(hubspot: &HubSpotSandbox) -> Result<(), WorldError> {
-    for (object, name, label) in [
-        (
-            ObjectType::Companies,
-            "salesforce_account_id",
-            "Salesforce Account ID",
-        ),
-        (
-            ObjectType::Deals,
-            "salesforce_opportunity_id",
-            "Salesforce Opportunity ID",
-        ),
-    ] {
-        match hubspot.add_unique_property(object, name, label) {
-            // Added once already (by the world that served this portal): nothing to do.
-            Err(SandboxError::Invalid(reason)) if reason.ends_with("exists already") => {}
-            result => result.map_err(|source| WorldError::hubspot(name, source))?,
-        }
-    }
-    Ok(())
-}
-
 /// The demo's companies: 12 shared through a buyer in both systems, 4 sharing only a
 /// domain, 10 in HubSpot alone and 8 Accounts in Salesforce alone.
 pub const DEMO_SHAPES: CompanyShapes = CompanyShapes {
@@ -257,15 +231,14 @@ pub const DEMO_OPPORTUNITIES: usize = 21;
 /// The demo's revenue on top of its people: companies and Accounts of every shape
 /// ([`DEMO_SHAPES`]), some of each side referenced by a person the other side has
 /// (`contact_emails`: people who are Contacts in Salesforce and contacts in HubSpot), and
-/// [`DEMO_OPPORTUNITIES`] Opportunities with the buyers as contact roles, and the id
-/// properties of [`add_id_properties`]. Returns
+/// [`DEMO_OPPORTUNITIES`] Opportunities with the buyers as contact roles (the id
+/// properties their creates key on are the world's, made by `World::serve`). Returns
 /// `(companies, accounts, opportunities, won)` as seeded.
 pub fn seed_demo_revenue(
     hubspot: &HubSpotSandbox,
     salesforce: &SalesforceSandbox,
     contact_emails: &[String],
 ) -> Result<(usize, usize, usize, usize), WorldError> {
-    add_id_properties(hubspot)?;
     let shapes = DEMO_SHAPES;
     let seeded = populate_companies(hubspot, salesforce, shapes)?;
     let shared = shapes.by_people + shapes.by_domain;
