@@ -12,6 +12,7 @@
 //!   convergence check;
 //! - [`child`]: the sub-commands run in the child, and how the parent runs them;
 //! - [`scenarios`]: the five scenarios of the issue, each returning a [`Report`];
+//! - [`settle`]: the backfill scenario's settle figure and the `--latency` option;
 //! - this module: tables, percentiles, peak RSS, the figures written with `--json`.
 //!
 //! Nothing here asserts a timing: targets are printed next to the figures, and a missed
@@ -24,6 +25,7 @@
 
 pub mod child;
 pub mod scenarios;
+pub mod settle;
 pub mod world;
 
 use std::collections::BTreeMap;

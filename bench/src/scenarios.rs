@@ -138,6 +138,8 @@ pub struct BackfillRun {
     pub settle_seen: Seen,
     /// Disagreements left after settling (empty: converged).
     pub problems: Vec<String>,
+    /// Without `settle`: the daemon's polls after the backfill until idle.
+    pub catch_up: Option<crate::settle::Settle>,
     /// The limits in force.
     pub limits: Limits,
 }
@@ -197,6 +199,11 @@ pub async fn run_backfill(
     let backfill = child::run(&["backfill", "--config", &config, "--restarts", restarts]).await?;
     let after = Seen::read(&world);
     let busiest_10s = world.hubspot.max_in_window(Duration::from_secs(10), false);
+    let catch_up = if settle {
+        None
+    } else {
+        Some(crate::settle::measure(&world, &config).await?)
+    };
     let settle = if settle {
         child::run(&["settle", "--config", &config, "--max-cycles", "10"]).await?
     } else {
@@ -216,15 +223,21 @@ pub async fn run_backfill(
         settle_seen: settled.since(&after),
         problems,
         limits,
+        catch_up,
     })
 }
 
-/// Scenario 1: the backfill under HubSpot Professional limits.
-pub async fn backfill(n: usize) -> anyhow::Result<Report> {
+/// Scenario 1: the backfill under HubSpot Professional limits, then the polls until idle;
+/// with `latency`, both sandboxes add that much (ms) to every request.
+pub async fn backfill(n: usize, latency: Option<(u64, u64)>) -> anyhow::Result<Report> {
     let limits = Limits::professional();
-    let run = run_backfill("backfill", n, limits, None, false).await?;
+    let faults = latency.map(crate::settle::jitter);
+    let run = run_backfill("backfill", n, limits, faults, false).await?;
     let mut report = Report::new("backfill");
     backfill_tables(&mut report, &run, "Backfill");
+    if let Some(catch_up) = &run.catch_up {
+        crate::settle::report(&mut report, catch_up, latency);
+    }
     report
         .notes
         .push(format!("Calls made: {}", run.seen.endpoints()));

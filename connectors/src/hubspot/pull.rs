@@ -159,7 +159,7 @@ impl Roads {
         if self.list() {
             format!("{costs}; the list is faster")
         } else if self.list_s >= self.search_s {
-            format!("{costs}; search is as fast")
+            format!("{costs}; searching is no slower")
         } else {
             format!("{costs}; the list costs more than twice the calls")
         }
