@@ -8,14 +8,14 @@
 //! together than they were sent, and the server sees more than N in one window.
 //!
 //! [`Limiter::rolling`] therefore keeps a slot for each of the last calls, held while the
-//! call is in flight and freed W (plus a margin of W/200) after the call was answered,
-//! less the shortest round trip among the recent calls. The margin thus follows the
-//! observed latency: what a call's round trip exceeds the shortest one by is the most its
-//! arrival can lag behind a quicker call's, so the next call, sent when the slot frees,
-//! arrives at least W after it. The shortest round trip is taken to be the latency every
-//! call pays, split between its legs alike; only the variation on top of it is waited
-//! for. On a quick link that is nothing; with 50–300 ms of jitter it is 125 ms a window on
-//! average (1.2% of the rate).
+//! call is in flight and freed W (plus a margin of W/200, at least 20 ms) after the call
+//! was answered, less the shortest round trip among the recent calls. The margin thus
+//! follows the observed latency: what a call's round trip exceeds the shortest one by is
+//! the most its arrival can lag behind a quicker call's, so the next call, sent when the
+//! slot frees, arrives at least W after it. The shortest round trip is taken to be the
+//! latency every call pays, split between its legs alike; only the variation on top of it
+//! is waited for. On a quick link that is nothing; with 50–300 ms of jitter it is 125 ms a
+//! window on average (1.3% of the burst rate, 12% of a per-second search rate).
 //!
 //! At full speed that is the nominal rate, and after a pause (truce linking or merging) up
 //! to N calls go at once, as the API allows. A token bucket (GCRA) cannot do both: with a
@@ -72,8 +72,9 @@ struct Window {
 }
 
 /// How many recent round trips the shortest is taken from: enough to see the floor of the
-/// latency, few enough to follow it when it changes.
-const RECENT: usize = 64;
+/// latency (the shortest of a few dozen overstates it), few enough to follow it when it
+/// changes.
+const RECENT: usize = 256;
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {
@@ -149,9 +150,11 @@ impl Limiter {
         (self.limit, self.window)
     }
 
-    /// How long a slot stays taken after its call was answered.
+    /// How long a slot stays taken after its call was answered (less the shortest round
+    /// trip): the window and a margin of W/200, at least 20 ms, for what the shortest
+    /// round trip cannot say (its legs' split, the server's processing time varying).
     fn span(&self) -> Duration {
-        self.window + self.window / 200
+        self.window + (self.window / 200).max(Duration::from_millis(20))
     }
 
     /// Waits until one call may be made, then spends it; the slot is held until the
