@@ -65,13 +65,14 @@ pub struct Settle {
     pub hubspot_calls: u64,
     /// Salesforce API calls (as the org counts them) during the cycles.
     pub salesforce_calls: u64,
-    /// HubSpot's own rate-limit refusals during the cycles.
-    pub hubspot_limit_429: u64,
+    /// HubSpot's own rate-limit refusals during the cycles, by policy: rolling 10 s,
+    /// search per second, daily.
+    pub hubspot_limit_429: [u64; 3],
 }
 
-fn limit_hits(world: &World) -> u64 {
+fn limit_hits(world: &World) -> [u64; 3] {
     let hits = world.hubspot.limit_hits();
-    hits.ten_secondly + hits.secondly + hits.daily
+    [hits.ten_secondly, hits.secondly, hits.daily]
 }
 
 /// Runs the settle cycles in a child, right after the backfill, against `world`.
@@ -86,7 +87,10 @@ pub async fn measure(world: &World, config: &str) -> anyhow::Result<Settle> {
         child,
         hubspot_calls: world.hubspot.counters().total() - hubspot,
         salesforce_calls: world.salesforce.api_usage().0 - salesforce,
-        hubspot_limit_429: limit_hits(world) - limited,
+        hubspot_limit_429: {
+            let now = limit_hits(world);
+            [0, 1, 2].map(|i| now[i] - limited[i])
+        },
     })
 }
 
@@ -122,9 +126,10 @@ pub fn report(report: &mut Report, settle: &Settle, latency: Option<(u64, u64)>)
         format!("{}, settled: {}", cycles.len(), c["settled"]),
         String::new(),
     ]);
+    let [ten, secondly, daily] = settle.hubspot_limit_429;
     table.row(vec![
-        "HubSpot 429s from its own limits".into(),
-        thousands(settle.hubspot_limit_429),
+        "HubSpot 429s from its own limits (10 s / search / daily)".into(),
+        format!("{ten} / {secondly} / {daily}"),
         "0".into(),
     ]);
     for (i, cycle) in cycles.iter().enumerate() {
@@ -158,7 +163,11 @@ pub fn report(report: &mut Report, settle: &Settle, latency: Option<(u64, u64)>)
             "seconds": wall,
             "hubspot_calls": settle.hubspot_calls,
             "salesforce_calls": settle.salesforce_calls,
-            "hubspot_limit_429": settle.hubspot_limit_429,
+            "hubspot_limit_429": {
+                "ten_secondly": ten,
+                "secondly": secondly,
+                "daily": daily,
+            },
             "cycles": cycles.len(),
             "settled": c["settled"],
             "roads": c["roads"],
