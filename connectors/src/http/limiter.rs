@@ -244,21 +244,6 @@ impl Limiter {
         }
     }
 
-    /// The mean round trip of the recent calls (zero before any): how long a call takes
-    /// when calls go one after the other.
-    pub fn mean_trip(&self) -> Duration {
-        match &self.shape {
-            Shape::Window(window) => {
-                let window = lock(window);
-                let n = u32::try_from(window.recent.len())
-                    .unwrap_or(u32::MAX)
-                    .max(1);
-                window.recent.iter().sum::<Duration>() / n
-            }
-            Shape::Bucket(_) => Duration::ZERO,
-        }
-    }
-
     /// Slots taken now, in flight or answered within the window.
     pub fn taken(&self) -> usize {
         match &self.shape {

@@ -145,16 +145,10 @@ impl Limits {
         Ok(held)
     }
 
-    /// How long one call of `kind` takes when such calls go one after the other: the
-    /// limit's spacing, or the mean recent round trip when that is longer (a slow link).
-    /// What a catch-up's roads are weighed with.
-    pub fn pace(&self, kind: CallKind) -> Duration {
-        let limiter = match kind {
-            CallKind::Standard => &self.burst,
-            CallKind::Search => &self.search,
-        };
-        let (calls, window) = limiter.limit();
-        (window / calls.max(1)).max(limiter.mean_trip())
+    /// The burst and search limits, as `(calls, window)`: what a catch-up's cost is
+    /// weighed with.
+    pub fn rates(&self) -> ((u32, Duration), (u32, Duration)) {
+        (self.burst.limit(), self.search.limit())
     }
 
     /// Reads the `X-HubSpot-RateLimit-*` headers of an answer. `refused` is true for a

@@ -28,8 +28,7 @@
 //! When a poll's first search reports (`total`) that at least [`CATCH_UP_MIN`] records
 //! changed behind its position (after a backfill, a bulk import, a long stop), the stream
 //! weighs the other road: the list endpoint reads *every* record, 100 a call, at the 10 s
-//! burst limit (19 calls a second, or one per round trip on a slow link: pages follow
-//! each other), with no 10,000 cap. It has no modified-since filter, so
+//! burst limit (19 calls a second), with no 10,000 cap. It has no modified-since filter, so
 //! it only pays when the changed set is a large share of the object: one more search
 //! (no filter, newest first, one row) counts the object's records and gives the newest
 //! stamp, and the list is taken when it is faster than paging search and costs at most
@@ -297,11 +296,8 @@ impl HubSpotConnector {
         let answer: SearchResponse = self.pipeline.send(call).await?;
         let (newest, _) = read_all(object, answer.results);
         let records = answer.total;
-        let limits = self.pipeline.vendor().limits();
-        let (list_pace, search_pace) = (
-            limits.pace(CallKind::Standard).as_secs_f64(),
-            limits.pace(CallKind::Search).as_secs_f64(),
-        );
+        let ((burst, burst_window), (searches, search_window)) =
+            self.pipeline.vendor().limits().rates();
         let per_page = kept.clamp(SEARCH_PAGE / 2, SEARCH_PAGE) as u64;
         let list_calls = records.div_ceil(LIST_PAGE as u64);
         let search_calls = changed.div_ceil(per_page);
@@ -310,8 +306,9 @@ impl HubSpotConnector {
             records,
             list_calls,
             search_calls,
-            list_s: list_calls as f64 * list_pace,
-            search_s: search_calls as f64 * search_pace,
+            list_s: list_calls as f64 * burst_window.as_secs_f64() / f64::from(burst.max(1)),
+            search_s: search_calls as f64 * search_window.as_secs_f64()
+                / f64::from(searches.max(1)),
         };
         let floor = newest
             .first()
