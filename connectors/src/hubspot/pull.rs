@@ -344,12 +344,16 @@ impl HubSpotConnector {
         let (mut records, rejected) = read_all(object, page.results);
         let start = &listing.holding;
         let by_time = start.id.parse::<u64>().is_err();
+        // Records stamped at or after the floor are the search's to read after the list:
+        // each version is delivered once.
+        let floor = listing.floor;
         records.retain(|r| {
-            if by_time {
+            let after_start = if by_time {
                 r.modified_at >= start.modified_at
             } else {
                 key(&r.cursor()) > key(start)
-            }
+            };
+            after_start && r.modified_at < floor
         });
         records.sort_by_key(|r| key(&r.cursor()));
         self.attach(object, &mut records).await?;
