@@ -68,7 +68,8 @@ pub fn engine(config: &Path) -> anyhow::Result<Engine> {
     ))
 }
 
-fn cycle_json(summary: &CycleSummary) -> Value {
+/// A cycle's summary as JSON (also the settle figure's cycle lines).
+pub(crate) fn cycle_json(summary: &CycleSummary) -> Value {
     json!({
         "pulled_hubspot": summary.pulled_hubspot,
         "pulled_salesforce": summary.pulled_salesforce,

@@ -14,6 +14,7 @@
 //! - [`scenarios`]: the five scenarios of the issue, each returning a [`Report`];
 //! - [`revenue`]: the revenue backfill (contacts, companies, deals, associations) and the
 //!   association sweep after it (issues 12 and 13);
+//! - [`settle`]: the backfill scenario's settle figure and the `--latency` option;
 //! - this module: tables, percentiles, peak RSS, the figures written with `--json`.
 //!
 //! Nothing here asserts a timing: targets are printed next to the figures, and a missed
@@ -27,6 +28,7 @@
 pub mod child;
 pub mod revenue;
 pub mod scenarios;
+pub mod settle;
 pub mod world;
 
 use std::collections::BTreeMap;

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --bin truce-bench -- [SCENARIO] [--records N[,N...]] [--json PATH]
+//!     [--latency MIN-MAX]
 //! ```
 //!
 //! Scenarios: `backfill`, `steady`, `engine`, `faults`, `side`, or `all` (the default), and
@@ -18,7 +19,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use truce_bench::{Report, child, scenarios};
+use truce_bench::{Report, child, scenarios, settle};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +47,10 @@ struct Cli {
     /// Steady state: the daemon's poll interval, in seconds.
     #[arg(long, default_value_t = 15)]
     poll: u64,
+    /// Backfill: both sandboxes wait MIN to MAX ms (seeded, uniform) before they see each
+    /// request, for the backfill and its settle cycles.
+    #[arg(long, value_parser = settle::parse_latency)]
+    latency: Option<(u64, u64)>,
     #[command(subcommand)]
     child: Option<ChildCommand>,
 }
@@ -93,6 +98,10 @@ enum ChildKind {
         #[arg(long, default_value_t = 10)]
         max_cycles: u32,
     },
+    CatchUp {
+        #[arg(long)]
+        config: PathBuf,
+    },
     Daemon {
         #[arg(long)]
         config: PathBuf,
@@ -117,6 +126,7 @@ async fn run_child(kind: ChildKind) -> anyhow::Result<Value> {
     match kind {
         ChildKind::Backfill { config, restarts } => child::backfill(&config, restarts).await,
         ChildKind::Settle { config, max_cycles } => child::settle(&config, max_cycles).await,
+        ChildKind::CatchUp { config } => settle::catch_up(&config).await,
         ChildKind::Daemon { config } => child::daemon(&config).await,
         ChildKind::Scan { config } => child::scan(&config).await,
         ChildKind::Reconcile { config } => child::reconcile_bench(&config).await,
@@ -149,7 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         reports.push(report);
     };
     if wanted(Scenario::Backfill) {
-        show(scenarios::backfill(n).await?, &mut reports);
+        show(scenarios::backfill(n, cli.latency).await?, &mut reports);
     }
     if wanted(Scenario::Steady) {
         show(

@@ -140,6 +140,8 @@ pub struct BackfillRun {
     pub settle_seen: Seen,
     /// Disagreements left after settling (empty: converged).
     pub problems: Vec<String>,
+    /// Without `settle`: the daemon's polls after the backfill until idle.
+    pub catch_up: Option<crate::settle::Settle>,
     /// The limits in force.
     pub limits: Limits,
 }
@@ -176,13 +178,22 @@ impl BackfillRun {
     }
 }
 
-/// Seeds `n` + `n` records (half shared), runs the backfill in a child, then settles.
+/// What a backfill run does once the backfill has finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterBackfill {
+    /// Runs cycles until nothing is written (at most 10), to check convergence.
+    Converge,
+    /// Measures the settle figure: seconds and HubSpot calls until two idle polls.
+    MeasureSettle,
+}
+
+/// Seeds `n` + `n` records (half shared), runs the backfill in a child, then does `then`.
 pub async fn run_backfill(
     name: &str,
     n: usize,
     limits: Limits,
     faults: Option<Faults>,
-    settle: bool,
+    then: AfterBackfill,
 ) -> anyhow::Result<BackfillRun> {
     let world = World::start(name, limits, "15s", "60s").await?;
     world.populate(n)?;
@@ -199,10 +210,15 @@ pub async fn run_backfill(
     let backfill = child::run(&["backfill", "--config", &config, "--restarts", restarts]).await?;
     let after = Seen::read(&world);
     let busiest_10s = world.hubspot.max_in_window(Duration::from_secs(10), false);
-    let settle = if settle {
-        child::run(&["settle", "--config", &config, "--max-cycles", "10"]).await?
-    } else {
-        Value::Null
+    let (catch_up, settle) = match then {
+        AfterBackfill::MeasureSettle => (
+            Some(crate::settle::measure(&world, &config).await?),
+            Value::Null,
+        ),
+        AfterBackfill::Converge => (
+            None,
+            child::run(&["settle", "--config", &config, "--max-cycles", "10"]).await?,
+        ),
     };
     let settled = Seen::read(&world);
     world.hubspot.set_faults(Faults::default());
@@ -218,15 +234,21 @@ pub async fn run_backfill(
         settle_seen: settled.since(&after),
         problems,
         limits,
+        catch_up,
     })
 }
 
-/// Scenario 1: the backfill under HubSpot Professional limits.
-pub async fn backfill(n: usize) -> anyhow::Result<Report> {
+/// Scenario 1: the backfill under HubSpot Professional limits, then the polls until idle;
+/// with `latency`, both sandboxes add that much (ms) to every request.
+pub async fn backfill(n: usize, latency: Option<(u64, u64)>) -> anyhow::Result<Report> {
     let limits = Limits::professional();
-    let run = run_backfill("backfill", n, limits, None, false).await?;
+    let faults = latency.map(crate::settle::jitter);
+    let run = run_backfill("backfill", n, limits, faults, AfterBackfill::MeasureSettle).await?;
     let mut report = Report::new("backfill");
     backfill_tables(&mut report, &run, "Backfill");
+    if let Some(catch_up) = &run.catch_up {
+        crate::settle::report(&mut report, catch_up, latency);
+    }
     report
         .notes
         .push(format!("Calls made: {}", run.seen.endpoints()));
@@ -424,7 +446,7 @@ fn backfill_tables(report: &mut Report, run: &BackfillRun, title: &str) {
 /// sides, against a fault-free run of the same size.
 pub async fn faults(n: usize) -> anyhow::Result<Report> {
     let limits = Limits::professional();
-    let clean = run_backfill("faults-clean", n, limits, None, true).await?;
+    let clean = run_backfill("faults-clean", n, limits, None, AfterBackfill::Converge).await?;
     let faults = Faults {
         server_error: 0.10,
         rate_limited: 0.05,
@@ -432,7 +454,7 @@ pub async fn faults(n: usize) -> anyhow::Result<Report> {
         drop_connection: 0.02,
         ..Faults::default()
     };
-    let faulty = run_backfill("faults", n, limits, Some(faults), true).await?;
+    let faulty = run_backfill("faults", n, limits, Some(faults), AfterBackfill::Converge).await?;
     let mut report = Report::new("faults");
     backfill_tables(&mut report, &clean, "Fault-free");
     backfill_tables(&mut report, &faulty, "With faults");

@@ -63,6 +63,15 @@ fn a_small_backfill_spends_the_fewest_calls_the_batch_sizes_allow() {
         "{calls} Salesforce calls against {min}: {run}"
     );
     assert!(n(&run["busiest_10s"]) <= 190, "{run}");
+    // The polls after it reach two idle ones, and HubSpot refuses none of their calls.
+    let settle = &figures["backfill"]["figures"]["settle"];
+    assert_eq!(settle["settled"], Value::Bool(true), "{settle}");
+    let refused = &settle["hubspot_limit_429"];
+    assert_eq!(
+        n(&refused["ten_secondly"]) + n(&refused["secondly"]) + n(&refused["daily"]),
+        0,
+        "{settle}"
+    );
 }
 
 #[test]

@@ -11,7 +11,9 @@
 //! a test run is reproducible for a given seed and request order. The middleware
 //! ([`layer`]) applies it:
 //!
-//! - `latency`: every request waits this long first;
+//! - `latency`, `latency_jitter`: every request waits `latency` plus a seeded random share
+//!   of `latency_jitter` first (50–300 ms is `latency` 50 ms, `latency_jitter` 250 ms),
+//!   before the API sees it, as a slow network or a queueing proxy delays arrivals;
 //! - `server_error`, `rate_limited`: the request is refused before it is processed, with the
 //!   system's own body ([`FaultBodies`]);
 //! - `drop_connection`: the request is processed, then the connection is cut before the body
@@ -57,6 +59,8 @@ pub struct Faults {
     pub truncated_body: f64,
     /// Wait this long before handling every request.
     pub latency: Duration,
+    /// Wait up to this much longer, drawn per request (uniformly, seeded).
+    pub latency_jitter: Duration,
     /// Faults for the next requests, one each, in order, before any drawn by chance.
     pub script: Vec<Fault>,
 }
@@ -84,6 +88,8 @@ pub enum Fault {
 pub struct FaultInjector {
     faults: Mutex<Faults>,
     rng: Mutex<StdRng>,
+    /// Its own stream, so jitter leaves the fault draws of a seed unchanged.
+    jitter_rng: Mutex<StdRng>,
 }
 
 impl FaultInjector {
@@ -92,7 +98,21 @@ impl FaultInjector {
         FaultInjector {
             faults: Mutex::new(Faults::default()),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            jitter_rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5EED_1A7E_0C1E_0001)),
         }
+    }
+
+    /// How long the next request waits before the API sees it: the latency and a drawn
+    /// share of the jitter.
+    pub fn delay(&self) -> Duration {
+        let faults = lock(&self.faults);
+        let (base, jitter) = (faults.latency, faults.latency_jitter);
+        drop(faults);
+        if jitter.is_zero() {
+            return base;
+        }
+        let share: f64 = lock(&self.jitter_rng).random();
+        base + jitter.mul_f64(share)
     }
 
     /// Replaces the fault probabilities.
@@ -228,7 +248,7 @@ async fn count_and_fault(
         None => format!("{} {}", request.method(), request.uri().path()),
     };
     state.counters.hit(&endpoint);
-    let latency = state.faults.get().latency;
+    let latency = state.faults.delay();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -350,6 +370,31 @@ mod tests {
     fn no_faults_are_drawn_by_default() {
         let injector = FaultInjector::new(7);
         assert!((0..1000).all(|_| injector.draw().is_none()));
+    }
+
+    #[test]
+    fn latency_jitter_is_drawn_within_its_bounds_and_repeats_for_a_seed() {
+        let draw_all = || {
+            let injector = FaultInjector::new(9);
+            injector.set(Faults {
+                latency: Duration::from_millis(50),
+                latency_jitter: Duration::from_millis(250),
+                ..Faults::default()
+            });
+            (0..1_000).map(|_| injector.delay()).collect::<Vec<_>>()
+        };
+        let delays = draw_all();
+        assert_eq!(delays, draw_all(), "same seed, same delays");
+        let (low, high) = (Duration::from_millis(50), Duration::from_millis(300));
+        assert!(delays.iter().all(|d| (low..=high).contains(d)));
+        let slow = delays
+            .iter()
+            .filter(|d| **d > Duration::from_millis(175))
+            .count();
+        assert!(
+            (400..600).contains(&slow),
+            "{slow} of 1,000 above the middle"
+        );
     }
 
     #[test]

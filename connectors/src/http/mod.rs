@@ -6,7 +6,8 @@
 //!   parse) and the [`Vendor`] trait, the half of it each API supplies.
 //! - [`token`]: the one token cache, generation-counted so concurrent refusals renew once.
 //! - [`retry`]: every retry decision (the only user of the `backoff` crate).
-//! - [`limiter`]: governor limiters, one per API budget.
+//! - [`limiter`]: one limiter per API budget (rolling windows counted from answers,
+//!   governor buckets for daily shares).
 //! - [`classify`]: the default status → [`ErrorClass`] table and `Retry-After` parsing.
 //!
 //! Secrets: auth headers are set with `bearer_auth`, which marks them sensitive so `Debug`
@@ -28,7 +29,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, Error, ErrorClass};
 
-pub use limiter::Limiter;
+pub use limiter::{Held, Limiter};
 pub use pipeline::{Call, Hold, Pipeline, Vendor};
 pub use retry::{Repeat, RetryPolicy, retry};
 pub use token::Token;

@@ -3,7 +3,8 @@
 //! ```text
 //! admit:        vendor.admit(kind)            wait while a gate is closed (once per call)
 //! loop {
-//!     limiter:  vendor.spend(kind)            wait for the rate limiters (an Err is final)
+//!     limiter:  vendor.take(kind)             wait for the rate limiters (an Err is final);
+//!                                             the slot taken is held until the answer
 //!     auth:     tokens.current()              the cached token, renewed ahead of expiry
 //!     send:     one request, counted by calls(), in a concurrency slot when the vendor has them
 //!     observe:  vendor.observe(answer)        usage headers, a refusal's policy -> budgets
@@ -32,6 +33,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::SemaphorePermit;
 
+use super::limiter::Held;
 use super::retry::{Attempts, Next, Renewal, Repeat, RetryPolicy, retry};
 use super::token::{Issued, Token, TokenCache};
 use super::{HttpClient, Response};
@@ -86,6 +88,13 @@ pub trait Vendor: Send + Sync + Sized + 'static {
     async fn spend(&self, kind: Self::Kind, action: &str) -> Result<(), Error> {
         let _ = (kind, action);
         Ok(())
+    }
+
+    /// Spends one request of `kind` like [`Vendor::spend`], and hands back the rolling
+    /// window slot it took, which the pipeline holds until the answer has come: a limit
+    /// counted at the server is counted from arrivals, which lie between send and answer.
+    async fn take<'a>(&'a self, kind: Self::Kind, action: &str) -> Result<Held<'a>, Error> {
+        self.spend(kind, action).await.map(|()| Held::none())
     }
 
     /// A slot among the requests in flight, held while one is sent.
@@ -254,14 +263,16 @@ impl<V: Vendor> Pipeline<V> {
                 self.vendor.admit(self, call.kind, &call.action).await?;
                 admit = false;
             }
-            if budgeted {
-                self.vendor.spend(call.kind, &call.action).await?;
-            }
+            let held = if budgeted {
+                self.vendor.take(call.kind, &call.action).await?
+            } else {
+                Held::none()
+            };
             let token = match renewed.take() {
                 Some(token) => token,
                 None => self.token().await?,
             };
-            let (err, hold) = match self.exchange(call, &token).await {
+            let (err, hold) = match self.exchange(call, &token, held).await {
                 Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
             };
@@ -288,11 +299,13 @@ impl<V: Vendor> Pipeline<V> {
         retry(&self.retry, |_| self.vendor.request_token(&self.http)).await
     }
 
-    /// One request and its answer: sent, observed, classified, parsed.
+    /// One request and its answer: sent, observed, classified, parsed. The budget's slot
+    /// (`held`) is released as soon as the answer (or the failure to get one) is in.
     async fn exchange<T: DeserializeOwned>(
         &self,
         call: &Call<V::Kind>,
         token: &Issued,
+        held: Held<'_>,
     ) -> Result<T, (Error, Hold)> {
         let url = self.url(&call.path, token);
         let mut request = self
@@ -311,10 +324,9 @@ impl<V: Vendor> Pipeline<V> {
         let response = {
             let _slot = self.vendor.slot().await;
             self.calls.fetch_add(1, Ordering::Relaxed);
-            self.http
-                .send(request, &call.action)
-                .await
-                .map_err(|err| (err, Hold::Free))?
+            let sent = self.http.send(request, &call.action).await;
+            drop(held);
+            sent.map_err(|err| (err, Hold::Free))?
         };
         if !response.is_success() {
             let err = self.vendor.classify(call.kind, &response, &call.action);

@@ -14,8 +14,9 @@
 //! Refusals keep HubSpot's words: the detail's code (`INVALID_EMAIL`), else the 429's
 //! `policyName`, else the category; the one detail's message when there is one (it matches
 //! what a 207 says about the same record); the properties named. A 429 waits for
-//! `Retry-After`, or its policy's window; a `DAILY` one carries the code `DAILY` and a wait
-//! until midnight, which no call sleeps through (see [`crate::http::retry`]).
+//! `Retry-After`, or else at the budget its policy names until a slot frees (`limits`); a
+//! `DAILY` one carries the code `DAILY` and a wait until midnight, which no call sleeps
+//! through (see [`crate::http::retry`]).
 //!
 //! Errors inside a 207 batch answer are classified here too ([`class_of_category`],
 //! [`api_of_standard`]).
@@ -34,7 +35,7 @@ use super::wire::{ErrorBody, OAuthError, StandardError, TokenResponse};
 use crate::error::{ApiError, Error, ErrorClass};
 use crate::http::classify::{class_of_status, retry_after};
 use crate::http::pipeline::{Hold, Vendor};
-use crate::http::{HttpClient, Response, Token};
+use crate::http::{Held, HttpClient, Response, Token};
 use crate::secret::Secret;
 
 /// The id HubSpot names in a 409 duplicate-email answer (`Existing ID: 123`).
@@ -181,7 +182,7 @@ impl Vendor for HubSpotCalls {
         let body = serde_json::from_slice::<ErrorBody>(&response.body).ok();
         if response.status == 429 {
             // Whatever the body says (a gateway's 429 has none of HubSpot's fields), a 429
-            // waits for `Retry-After` or its policy's window.
+            // waits for `Retry-After` or at the budget its policy names.
             let mut api = body.as_ref().map_or_else(
                 || ApiError {
                     status: Some(response.status),
@@ -219,15 +220,20 @@ impl Vendor for HubSpotCalls {
     }
 
     async fn spend(&self, kind: CallKind, action: &str) -> Result<(), Error> {
+        self.limits.acquire(kind, action).await.map(drop)
+    }
+
+    async fn take<'a>(&'a self, kind: CallKind, action: &str) -> Result<Held<'a>, Error> {
         self.limits.acquire(kind, action).await
     }
 
     fn observe(&self, kind: CallKind, response: &Response, refusal: Option<&Error>) -> Hold {
+        let limited = refusal.filter(|e| e.class() == ErrorClass::RateLimited);
         // Search answers carry no rate-limit headers.
         if kind == CallKind::Standard {
-            self.limits.observe(&response.headers);
+            self.limits.observe(&response.headers, limited.is_some());
         }
-        if let Some(err) = refusal.filter(|e| e.class() == ErrorClass::RateLimited) {
+        if let Some(err) = limited {
             let policy = err.api().code.as_deref().and_then(Policy::parse);
             self.limits.rate_limited(kind, policy, &response.headers);
         }
@@ -335,7 +341,8 @@ mod tests {
         );
         assert_eq!(err.class(), ErrorClass::RateLimited);
         assert_eq!(err.api().code.as_deref(), Some("SECONDLY"));
-        assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+        // No Retry-After: the retry waits at the search budget, which the 429 fills.
+        assert_eq!(err.retry_after(), Some(Duration::ZERO));
         let mut headers = HeaderMap::new();
         headers.insert("retry-after", HeaderValue::from_static("3"));
         let err = calls.classify(CallKind::Standard, &answer(429, "{}", headers), "list");

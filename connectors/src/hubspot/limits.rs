@@ -1,21 +1,27 @@
 //! HubSpot's three budgets, and what its answers say about them.
 //!
 //! - The per-app burst, `requests_per_10s` per rolling 10 s: a [`Limiter::rolling`], so
-//!   truce runs at the full rate without ever bouncing off the limit.
-//! - Search, `search_requests_per_second`: its own limiter. Search is exempt from the burst
-//!   limit (HubSpot's spec says so) and sends no rate-limit headers.
+//!   truce runs at the full rate without ever bouncing off the limit. Its slots are counted
+//!   from each call's answer, so latency between truce and HubSpot cannot crowd more than
+//!   the limit into one of HubSpot's windows (see [`crate::http::limiter`]).
+//! - Search, `search_requests_per_second`: its own limiter, counted the same way. Search is
+//!   exempt from the burst limit (HubSpot's spec says so) and sends no rate-limit headers.
 //! - The daily share, `daily_quota × daily_share` per 24 h: a limiter with a burst of half
 //!   the share (a backfill may spend fast), refilling the rest over the day.
 //!
-//! Headers: `X-HubSpot-RateLimit-Remaining: 0` pauses the burst limiter briefly (another
-//! client of the same app is spending too); the daily headers feed [`Limits::quota`], and a
-//! `Daily-Remaining` of 0 stops calls until the next UTC midnight. HubSpot resets at
-//! midnight in the portal's time zone, which truce does not know; a `Retry-After` on the
-//! DAILY 429, when HubSpot sends one, wins over the UTC guess.
+//! Headers: `X-HubSpot-RateLimit-Remaining` with `-Interval-Milliseconds` is compared with
+//! what the burst window leaves; calls HubSpot counted that truce did not send (another
+//! client of the same app) hold slots of the window until they leave HubSpot's interval.
+//! The daily headers feed [`Limits::quota`], and a `Daily-Remaining` of 0 stops calls until
+//! the next UTC midnight. HubSpot resets at midnight in the portal's time zone, which truce
+//! does not know; a `Retry-After` on the DAILY 429, when HubSpot sends one, wins over the
+//! UTC guess.
 //!
-//! A 429 names its policy: `TEN_SECONDLY_ROLLING` pauses the burst limiter for `Retry-After`
-//! or 10 s, `SECONDLY` the search limiter for `Retry-After` or 1 s, and `DAILY` stops calls
-//! until midnight, failing fast instead of sleeping for hours.
+//! A 429 names its policy, and is waited out at the budget it names, never for a fixed
+//! time: `TEN_SECONDLY_ROLLING` fills the burst window (HubSpot says none is left) so the
+//! retry goes when its first slot frees; `SECONDLY` does the same to the search window;
+//! `DAILY` stops calls until midnight, failing fast instead of sleeping for hours. A
+//! `Retry-After`, when sent, pauses the named budget for that long instead.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -26,8 +32,8 @@ use tokio::time::Instant;
 use super::config::HubSpotConfig;
 use crate::contract::Quota;
 use crate::error::{ApiError, Error, ErrorClass};
-use crate::http::Limiter;
 use crate::http::classify;
+use crate::http::{Held, Limiter};
 use crate::lock;
 
 /// Which budget a call spends.
@@ -115,9 +121,10 @@ impl Limits {
         }
     }
 
-    /// Waits until a call of `kind` may be made, then spends it. Fails at once while the
-    /// daily allowance is spent.
-    pub async fn acquire(&self, kind: CallKind, action: &str) -> Result<(), Error> {
+    /// Waits until a call of `kind` may be made, then spends it; the rolling window's slot
+    /// is held until the returned [`Held`] is dropped. Fails at once while the daily
+    /// allowance is spent.
+    pub async fn acquire(&self, kind: CallKind, action: &str) -> Result<Held<'_>, Error> {
         if let Some(until) = *lock(&self.stopped_until) {
             let now = Instant::now();
             if until > now {
@@ -130,22 +137,37 @@ impl Limits {
                 return Err(Error::new(ErrorClass::RateLimited, action, api));
             }
         }
-        match kind {
+        let held = match kind {
             CallKind::Standard => self.burst.acquire().await,
             CallKind::Search => self.search.acquire().await,
-        }
-        self.daily.acquire().await;
-        Ok(())
+        };
+        drop(self.daily.acquire().await);
+        Ok(held)
     }
 
-    /// Reads the `X-HubSpot-RateLimit-*` headers of an answer.
-    pub fn observe(&self, headers: &HeaderMap) {
+    /// The burst and search limits, as `(calls, window)`: what a catch-up's cost is
+    /// weighed with.
+    pub fn rates(&self) -> ((u32, Duration), (u32, Duration)) {
+        (self.burst.limit(), self.search.limit())
+    }
+
+    /// Reads the `X-HubSpot-RateLimit-*` headers of an answer. `refused` is true for a
+    /// 429, whose remaining count [`Limits::rate_limited`] handles.
+    pub fn observe(&self, headers: &HeaderMap, refused: bool) {
         let number =
             |name: &str| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
-        if number("x-hubspot-ratelimit-remaining") == Some(0) {
-            // Someone else spends from the same budget: let a slot free up before going on.
-            let interval = number("x-hubspot-ratelimit-interval-milliseconds").unwrap_or(10_000);
-            self.burst.pause_for(Duration::from_millis(interval / 20));
+        if !refused && let Some(left) = number("x-hubspot-ratelimit-remaining") {
+            let interval = interval(headers);
+            let unseen = self
+                .burst
+                .server_remaining(u32::try_from(left).unwrap_or(u32::MAX), interval);
+            if unseen > 0 {
+                tracing::debug!(
+                    unseen,
+                    remaining = left,
+                    "HubSpot counts calls truce did not send; holding them in the burst window"
+                );
+            }
         }
         if let (Some(limit), Some(left)) = (
             number("x-hubspot-ratelimit-daily"),
@@ -170,7 +192,9 @@ impl Limits {
     }
 
     /// The policy a 429 of `kind` falls under (the named one, else the one its kind
-    /// spends from) and how long to wait: `Retry-After`, else the policy's window.
+    /// spends from) and how long the retry waits before it goes back to the budgets:
+    /// `Retry-After` when sent; for the rolling policies nothing more (the budget, filled
+    /// by [`Limits::rate_limited`], holds it until a slot frees); until midnight for DAILY.
     pub fn policy_wait(
         kind: CallKind,
         policy: Option<Policy>,
@@ -182,14 +206,15 @@ impl Limits {
             CallKind::Standard => Policy::TenSecondlyRolling,
         });
         let wait = match policy {
-            Policy::TenSecondlyRolling => asked.unwrap_or(Duration::from_secs(10)),
-            Policy::Secondly => asked.unwrap_or(Duration::from_secs(1)),
+            Policy::TenSecondlyRolling | Policy::Secondly => asked.unwrap_or(Duration::ZERO),
             Policy::Daily => asked.unwrap_or_else(until_utc_midnight),
         };
         (policy, wait)
     }
 
-    /// Handles a 429: pauses the budget its policy names and says how long to wait.
+    /// Handles a 429: the budget its policy names is paused for `Retry-After`, or else
+    /// taken as full (HubSpot says nothing is left in it), so the next call of that budget
+    /// goes when its first slot frees. Returns the wait before the retry.
     pub fn rate_limited(
         &self,
         kind: CallKind,
@@ -197,11 +222,24 @@ impl Limits {
         headers: &HeaderMap,
     ) -> Duration {
         let (policy, wait) = Self::policy_wait(kind, policy, headers);
-        match policy {
-            Policy::TenSecondlyRolling => self.burst.pause_for(wait),
-            Policy::Secondly => self.search.pause_for(wait),
-            Policy::Daily => self.stop_for(wait),
+        let asked = classify::retry_after(headers).is_some();
+        let budget = match policy {
+            Policy::TenSecondlyRolling => Some((&self.burst, interval(headers))),
+            Policy::Secondly => Some((&self.search, Duration::from_secs(1))),
+            Policy::Daily => None,
+        };
+        match budget {
+            Some((limiter, _)) if asked => limiter.pause_for(wait),
+            Some((limiter, interval)) => {
+                limiter.server_remaining(0, interval);
+            }
+            None => self.stop_for(wait),
         }
+        tracing::debug!(
+            policy = policy.name(),
+            wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "HubSpot rate limit reached; waiting at its budget"
+        );
         wait
     }
 
@@ -209,6 +247,17 @@ impl Limits {
     pub fn quota(&self) -> Option<Quota> {
         *lock(&self.quota)
     }
+}
+
+/// HubSpot's rolling interval as its headers state it (10 s when they do not).
+fn interval(headers: &HeaderMap) -> Duration {
+    let ms = headers
+        .get("x-hubspot-ratelimit-interval-milliseconds")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .unwrap_or(10_000);
+    Duration::from_millis(ms)
 }
 
 #[cfg(test)]
@@ -226,24 +275,55 @@ mod tests {
         ))
     }
 
-    #[test]
-    fn a_429_waits_for_its_policy_window_when_no_retry_after_is_given() {
+    #[tokio::test(start_paused = true)]
+    async fn a_429_is_waited_out_at_the_budget_its_policy_names_not_for_a_fixed_time() {
         let limits = limits();
         let none = HeaderMap::new();
-        assert_eq!(
-            limits.rate_limited(CallKind::Standard, Some(Policy::TenSecondlyRolling), &none),
-            Duration::from_secs(10)
-        );
-        assert_eq!(
-            limits.rate_limited(CallKind::Search, Some(Policy::Secondly), &none),
-            Duration::from_secs(1)
-        );
+        for _ in 0..100 {
+            drop(limits.acquire(CallKind::Standard, "list").await.unwrap());
+        }
+        tokio::time::advance(Duration::from_secs(5)).await;
+        // TEN_SECONDLY_ROLLING: HubSpot's window is full of truce's own 100 calls; the retry
+        // goes when the first of them leaves it (10.05 s after its answer), 5.05 s after
+        // the refusal, not 10 s.
+        let wait = limits.rate_limited(CallKind::Standard, Some(Policy::TenSecondlyRolling), &none);
+        assert_eq!(wait, Duration::ZERO);
+        let refused_at = Instant::now();
+        drop(limits.acquire(CallKind::Standard, "list").await.unwrap());
+        assert_eq!(Instant::now() - refused_at, Duration::from_millis(5_050));
+        // SECONDLY: the search window, a second long, not the burst's.
+        let wait = limits.rate_limited(CallKind::Search, Some(Policy::Secondly), &none);
+        assert_eq!(wait, Duration::ZERO);
+        let refused_at = Instant::now();
+        drop(limits.acquire(CallKind::Search, "search").await.unwrap());
+        assert!(Instant::now() - refused_at <= Duration::from_secs(1));
+        // Retry-After, when sent, is the wait.
         let mut asked = HeaderMap::new();
         asked.insert("retry-after", HeaderValue::from_static("3"));
         assert_eq!(
             limits.rate_limited(CallKind::Standard, None, &asked),
             Duration::from_secs(3)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn remaining_headers_below_truces_own_count_hold_the_difference() {
+        let limits = limits();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-hubspot-ratelimit-remaining",
+            HeaderValue::from_static("0"),
+        );
+        headers.insert(
+            "x-hubspot-ratelimit-interval-milliseconds",
+            HeaderValue::from_static("10000"),
+        );
+        limits.observe(&headers, false);
+        // Another client spent the whole window: the next call waits for one of its calls
+        // to leave HubSpot's interval (they leave evenly over it).
+        let start = Instant::now();
+        drop(limits.acquire(CallKind::Standard, "list").await.unwrap());
+        assert_eq!(Instant::now() - start, Duration::from_millis(100));
     }
 
     #[tokio::test]
@@ -258,7 +338,7 @@ mod tests {
             "x-hubspot-ratelimit-daily-remaining",
             HeaderValue::from_static("0"),
         );
-        limits.observe(&headers);
+        limits.observe(&headers, false);
         assert_eq!(
             limits.quota(),
             Some(Quota {

@@ -72,6 +72,8 @@ pub struct HubSpotConnector {
     /// Streams read to the end, and where: a continuation page skips them.
     finished: Mutex<HashMap<String, Cursor>>,
     polls: PollTimes,
+    /// The list road's lists in progress and floors (see `pull`).
+    catch_up: pull::CatchUps,
 }
 
 impl HubSpotConnector {
@@ -97,6 +99,7 @@ impl HubSpotConnector {
             last_sweep: Mutex::new(None),
             finished: Mutex::new(HashMap::new()),
             polls: PollTimes::default(),
+            catch_up: pull::CatchUps::default(),
         })
     }
 

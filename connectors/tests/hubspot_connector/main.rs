@@ -35,6 +35,7 @@ macro_rules! per_version {
 }
 
 mod associations;
+mod catch_up;
 mod contacts;
 mod revenue;
 mod versions;
