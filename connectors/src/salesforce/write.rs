@@ -158,6 +158,11 @@ impl SalesforceConnector {
                     let action = format!("Salesforce write of {records} records");
                     // Plain creates are not idempotent: never repeat them blindly.
                     let once = call.iter().any(|(k, _)| matches!(k, Kind::Create(_)));
+                    tracing::debug!(
+                        collections = call.len(),
+                        records,
+                        "Salesforce composite write"
+                    );
                     let result = self.composite(subs, &action, once).await;
                     (call, result)
                 }))
