@@ -63,6 +63,9 @@ impl Notifier {
             (None, None) => return Ok(()),
             _ => UnixDatagram::unbound()?,
         };
+        // As sd_notify(3) does (MSG_DONTWAIT): a listener that does not read, and whose
+        // queue is full, loses a status line; it must never stall the sync.
+        socket.set_nonblocking(true)?;
         if let Some(path) = &self.socket {
             socket.send_to(message.as_bytes(), path)?;
         } else if let Some(name) = &self.abstract_name {
@@ -221,6 +224,25 @@ mod tests {
         let mut buf = [0u8; 64];
         let n = listener.recv(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"READY=1\nSTATUS=ok");
+    }
+
+    #[test]
+    fn a_listener_that_does_not_read_never_blocks_a_notification() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let listener = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let notifier = Notifier {
+            socket: Some(path),
+            abstract_name: None,
+        };
+        // Far more than a datagram socket queues (net.unix.max_dgram_qlen, 10 by default):
+        // were a send to block, this test would hang.
+        for i in 0..1000 {
+            notifier.notify(&format!("STATUS=cycle {i}"));
+        }
+        let mut buf = [0u8; 64];
+        let n = listener.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"STATUS=cycle 0");
     }
 
     #[test]
