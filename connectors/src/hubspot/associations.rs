@@ -19,7 +19,9 @@
 //!
 //! Cost: one call per 1,000 records per association (plus one per further 500 links of a
 //! record that has more). A pull page of 200 contacts with `@company` costs one search and
-//! one association read; an empty page costs no read. Archived records (the sweep) carry
+//! one association read; an empty page costs no read. A scan page gathers ten list pages
+//! ([`gathered_rows`]) before its read, so a backfill's scan costs one read per 1,000
+//! records and association, not one per list page of 100. Archived records (the sweep) carry
 //! no association fields: archiving removes a record's associations.
 
 use std::collections::HashMap;
@@ -41,6 +43,18 @@ use crate::http::Call;
 
 /// Most ids per batch read (HubSpot's limit since 2025-02-10).
 pub const READ_BATCH: usize = 1_000;
+
+/// How many rows a page of `object` gathers, reading API pages of `page` rows, before its
+/// association fields are read: a whole batch read's worth ([`READ_BATCH`]) when it has
+/// any, so a scan costs one read per 1,000 records rather than per list page of 100;
+/// one API page when it has none, as there is nothing to save.
+pub fn gathered_rows(object: &Configured, page: usize) -> usize {
+    if object.associations.is_empty() {
+        page
+    } else {
+        READ_BATCH.max(page)
+    }
+}
 
 /// One record linked to another through an association, with every type between them.
 #[derive(Debug, Clone, PartialEq, Eq)]

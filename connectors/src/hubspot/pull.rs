@@ -62,6 +62,8 @@
 //! contacts, `hs_lastmodifieddate` on companies and deals; `objects.rs`). The configured
 //! association fields (`@company`, `@contacts`) are read beside every page of records,
 //! pulled, scanned or fetched (`associations.rs`): one more call per page and association.
+//! A scan of an object with association fields gathers ten list pages (1,000 records, one
+//! batch read's worth) into one page, so its reads cost one call per 1,000 records.
 //!
 //! Merges need no stream of their own: the surviving record is new (or modified), so it is
 //! pulled, and its `hs_merged_object_ids` become [`Record::merged_ids`].
@@ -77,6 +79,7 @@ use reqwest::Method;
 use tokio::time::Instant;
 
 use super::HubSpotConnector;
+use super::associations::gathered_rows;
 use super::limits::CallKind;
 use super::objects::Configured;
 use super::records::{id_number, key, read_all, read_archived};
@@ -623,20 +626,36 @@ impl HubSpotConnector {
         self.pipeline.send(call).await
     }
 
-    /// One page of a full scan: the list endpoint, resumed from its `after` token.
+    /// One page of a full scan: list pages from the `after` token `resume`, as many as
+    /// one association read covers ([`gathered_rows`]), returned as one page whose `next`
+    /// is the token after the last list page read: nothing is skipped on a restart.
     pub(super) async fn scan_page(
         &self,
         object: &Configured,
         resume: Option<&str>,
     ) -> Result<ScanPage, Error> {
-        let page = self.list_page(object, resume, false).await?;
-        let (mut records, rejected) = read_all(object, page.results);
-        self.attach(object, &mut records).await?;
-        Ok(ScanPage {
-            records,
-            rejected,
-            next: page.paging.and_then(|p| p.next).map(|n| n.after),
-        })
+        let gather = gathered_rows(object, LIST_PAGE);
+        let mut scanned = ScanPage {
+            next: resume.map(str::to_string),
+            ..ScanPage::default()
+        };
+        let mut rows = 0;
+        loop {
+            let page = self
+                .list_page(object, scanned.next.as_deref(), false)
+                .await?;
+            let read = page.results.len();
+            rows += read;
+            let (records, rejected) = read_all(object, page.results);
+            scanned.records.extend(records);
+            scanned.rejected.extend(rejected);
+            scanned.next = page.paging.and_then(|p| p.next).map(|n| n.after);
+            if scanned.next.is_none() || read == 0 || rows + LIST_PAGE > gather {
+                break;
+            }
+        }
+        self.attach(object, &mut scanned.records).await?;
+        Ok(scanned)
     }
 
     /// Reads records by id, or by email, 100 per call; keys that do not exist are left out.

@@ -150,6 +150,59 @@ async fn pull_scan_and_fetch_pages_carry_the_configured_associations(v: ApiVersi
     assert!(found.records[0].fields["@company"].is_string());
 }
 
+async fn a_scan_reads_associations_once_per_1000_records_and_resumes_from_its_token(v: ApiVersion) {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let (_, people, deals) = revenue_world(&sandbox, 2_500);
+    let conn = linked_connector(&served, &sandbox, v);
+    sandbox.counters().reset();
+    let list = |object: &str| endpoint(v, "GET", "objects", &format!("/{object}"));
+
+    let first = conn.scan(ObjectType::HubSpotContact, None).await.unwrap();
+    assert_eq!(first.records.len(), 1_000, "ten list pages gathered");
+    assert_eq!(sandbox.counters().get(&list("contacts")), 10);
+    assert_eq!(sandbox.counters().get(&association_batch(v, "read")), 1);
+    // A restart: a new connector resumes from the token after the last list page read.
+    let conn = linked_connector(&served, &sandbox, v);
+    let rest = scan_all_from(&conn, first.next.clone()).await;
+    let scanned: Vec<Record> = first.records.into_iter().chain(rest).collect();
+
+    assert_eq!(
+        scanned.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        people,
+        "every contact once, in order"
+    );
+    assert_as_held(&sandbox, &scanned);
+    let counters = sandbox.counters();
+    assert_eq!(counters.get(&list("contacts")), 25, "pages of 100, as ever");
+    assert_eq!(
+        counters.get(&association_batch(v, "read")),
+        3,
+        "one @company read per 1,000 contacts, not per list page"
+    );
+
+    // Deals: two associations, one read each for the 51 deals.
+    counters.reset();
+    let deals_scanned = scan_all(&conn, ObjectType::HubSpotDeal).await;
+    assert_eq!(deals_scanned.len(), deals.len());
+    assert_as_held(&sandbox, &deals_scanned);
+    assert_eq!(counters.get(&association_batch(v, "read")), 2);
+}
+
+/// The rest of a contact scan from `resume`, page by page.
+async fn scan_all_from(conn: &HubSpotConnector, mut resume: Option<String>) -> Vec<Record> {
+    let mut out = Vec::new();
+    while let Some(token) = resume {
+        let page = conn
+            .scan(ObjectType::HubSpotContact, Some(&token))
+            .await
+            .unwrap();
+        assert!(page.records.len() <= 1_000);
+        out.extend(page.records);
+        resume = page.next;
+    }
+    out
+}
+
 async fn associations_reads_1500_ids_in_two_calls_and_none_for_records_without_any(v: ApiVersion) {
     let (sandbox, served) = start(SandboxOptions::default()).await;
     let (_, people, _) = revenue_world(&sandbox, 1_500);
@@ -440,6 +493,7 @@ async fn an_upsert_sets_its_associations_once_the_record_exists(v: ApiVersion) {
 
 per_version! {
     #[tokio::test] pull_scan_and_fetch_pages_carry_the_configured_associations,
+    #[tokio::test] a_scan_reads_associations_once_per_1000_records_and_resumes_from_its_token,
     #[tokio::test] associations_reads_1500_ids_in_two_calls_and_none_for_records_without_any,
     #[tokio::test] an_association_only_change_is_found_by_associations_while_a_pull_finds_nothing,
     #[tokio::test] apply_moves_and_clears_primary_companies_and_replaces_a_deals_contacts,
