@@ -942,3 +942,141 @@ async fn with_always_salesforce_a_stage_moved_in_hubspot_is_put_back() {
     assert_eq!(deal_of(&world, &moved).properties["dealstage"], "1070");
     assert_no_problems(&deal_problems(&world, &seeded));
 }
+
+/// The HubSpot companies named `name`.
+fn companies_named(world: &World, name: &str) -> Vec<String> {
+    world
+        .hubspot
+        .companies()
+        .into_iter()
+        .filter(|c| c.properties.get("name").map(String::as_str) == Some(name))
+        .map(|c| c.id)
+        .collect()
+}
+
+/// The companies a HubSpot deal is associated with.
+fn deal_companies(world: &World, deal: &str) -> Vec<String> {
+    world
+        .hubspot
+        .associations(Kind::Deals, deal, Kind::Companies)
+        .into_iter()
+        .map(|a| a.to_id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_only_a_synced_deal_refers_to_becomes_the_deals_company_once() {
+    let world = revenue_world("association_sweep = \"0s\"", "", "").await;
+    // Accounts tied by people, with Opportunities and roles: associated by the backfill.
+    let mut seeded = seed(&world, 3, 4);
+    // An Account no Contact is on, whose only tie to HubSpot is its Opportunity.
+    let lonely = world
+        .salesforce
+        .create("Account", json!({"Name": "Lonely Deal Co"}))
+        .unwrap();
+    let opportunity = world
+        .salesforce
+        .create(
+            "Opportunity",
+            json!({"Name": "Lonely renewal", "StageName": "Prospecting",
+                   "CloseDate": "2027-03-01", "Amount": 1200.0, "AccountId": lonely}),
+        )
+        .unwrap();
+    // An Account nothing synced refers to stays home.
+    world
+        .salesforce
+        .create("Account", json!({"Name": "Nobody Syncs Me"}))
+        .unwrap();
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    // The backfill creates the deals and the company the lonely deal refers to...
+    let made = companies_named(&world, "Lonely Deal Co");
+    assert_eq!(made.len(), 1, "one company for the lonely Account");
+    assert_eq!(world.hubspot.deals().len(), 5);
+    // ...but leaves the associations of the deals it created to the first poll, which
+    // reads them back (their associations, as HubSpot holds them) anyway.
+    let deals = world.hubspot.deals();
+    assert!(
+        deals
+            .iter()
+            .all(|d| deal_companies(&world, &d.id).is_empty()),
+        "the backfill wrote no deal association"
+    );
+    seeded.opportunities.push(opportunity.clone());
+    seeded.company_of.insert(lonely.clone(), made[0].clone());
+    // One cycle later every deal has its company and its contacts.
+    engine.cycle().await.unwrap();
+    assert_no_problems(&deal_problems(&world, &seeded));
+    assert_eq!(
+        deal_companies(&world, &deal_of(&world, &opportunity).id),
+        made
+    );
+    settle(&mut engine, 4).await;
+    assert_no_problems(&deal_problems(&world, &seeded));
+    assert_eq!(
+        companies_named(&world, "Lonely Deal Co"),
+        made,
+        "no duplicate"
+    );
+    assert_eq!(
+        world.hubspot.company(&made[0]).unwrap().properties["salesforce_account_id"],
+        lonely
+    );
+    assert!(companies_named(&world, "Nobody Syncs Me").is_empty());
+    assert_eq!(world.hubspot.companies().len(), 3 + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hubspot_company_only_a_deal_synced_to_salesforce_refers_to_becomes_its_account() {
+    let world = revenue_world(
+        "association_sweep = \"0s\"",
+        "create_in_salesforce = \"always\"\n",
+        "",
+    )
+    .await;
+    let company = world
+        .hubspot
+        .create_company(&[("name", "Marketing Found Inc")])
+        .unwrap();
+    world
+        .hubspot
+        .create_company(&[("name", "Only In HubSpot Ltd")])
+        .unwrap();
+    let deal = world
+        .hubspot
+        .create_deal(&[
+            ("dealname", "Inbound pilot"),
+            ("pipeline", PIPELINE),
+            ("dealstage", "1020"),
+            ("closedate", "2027-04-01T00:00:00.000Z"),
+            ("amount", "900"),
+        ])
+        .unwrap();
+    world
+        .hubspot
+        .associate(Kind::Deals, &deal, Kind::Companies, &company, true)
+        .unwrap();
+    let mut engine = world.engine();
+    engine.backfill(&Quiet, true).await.unwrap();
+    settle(&mut engine, 4).await;
+    let accounts = world
+        .salesforce
+        .find_by_field("Account", "Name", "Marketing Found Inc");
+    assert_eq!(accounts.len(), 1, "one Account for the deal's company");
+    let opportunities = world
+        .salesforce
+        .find_by_field("Opportunity", "Name", "Inbound pilot");
+    assert_eq!(opportunities.len(), 1);
+    let record = world
+        .salesforce
+        .get("Opportunity", &opportunities[0])
+        .unwrap();
+    assert_eq!(record["AccountId"], json!(accounts[0]));
+    assert!(
+        world
+            .salesforce
+            .find_by_field("Account", "Name", "Only In HubSpot Ltd")
+            .is_empty()
+    );
+    assert_eq!(world.salesforce.count("Account"), 1);
+}

@@ -93,16 +93,17 @@ impl Engine {
                 touched.extend(all_unlinked(&self.store.reader(), pair, system)?);
             }
         }
-        // Companies are matched through people: every linked person is looked at again.
-        let recheck: BTreeSet<LinkId> = if pairs.contains(&Pair::Companies) {
-            self.store
-                .reader()
-                .active_link_ids(Pair::Contacts.as_str())?
-                .into_iter()
-                .collect()
-        } else {
-            BTreeSet::new()
-        };
+        // Companies are matched through people and created for the records that refer to
+        // them: every linked person and every linked deal (a resumed backfill linked some
+        // before it stopped) is looked at again.
+        let mut recheck: BTreeSet<LinkId> = BTreeSet::new();
+        if pairs.contains(&Pair::Companies) {
+            let reader = self.store.reader();
+            recheck.extend(reader.active_link_ids(Pair::Contacts.as_str())?);
+            if self.settings.pair(Pair::Deals).is_some() {
+                recheck.extend(reader.active_link_ids(Pair::Deals.as_str())?);
+            }
+        }
         let settle = self.settle(&touched, &recheck).await?;
         progress.phase("merging");
         let merged = self.reconcile_all()?;

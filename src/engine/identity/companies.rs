@@ -9,9 +9,10 @@
 //! - **By domain**: an unlinked company and an unlinked Account with one domain are
 //!   linked; two of a kind with one domain, on either side, are a duplicate.
 //! - **Creating**: under `referenced` (the default) a company is created on the other side
-//!   only once a linked person there refers to it — a Contact, never a Lead, so a person
-//!   who is only a Lead in Salesforce never makes an Account; `always` creates every
-//!   record, `never` none. With `match = "domain"` a create is preceded by a domain lookup
+//!   only once a synced record there refers to it: a linked person — a Contact, never a
+//!   Lead, so a person who is only a Lead in Salesforce never makes an Account — or a
+//!   synced deal ([`from_deals`]: linked, or being created on the other side); `always`
+//!   creates every record, `never` none. With `match = "domain"` a create is preceded by a domain lookup
 //!   (among the records truce has read).
 //! - A linked record's name follows its record, for logs and `truce status`.
 
@@ -22,7 +23,10 @@ use truce_state::{Link, LinkId, NewLink, Snapshot, Tx};
 
 use super::{Create, Identity, Step};
 use crate::engine::EngineError;
+use crate::engine::mapping::FieldMap;
+use crate::engine::merge::{Rule as FieldRule, Side};
 use crate::engine::pair::{Companies, CompanyMatch, CreatePolicy, Identity as Rule, Pair};
+use crate::engine::record::Touched;
 use crate::engine::settings::Settings;
 use crate::engine::stored;
 
@@ -268,6 +272,113 @@ pub(super) fn from_people(
     Ok(())
 }
 
+/// Companies created because a synced deal refers to them: for every deal link identity
+/// just touched (the links of `touched` deal records, including those whose other side
+/// is still being created, and the deal links in its dirty set and in `recheck`), the
+/// company each of its records names through a mapped company reference is linked by
+/// domain or created on the other side, as the pair's rules allow. A deal that needed a
+/// company fetched first joins the dirty set, so it is looked at again once it arrived.
+pub(super) fn from_deals(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    now: i64,
+    out: &mut Identity,
+    touched: &[Touched],
+    recheck: &BTreeSet<LinkId>,
+) -> Result<(), EngineError> {
+    let (Some(spec), Some(deals)) = (settings.pair(Pair::Companies), settings.pair(Pair::Deals))
+    else {
+        return Ok(());
+    };
+    let Rule::Company(companies) = &spec.identity else {
+        return Ok(());
+    };
+    let references: Vec<&FieldMap> = deals
+        .fields
+        .iter()
+        .filter(|m| {
+            m.reference
+                .is_some_and(|r| r.target == Pair::Companies && !r.many)
+        })
+        .collect();
+    if references.is_empty() {
+        return Ok(());
+    }
+    let mut links: BTreeSet<LinkId> = out.dirty.union(recheck).copied().collect();
+    for record in touched.iter().filter(|t| t.pair == Pair::Deals) {
+        let linked = tx.reader().link_by_record(
+            Pair::Deals.as_str(),
+            stored::system_name(record.system),
+            &record.id,
+        )?;
+        links.extend(linked.map(|l| l.id));
+    }
+    let mut step = Step {
+        tx,
+        spec,
+        settings,
+        now,
+        out,
+    };
+    for id in links {
+        let Some(link) = step.tx.reader().link(id)? else {
+            continue;
+        };
+        if link.pair != Pair::Deals.as_str() || link.state != truce_state::LinkState::Active {
+            continue;
+        }
+        let fetches = step.out.fetch.len();
+        for (system, record) in [
+            (System::HubSpot, &link.hubspot_id),
+            (System::Salesforce, &link.salesforce_id),
+        ] {
+            let Some(record) = record else {
+                continue;
+            };
+            let Some(snap) = step.tx.reader().snapshot(
+                Pair::Deals.as_str(),
+                stored::system_name(system),
+                record,
+            )?
+            else {
+                continue;
+            };
+            if snap.deleted {
+                continue;
+            }
+            for map in references.iter().filter(|m| carries_from(m, system)) {
+                let side = match system {
+                    System::HubSpot => Side::HubSpot,
+                    System::Salesforce => Side::Salesforce,
+                };
+                let named = snap
+                    .fields
+                    .get(map.name(side))
+                    .and_then(serde_json::Value::as_str)
+                    .filter(|company| !company.is_empty());
+                if let Some(company) = named {
+                    referenced(&mut step, companies, system, company)?;
+                }
+            }
+        }
+        if step.out.fetch.len() > fetches {
+            step.out.dirty.insert(link.id);
+        }
+    }
+    Ok(())
+}
+
+/// True when the reference's rule can carry a value from `system` to the other side: a
+/// company referenced where its value is never carried over needs no twin there.
+fn carries_from(map: &FieldMap, system: System) -> bool {
+    !matches!(
+        (map.rule, system),
+        (FieldRule::None, _)
+            | (FieldRule::AlwaysHubspot, System::Salesforce)
+            | (FieldRule::AlwaysSalesforce, System::HubSpot)
+    )
+}
+
 /// The companies the two records of one person link name.
 struct Named {
     /// The HubSpot contact's primary company.
@@ -421,8 +532,9 @@ fn adopt(
     Ok(())
 }
 
-/// A linked person refers to a company (of `system`) that has no link: it is linked by
-/// domain or created on the other side, as the pair's rules allow.
+/// A synced record (a linked person, a synced deal) refers to a company (of `system`)
+/// that has no link: it is linked by domain or created on the other side, as the pair's
+/// rules allow.
 fn referenced(
     step: &mut Step<'_, '_>,
     companies: &Companies,

@@ -52,7 +52,8 @@ pub struct Identity {
 }
 
 /// Resolves identity for every touched record, then matches companies through the people
-/// whose links it touched and the people in `recheck` (whose companies were just fetched).
+/// whose links it touched and the people in `recheck` (whose companies were just fetched),
+/// and creates the companies the synced deals among them (or in `recheck`) refer to.
 pub fn resolve(
     tx: &mut Tx<'_>,
     touched: &[Touched],
@@ -80,6 +81,7 @@ pub fn resolve(
         step.one(record.system, &snapshot)?;
     }
     companies::from_people(tx, settings, now, &mut out, recheck)?;
+    companies::from_deals(tx, settings, now, &mut out, touched, recheck)?;
     Ok(out)
 }
 
