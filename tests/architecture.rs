@@ -77,7 +77,12 @@ fn the_engine_knows_no_command_line_and_no_config_file() {
 
 #[test]
 fn the_merge_is_pure() {
-    for file in ["merge.rs", "mapping.rs", "reconcile.rs"] {
+    for file in [
+        "merge.rs",
+        "mapping.rs",
+        "reconcile/mod.rs",
+        "reconcile/references.rs",
+    ] {
         let path = root().join("src/engine").join(file);
         let text = std::fs::read_to_string(&path).unwrap();
         let code: String = product_code(&path, &text)
