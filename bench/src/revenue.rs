@@ -125,7 +125,9 @@ fn u(v: &Value, key: &str) -> u64 {
 
 /// The fewest calls this backfill could have made with the APIs' batch sizes, per system:
 /// every scan page of each object (HubSpot 100 a page, Salesforce 2,000; one page even when
-/// empty), the associations of the scanned contacts read 1,000 ids a call, the records
+/// empty; an Opportunity's contact roles are rows of their own, 2,000 a page, whether read
+/// as OpportunityContactRole or in a relationship subquery, where child rows count against
+/// the page size too), the associations of the scanned contacts read 1,000 ids a call, the records
 /// written 100 (HubSpot) or 1,000 (Salesforce, five collections of 200 a composite) a
 /// call, and the associations written 1,000 a call per association type (a deal's company,
 /// a deal's contacts, a contact's company).
@@ -153,6 +155,7 @@ fn minimum(seeded: &Seeded, child: &Value, after: &After) -> (u64, u64) {
         + pages(seeded.salesforce_contacts, SALESFORCE_PAGE)
         + pages(seeded.accounts, SALESFORCE_PAGE)
         + pages(seeded.opportunities, SALESFORCE_PAGE)
+        + min_calls(seeded.roles, SALESFORCE_PAGE)
         + min_calls(collections, SALESFORCE_COLLECTIONS_PER_CALL);
     (hubspot, salesforce)
 }
@@ -431,6 +434,11 @@ pub async fn revenue(size: Size) -> anyhow::Result<Report> {
         ),
     ]);
     report.tables.push(time);
+    report.tables.extend(super::scenarios::phase_table(
+        "Revenue backfill",
+        &backfill,
+        wall,
+    ));
     let mut sweep_figures = json!(null);
     if let Some(c) = &cycles {
         let sweep_reads = association_reads(&c.swept);
@@ -535,7 +543,7 @@ pub async fn revenue(size: Size) -> anyhow::Result<Report> {
         .notes
         .push(format!("Backfill calls: {}", seen.endpoints()));
     report.notes.push(
-        "Minimum: scan pages of every object (HubSpot 100 a page, Salesforce 2,000; an Opportunity's contact roles come with it), the scanned contacts' companies read 1,000 a call, records written 100 a call (HubSpot) or 1,000 (Salesforce: five collections of 200 a composite), associations written 1,000 a call per type.".into(),
+        "Minimum: scan pages of every object (HubSpot 100 a page, Salesforce 2,000; an Opportunity's contact roles are rows of their own, 2,000 a page), the scanned contacts' companies read 1,000 a call, records written 100 a call (HubSpot) or 1,000 (Salesforce: five collections of 200 a composite), associations written 1,000 a call per type.".into(),
     );
     report.figure(
         "revenue",

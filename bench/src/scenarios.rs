@@ -389,28 +389,7 @@ fn backfill_tables(report: &mut Report, run: &BackfillRun, title: &str) {
         "yes".into(),
     ]);
     report.tables.push(time);
-    if let Some(phases) = c["phases"].as_array() {
-        let mut table = Table::new(
-            &format!(
-                "{title}: where the wall time goes (the engine's progress; HubSpot and Salesforce scan side by side, then write side by side)"
-            ),
-            &["part", "from (s)", "to (s)", "seconds", "share of wall"],
-        );
-        for phase in phases {
-            let (from, to) = (
-                phase[1].as_f64().unwrap_or(0.0),
-                phase[2].as_f64().unwrap_or(0.0),
-            );
-            table.row(vec![
-                phase[0].as_str().unwrap_or("?").to_string(),
-                format!("{from:.2}"),
-                format!("{to:.2}"),
-                format!("{:.2}", to - from),
-                format!("{:.0}%", 100.0 * ratio(to - from, wall)),
-            ]);
-        }
-        report.tables.push(table);
-    }
+    report.tables.extend(phase_table(title, c, wall));
     let key = title.to_lowercase().replace(' ', "_");
     report.figure(
         &key,
@@ -1236,4 +1215,29 @@ async fn sdk_python(root: &Path) -> anyhow::Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Where a backfill child's wall time went, from the engine's progress (`phases`).
+pub(crate) fn phase_table(title: &str, child: &Value, wall: f64) -> Option<Table> {
+    let phases = child["phases"].as_array()?;
+    let mut table = Table::new(
+        &format!(
+            "{title}: where the wall time goes (the engine's progress; HubSpot and Salesforce scan side by side, then write side by side)"
+        ),
+        &["part", "from (s)", "to (s)", "seconds", "share of wall"],
+    );
+    for phase in phases {
+        let (from, to) = (
+            phase[1].as_f64().unwrap_or(0.0),
+            phase[2].as_f64().unwrap_or(0.0),
+        );
+        table.row(vec![
+            phase[0].as_str().unwrap_or("?").to_string(),
+            format!("{from:.2}"),
+            format!("{to:.2}"),
+            format!("{:.2}", to - from),
+            format!("{:.0}%", 100.0 * ratio(to - from, wall)),
+        ]);
+    }
+    Some(table)
 }

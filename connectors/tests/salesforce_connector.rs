@@ -549,6 +549,29 @@ async fn a_full_scan_resumes_from_its_token() {
 }
 
 #[tokio::test]
+async fn a_scan_whose_rows_fill_its_last_page_exactly_ends_there_without_a_call_more() {
+    let (sandbox, _served, config) = start(SandboxOptions::default()).await;
+    sandbox.seed_leads(4000, 17);
+    let conn = connector(&config);
+    let queries = || {
+        let counters = sandbox.counters();
+        counters.get("GET /services/data/{v}/query")
+            + counters.get("GET /services/data/{v}/query/{locator}")
+    };
+    let first = conn.scan(ObjectType::SalesforceLead, None).await.unwrap();
+    let last = conn
+        .scan(ObjectType::SalesforceLead, first.next.as_deref())
+        .await
+        .unwrap();
+    assert_eq!((first.records.len(), last.records.len()), (2000, 2000));
+    assert_eq!(
+        last.next, None,
+        "Salesforce said the second page was the last"
+    );
+    assert_eq!(queries(), 2);
+}
+
+#[tokio::test]
 async fn describe_reports_required_fields_lengths_picklists_and_the_external_id() {
     let (_sandbox, _served, config) = start(SandboxOptions::default()).await;
     let conn = connector(&config);

@@ -330,6 +330,73 @@ async fn an_opportunitys_contacts_arrive_with_it_on_every_pull_page() {
     );
 }
 
+/// API calls to the query resources (first pages and locator pages).
+fn queries(org: &Org) -> u64 {
+    let counters = org.sandbox.counters();
+    counters.get("GET /services/data/{v}/query")
+        + counters.get("GET /services/data/{v}/query/{locator}")
+}
+
+#[tokio::test]
+async fn a_scan_reads_contact_roles_as_a_stream_beside_its_opportunities_a_call_per_2000_of_each() {
+    let org = Org::start().await;
+    let account = org.account();
+    let people: Vec<String> = (0..5)
+        .map(|i| org.contact(&account, &format!("P{i}")))
+        .collect();
+    let opportunities: Vec<String> = (0..4500)
+        .map(|i| org.opportunity(&account, &format!("Deal {i}")))
+        .collect();
+    let mut expected: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut roles = 0;
+    for (i, opp) in opportunities.iter().enumerate() {
+        // 0 to 4 roles each, so some Opportunities' roles straddle two pages of roles.
+        let members: Vec<&String> = people.iter().skip(i % 2).take(i % 5).collect();
+        for (j, contact) in members.iter().enumerate() {
+            org.role(opp, contact, j == 0);
+        }
+        roles += members.len() as u64;
+        expected.insert(opp.as_str(), sorted(&members));
+    }
+    let scan_all = |conn: SalesforceConnector, mut token: Option<String>| async move {
+        let mut pages = Vec::new();
+        loop {
+            let page = conn
+                .scan(ObjectType::SalesforceOpportunity, token.as_deref())
+                .await
+                .unwrap();
+            token = page.next.clone();
+            pages.push(page);
+            if token.is_none() {
+                return pages;
+            }
+        }
+    };
+    let before = queries(&org);
+    let pages = scan_all(org.connector(), None).await;
+    let read: Vec<&Record> = pages.iter().flat_map(|p| p.records.iter()).collect();
+    assert_eq!(read.len(), 4500);
+    for deal in &read {
+        assert_eq!(contacts_of(deal), expected[deal.id.as_str()], "{}", deal.id);
+    }
+    // Three pages of Opportunities (the last known to be the last without a call more)
+    // and one call per 2,000 roles.
+    assert_eq!(pages.len(), 3);
+    assert_eq!(
+        queries(&org) - before,
+        3 + roles.div_ceil(2000),
+        "{roles} roles"
+    );
+    // Another process resumes from a page's token with the sets whole.
+    let token = pages[0].next.clone();
+    let resumed = scan_all(org.connector(), token).await;
+    let again: Vec<&Record> = resumed.iter().flat_map(|p| p.records.iter()).collect();
+    assert_eq!(again.len(), 2500);
+    for deal in again {
+        assert_eq!(contacts_of(deal), expected[deal.id.as_str()], "{}", deal.id);
+    }
+}
+
 #[tokio::test]
 async fn a_role_added_or_deleted_alone_returns_its_untouched_opportunity_on_the_next_poll() {
     let org = Org::start().await;

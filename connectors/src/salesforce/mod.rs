@@ -27,6 +27,7 @@ mod pull;
 mod records;
 mod role_writes;
 mod roles;
+mod scan;
 pub mod soql;
 pub mod wire;
 mod write;
@@ -73,6 +74,8 @@ struct Inner {
     object_types: Vec<ObjectType>,
     max_concurrency: usize,
     pages: Mutex<HashMap<String, PendingPage>>,
+    /// Scans in progress, per object (see `scan.rs`).
+    scans: Mutex<HashMap<String, scan::ScanState>>,
     polls: PollTimes,
 }
 
@@ -104,6 +107,7 @@ impl SalesforceConnector {
                 objects,
                 max_concurrency: config.max_concurrency.max(1),
                 pages: Mutex::new(HashMap::new()),
+                scans: Mutex::new(HashMap::new()),
                 polls: PollTimes::default(),
             }),
         })
@@ -140,6 +144,10 @@ impl SalesforceConnector {
 
     fn pages(&self) -> MutexGuard<'_, HashMap<String, PendingPage>> {
         lock(&self.inner.pages)
+    }
+
+    fn scans(&self) -> MutexGuard<'_, HashMap<String, scan::ScanState>> {
+        lock(&self.inner.scans)
     }
 
     fn configured(&self, object: ObjectType, action: &str) -> Result<&Configured, Error> {

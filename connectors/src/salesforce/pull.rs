@@ -1,5 +1,5 @@
-//! Reading Salesforce: incremental pulls, full scans and lookups by id or email, packed
-//! into `/composite` requests (one API call each).
+//! Reading Salesforce: incremental pulls and lookups by id or email, packed
+//! into `/composite` requests (one API call each). Full scans are `scan.rs`.
 //!
 //! ## API calls, on purpose
 //!
@@ -37,15 +37,13 @@ use super::roles::{id_key, parent_of};
 use super::soql::{self, Cond, FieldName, Literal, Op, RecordId, Select};
 use super::wire::{CompositeRequest, CompositeResponse, QueryResult, SubRequest, SubResponse};
 use super::{PendingPage, SalesforceConnector};
-use crate::contract::{Cursor, Cursors, Fetched, ObjectType, PullPage, Record, ScanPage};
+use crate::contract::{Cursor, Cursors, Fetched, ObjectType, PullPage, Record};
 use crate::error::{ApiError, Error, ErrorClass};
 use crate::http::Call;
 use crate::lookback::{PollFrom, poll_from};
 
 /// Query or collection subrequests per `/composite` request.
 pub const HEAVY_PER_COMPOSITE: usize = 5;
-/// Rows per scan page (a query page).
-const SCAN_PAGE: usize = 2000;
 
 /// One subrequest's error, classified like a whole answer.
 pub(super) fn sub_error(sub: &SubResponse, action: &str) -> Error {
@@ -249,48 +247,6 @@ impl SalesforceConnector {
             pages.insert(stream, pending);
         }
         Ok(Some(out))
-    }
-
-    /// One page of a full scan, in `Id` order, resumed after the token (the last id read).
-    pub(super) async fn scan_page(
-        &self,
-        object: &Configured,
-        resume: Option<&str>,
-    ) -> Result<ScanPage, Error> {
-        let action = format!("Salesforce scan of {}", object.spec.object);
-        let id = FieldName::constant("Id");
-        let mut select = Select::new(&object.name, &object.read)
-            .order_by(&[&id])
-            .limit(SCAN_PAGE as u32);
-        if let Some(after) = resume {
-            let after = RecordId::new(after)
-                .map_err(|m| Error::new(ErrorClass::Permanent, &action, ApiError::message(m)))?;
-            select = select.filter(Cond::cmp(&id, Op::Gt, Literal::Id(after)));
-        }
-        let call = Call::get(
-            CallKind::Data,
-            self.query_path(false, &select.to_soql()),
-            &action,
-        );
-        let page: QueryResult = self.inner.pipeline.send(call).await?;
-        // The token is the last row's id, read or rejected, so no row is read twice.
-        let last_id = page
-            .records
-            .last()
-            .and_then(|r| r.get("Id"))
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
-        let full = page.records.len() >= SCAN_PAGE;
-        let (mut records, mut rejected) = read_all(object, page.records);
-        if object.children.is_some() {
-            self.read_with_children(object, &[], &mut records, &mut rejected, &action)
-                .await?;
-        }
-        Ok(ScanPage {
-            records,
-            rejected,
-            next: last_id.filter(|_| full),
-        })
     }
 
     /// Reads the records of `object` with these ids (with their child sets).

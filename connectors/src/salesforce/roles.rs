@@ -5,7 +5,8 @@
 //! the ContactIds of its live roles, sorted and each once. The roles are read with
 //! `OpportunityId IN (...)` queries on OpportunityContactRole, cut under the WHERE limit
 //! (about 180 Opportunities a query) and packed five to a `/composite` call, together
-//! with any Opportunities read by id in the same pass.
+//! with any Opportunities read by id in the same pass. A scan reads them as a stream of
+//! its own instead (see `scan.rs`).
 //!
 //! ## Why a stream of its own
 //!
@@ -20,7 +21,7 @@
 //! ## Cost
 //!
 //! A poll that reads Opportunities or role changes costs one more call per five role or
-//! Opportunity queries: usually one. A scan page of 2,000 Opportunities costs three more.
+//! Opportunity queries: usually one. A scan costs one more per 2,000 roles.
 
 use std::collections::{BTreeMap, BTreeSet};
 
