@@ -95,7 +95,7 @@ async fn after_a_backfill_the_list_road_catches_up_and_no_edit_made_during_or_af
     let first = engine.cycle().await.unwrap();
     // The whole portal changed behind the cursor (seeded and written within the
     // look-back): 45 list calls beat paging 4,500 changes by search at 5 a second.
-    let roads = logs.on("truce_connectors::hubspot::pull", "DEBUG");
+    let roads = logs.on("truce_connectors::hubspot::catch_up", "DEBUG");
     let road: Vec<_> = roads
         .iter()
         .filter(|e| e.get("message").map(String::as_str) == Some("HubSpot catch-up road"))

@@ -23,6 +23,7 @@
 
 mod associations;
 mod calls;
+mod catch_up;
 pub mod config;
 mod describe;
 mod limits;
@@ -73,7 +74,7 @@ pub struct HubSpotConnector {
     finished: Mutex<HashMap<String, Cursor>>,
     polls: PollTimes,
     /// The list road's lists in progress and floors (see `pull`).
-    catch_up: pull::CatchUps,
+    catch_up: catch_up::CatchUps,
 }
 
 impl HubSpotConnector {
@@ -99,7 +100,7 @@ impl HubSpotConnector {
             last_sweep: Mutex::new(None),
             finished: Mutex::new(HashMap::new()),
             polls: PollTimes::default(),
-            catch_up: pull::CatchUps::default(),
+            catch_up: catch_up::CatchUps::default(),
         })
     }
 

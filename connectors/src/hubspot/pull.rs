@@ -1,5 +1,6 @@
 //! Reading HubSpot: incremental pulls (search), the archive sweep, full scans (list) and
-//! reads by id or email (batch read).
+//! reads by id or email (batch read). A poll that finds a large change set behind its
+//! position may read it by the list instead: `catch_up.rs`.
 //!
 //! ## Pulling changes, and what it costs
 //!
@@ -20,34 +21,6 @@
 //! bigger than a page is read with a search sorted on `hs_object_id` alone (see
 //! `object_page`). If the tie-break is honoured, that costs nothing but re-reading the
 //! last millisecond of each full page; if it is not, one extra search per such page.
-//!
-//! ## Catching up: search or list
-//!
-//! Search reads at most 200 records a call at 5 calls a second, and a page that ends
-//! inside a busy millisecond (a batch write stamps 100 records in one) yields about 100.
-//! When a poll's first search reports (`total`) that at least [`CATCH_UP_MIN`] records
-//! changed behind its position (after a backfill, a bulk import, a long stop), the stream
-//! weighs the other road: the list endpoint reads *every* record, 100 a call, at the 10 s
-//! burst limit (19 calls a second), with no 10,000 cap. It has no modified-since filter, so
-//! it only pays when the changed set is a large share of the object: one more search
-//! (no filter, newest first, one row) counts the object's records and gives the newest
-//! stamp, and the list is taken when it is faster than paging search and costs at most
-//! twice its calls (calls come out of a daily allowance, of which a one-off catch-up is a
-//! small share; the minutes are what people editing meanwhile wait). The choice, both
-//! costs and the reason are logged at DEBUG (`HubSpot catch-up road`).
-//!
-//! A listed record is read as it is *now*, so every record whose last change is older than
-//! the newest stamp seen before the list began (the *floor*) has been read at its latest
-//! version; the list's pages keep the stream's position where it was, and once the list is
-//! read the position becomes the floor (a time alone) and the poll goes on with search
-//! from there: records changed while the list ran. Later polls never look back past the
-//! floor, so the backfill's writes are not re-read through the look-back either. Echoes of
-//! truce's own writes among the listed records are recognised against the snapshots, as
-//! with search. The list road assumes what HubSpot's list endpoint gives: records as they
-//! are stored, without the search index's lag; the floor lives in memory, so after a
-//! restart the first poll weighs the roads again. Batch read by id is not a road of its
-//! own: the ids truce wrote are not the only ones that changed (people edit meanwhile), so
-//! reading them would still leave the search to page through every change.
 //!
 //! Archived records never appear in search, and the archived list cannot be filtered by
 //! time, so they are found by a *sweep*: the list endpoint with `archived=true`, read to the
@@ -71,8 +44,6 @@
 //! Rows that are not readable records ([`Rejected`]) are reported with the page; they never
 //! move a position.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -80,12 +51,13 @@ use tokio::time::Instant;
 
 use super::HubSpotConnector;
 use super::associations::gathered_rows;
+use super::catch_up::{CATCH_UP_MIN, Listing, time_cursor};
 use super::limits::CallKind;
 use super::objects::Configured;
 use super::records::{id_number, key, read_all, read_archived};
 use super::wire::{
     BatchReadRequest, BatchResponse, CollectionResponse, Filter, FilterGroup, IdInput,
-    SearchRequest, SearchResponse, Sort, SortSpec,
+    SearchRequest, SearchResponse, SortSpec,
 };
 use crate::contract::{Cursor, Cursors, Fetched, PullPage, Record, Rejected, ScanPage};
 use crate::error::Error;
@@ -104,69 +76,13 @@ pub const SEARCH_PAGE: usize = 200;
 pub const LIST_PAGE: usize = 100;
 /// Batch size (HubSpot's maximum).
 pub const BATCH: usize = 100;
-/// Changed records (a first search's `total`) from which a poll weighs the list road: ten
-/// full search pages, two seconds of searching.
-pub const CATCH_UP_MIN: u64 = 10 * SEARCH_PAGE as u64;
-
 /// One page of one object's stream.
-struct StreamPage {
-    records: Vec<Record>,
-    rejected: Vec<Rejected>,
-    done: bool,
+pub(super) struct StreamPage {
+    pub(super) records: Vec<Record>,
+    pub(super) rejected: Vec<Rejected>,
+    pub(super) done: bool,
     /// Records the search matched in all (`total`); 0 for a list page.
-    total: u64,
-}
-
-/// A stream being read by the list road within one poll.
-#[derive(Debug, Clone)]
-struct Listing {
-    /// The position handed out while the list is read: the poll's start, unchanged.
-    holding: Cursor,
-    /// The list's `after` token for the next page (`None` before the first).
-    after: Option<String>,
-    /// The newest stamp seen before the list began: every older change is in the list.
-    floor: i64,
-}
-
-/// What the list road knows per stream: lists in progress, and floors below which
-/// everything has been listed.
-#[derive(Debug, Default)]
-pub(super) struct CatchUps {
-    listing: Mutex<HashMap<String, Listing>>,
-    floors: Mutex<HashMap<String, i64>>,
-}
-
-/// The two roads of a catch-up, as weighed.
-#[derive(Debug, Clone, Copy)]
-struct Roads {
-    changed: u64,
-    records: u64,
-    list_calls: u64,
-    search_calls: u64,
-    list_s: f64,
-    search_s: f64,
-}
-
-impl Roads {
-    /// Faster, and at most twice the calls (see the module docs).
-    fn list(&self) -> bool {
-        self.list_s < self.search_s && self.list_calls <= 2 * self.search_calls
-    }
-
-    fn reason(&self) -> String {
-        let (list, search) = (self.list_calls, self.search_calls);
-        let costs = format!(
-            "{} changed of {} records: list {list} calls ({:.1} s), search about {search} calls ({:.1} s)",
-            self.changed, self.records, self.list_s, self.search_s
-        );
-        if self.list() {
-            format!("{costs}; the list is faster")
-        } else if self.list_s >= self.search_s {
-            format!("{costs}; searching is no slower")
-        } else {
-            format!("{costs}; the list costs more than twice the calls")
-        }
-    }
+    pub(super) total: u64,
 }
 
 impl HubSpotConnector {
@@ -271,120 +187,6 @@ impl HubSpotConnector {
             .or_else(|| after.cloned())
             .or_else(|| since.get(stream).cloned());
         Ok((read, reached))
-    }
-
-    /// Weighs listing every record of `object` against paging search through `changed`
-    /// records (a first page kept `kept`); logs the choice. Returns the floor when the
-    /// list is taken.
-    async fn weigh_roads(
-        &self,
-        object: &Configured,
-        changed: u64,
-        kept: usize,
-    ) -> Result<Option<i64>, Error> {
-        let newest_first = SortSpec::Object(Sort {
-            property_name: object.spec.modified.to_string(),
-            direction: Some("DESCENDING".to_string()),
-        });
-        let request = SearchRequest {
-            filter_groups: Vec::new(),
-            sorts: vec![newest_first],
-            properties: vec![object.spec.modified.to_string()],
-            limit: Some(1),
-            after: None,
-            query: None,
-        };
-        let call = Call::json(
-            CallKind::Search,
-            Method::POST,
-            self.paths.objects(object.spec.path, "/search"),
-            &request,
-            format!("HubSpot count of {}", object.spec.object),
-        )?;
-        let answer: SearchResponse = self.pipeline.send(call).await?;
-        let (newest, _) = read_all(object, answer.results);
-        let records = answer.total;
-        let ((burst, burst_window), (searches, search_window)) =
-            self.pipeline.vendor().limits().rates();
-        let per_page = kept.clamp(SEARCH_PAGE / 2, SEARCH_PAGE) as u64;
-        let list_calls = records.div_ceil(LIST_PAGE as u64);
-        let search_calls = changed.div_ceil(per_page);
-        let roads = Roads {
-            changed,
-            records,
-            list_calls,
-            search_calls,
-            list_s: list_calls as f64 * burst_window.as_secs_f64() / f64::from(burst.max(1)),
-            search_s: search_calls as f64 * search_window.as_secs_f64()
-                / f64::from(searches.max(1)),
-        };
-        let floor = newest
-            .first()
-            .map(|r| r.modified_at)
-            .filter(|_| roads.list());
-        tracing::debug!(
-            stream = object.stream(),
-            road = if floor.is_some() { "list" } else { "search" },
-            changed,
-            records,
-            list_calls,
-            search_calls,
-            list_s = roads.list_s,
-            search_s = roads.search_s,
-            reason = %roads.reason(),
-            "HubSpot catch-up road"
-        );
-        Ok(floor)
-    }
-
-    /// One page of the list road; where the stream stands after it: where the poll began
-    /// while pages remain, the floor (a time alone) once the list is read, from which the
-    /// poll goes on by search.
-    async fn list_road(
-        &self,
-        object: &Configured,
-        mut listing: Listing,
-    ) -> Result<(StreamPage, Option<Cursor>), Error> {
-        let stream = object.stream();
-        let page = self
-            .list_page(object, listing.after.as_deref(), false)
-            .await?;
-        let (mut records, rejected) = read_all(object, page.results);
-        let start = &listing.holding;
-        let by_time = start.id.parse::<u64>().is_err();
-        // Records stamped at or after the floor are the search's to read after the list:
-        // each version is delivered once.
-        let floor = listing.floor;
-        records.retain(|r| {
-            let after_start = if by_time {
-                r.modified_at >= start.modified_at
-            } else {
-                key(&r.cursor()) > key(start)
-            };
-            after_start && r.modified_at < floor
-        });
-        records.sort_by_key(|r| key(&r.cursor()));
-        self.attach(object, &mut records).await?;
-        let next = page.paging.and_then(|p| p.next).map(|n| n.after);
-        let reached = match next {
-            Some(after) => {
-                listing.after = Some(after);
-                let holding = listing.holding.clone();
-                self.catch_up.hold(stream, listing);
-                holding
-            }
-            None => {
-                self.catch_up.listed(stream, listing.floor);
-                time_cursor(listing.floor).max(listing.holding)
-            }
-        };
-        let read = StreamPage {
-            records,
-            rejected,
-            done: false,
-            total: 0,
-        };
-        Ok((read, Some(reached)))
     }
 
     /// On the last page of a poll, when a sweep is due, reads the archived records of every
@@ -598,7 +400,7 @@ impl HubSpotConnector {
     }
 
     /// One page of the list endpoint, live or archived records.
-    async fn list_page(
+    pub(super) async fn list_page(
         &self,
         object: &Configured,
         after: Option<&str>,
@@ -696,50 +498,5 @@ impl HubSpotConnector {
         // Associations after every chunk: one read per 1,000 records, not per 100.
         self.attach(object, &mut fetched.records).await?;
         Ok(fetched)
-    }
-}
-
-/// A position that is a time alone: every record stamped at or after `ms`.
-fn time_cursor(ms: i64) -> Cursor {
-    Cursor {
-        modified_at: ms,
-        id: String::new(),
-    }
-}
-
-impl CatchUps {
-    /// The list in progress for `stream` when the poll continues from where it held it.
-    fn listing_at(&self, stream: &str, position: &Cursor) -> Option<Listing> {
-        let listing = lock(&self.listing);
-        listing
-            .get(stream)
-            .filter(|l| &l.holding == position)
-            .cloned()
-    }
-
-    /// A new poll of `stream` begins: a list that did not finish is dropped.
-    fn forget(&self, stream: &str) {
-        lock(&self.listing).remove(stream);
-    }
-
-    fn hold(&self, stream: &str, listing: Listing) {
-        lock(&self.listing).insert(stream.to_string(), listing);
-    }
-
-    /// The list of `stream` is read: nothing stamped before `floor` is left to read.
-    fn listed(&self, stream: &str, floor: i64) {
-        lock(&self.listing).remove(stream);
-        let mut floors = lock(&self.floors);
-        let at = floors.entry(stream.to_string()).or_insert(floor);
-        *at = (*at).max(floor);
-    }
-
-    /// `from`, but never before the stream's floor.
-    fn above_floor(&self, stream: &str, from: PollFrom) -> PollFrom {
-        let floor = lock(&self.floors).get(stream).copied();
-        match (from, floor) {
-            (PollFrom::Time(t), Some(floor)) if floor > t => PollFrom::Time(floor),
-            (from, _) => from,
-        }
     }
 }
