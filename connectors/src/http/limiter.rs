@@ -82,6 +82,20 @@ struct Slot {
     sent: Instant,
     /// When the slot frees; `None` while the call is in flight.
     frees_at: Option<Instant>,
+    /// Whose call the slot stands for: truce's own, or someone else's (an estimate).
+    of: Of,
+}
+
+/// Whose calls a slot stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Of {
+    /// A call truce sent.
+    Truce,
+    /// A call the server's remaining count says someone else made.
+    Reported,
+    /// A call another process may have made in the window before this one started (see
+    /// [`Limiter::presume_spent`]).
+    Presumed,
 }
 
 /// The slot a call holds while it is in flight. Dropping it (once the answer has come, or
@@ -103,6 +117,23 @@ impl Drop for Held<'_> {
     fn drop(&mut self) {
         if let Some((limiter, id)) = self.slot.take() {
             limiter.release(id, Instant::now());
+        }
+    }
+}
+
+impl Window {
+    /// Holds `count` slots for calls truce did not send, freeing by `frees(i)` for the
+    /// `i`-th of them (1-based).
+    fn hold_unseen(&mut self, count: u32, of: Of, now: Instant, frees: impl Fn(u32) -> Duration) {
+        for i in 1..=count {
+            let id = self.next_id;
+            self.next_id += 1;
+            self.slots.push(Slot {
+                id,
+                sent: now,
+                frees_at: Some(now + frees(i)),
+                of,
+            });
         }
     }
 }
@@ -154,7 +185,11 @@ impl Limiter {
     /// trip): the window and a margin of W/200, at least 20 ms, for what the shortest
     /// round trip cannot say (its legs' split, the server's processing time varying).
     fn span(&self) -> Duration {
-        self.window + (self.window / 200).max(Duration::from_millis(20))
+        self.span_of(self.window)
+    }
+
+    fn span_of(&self, window: Duration) -> Duration {
+        window + (window / 200).max(Duration::from_millis(20))
     }
 
     /// Waits until one call may be made, then spends it; the slot is held until the
@@ -216,6 +251,7 @@ impl Limiter {
                 id,
                 sent: now,
                 frees_at: None,
+                of: Of::Truce,
             });
             return Ok(id);
         }
@@ -260,10 +296,13 @@ impl Limiter {
     }
 
     /// The server said `remaining` calls are left in its window of `interval`. When that is
-    /// fewer than this window leaves, someone else spends from the same budget (or the
-    /// server's limit is lower): the difference is held by slots that free evenly over
-    /// `interval`, the server's window, as the unseen calls leave it. Returns how many
-    /// slots were added.
+    /// fewer than this window leaves, someone else spends from the same budget (another
+    /// process, the backfill before the daemon; or the server's limit is lower): the
+    /// difference is held by slots that free a whole `interval` (and the margin) from now,
+    /// because those calls may have arrived just now. The count replaces the last one (and
+    /// what was presumed at start), so it follows the server both ways, and a client that
+    /// shares the budget with a steady other gets what the other leaves. Returns how many
+    /// slots stand for unseen calls now.
     pub fn server_remaining(&self, remaining: u32, interval: Duration) -> u32 {
         let Shape::Window(window) = &self.shape else {
             return 0;
@@ -275,24 +314,33 @@ impl Limiter {
         let mut window = lock(window);
         window
             .slots
-            .retain(|s| s.frees_at.is_none_or(|at| at > now));
-        let taken = window
-            .slots
-            .iter()
-            .filter(|s| s.frees_at.is_none_or(|at| at > then))
-            .count();
-        let ours = (self.limit as usize).saturating_sub(taken);
+            .retain(|s| s.of == Of::Truce && s.frees_at.is_none_or(|at| at > then));
+        let ours = (self.limit as usize).saturating_sub(window.slots.len());
         let unseen = ours.saturating_sub(remaining as usize) as u32;
-        for i in 1..=unseen {
-            let id = window.next_id;
-            window.next_id += 1;
-            window.slots.push(Slot {
-                id,
-                sent: now,
-                frees_at: Some(now + interval * i / unseen),
-            });
-        }
+        let span = self.span_of(interval);
+        window.hold_unseen(unseen, Of::Reported, now, |_| span);
         unseen
+    }
+
+    /// This process cannot know what another one (the backfill before the daemon) spent
+    /// from the same budget in the window before it started: the whole limit is presumed
+    /// spent at the steady rate, freeing evenly over the window, so the first call waits
+    /// one slot's time and the next ones go no faster than the steady rate. The first answer's remaining count replaces the
+    /// presumption ([`Limiter::server_remaining`]); an answer without one drops it.
+    pub fn presume_spent(&self) {
+        if let Shape::Window(window) = &self.shape {
+            let mut window = lock(window);
+            let (limit, span) = (self.limit, self.span());
+            window.hold_unseen(limit, Of::Presumed, Instant::now(), |i| span * i / limit);
+        }
+    }
+
+    /// An answer said nothing about the server's count: what was presumed at start is
+    /// dropped, as nothing will correct it.
+    pub fn drop_presumed(&self) {
+        if let Shape::Window(window) = &self.shape {
+            lock(window).slots.retain(|s| s.of != Of::Presumed);
+        }
     }
 
     /// Stops every caller for `wait` (the API said so with a 429 or `Retry-After`).
@@ -413,13 +461,37 @@ mod tests {
         // truce sent 10; the server says 40 are left: 50 calls it counted are not truce's.
         assert_eq!(limiter.server_remaining(40, Duration::from_secs(10)), 50);
         assert_eq!(limiter.taken(), 60);
-        // Said again, nothing more is added: the window already agrees.
-        assert_eq!(limiter.server_remaining(40, Duration::from_secs(10)), 0);
+        // Said again, the count replaces the last one: nothing is added.
+        assert_eq!(limiter.server_remaining(40, Duration::from_secs(10)), 50);
+        assert_eq!(limiter.taken(), 60);
         assert_eq!((0..100).filter_map(|_| limiter.try_acquire()).count(), 40);
-        // The unseen calls leave the server's window evenly: one every 200 ms.
-        tokio::time::advance(Duration::from_millis(200)).await;
-        assert!(limiter.try_acquire().is_some());
+        // The unseen calls may have arrived just before the answer: they are held a whole
+        // window (and the margin), as truce's own are.
+        tokio::time::advance(Duration::from_millis(10_000)).await;
         assert!(limiter.try_acquire().is_none());
+        tokio::time::advance(Duration::from_millis(50)).await;
+        assert_eq!((0..200).filter_map(|_| limiter.try_acquire()).count(), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_process_presumes_the_window_spent_until_the_first_answer_says_otherwise() {
+        let limiter = Limiter::rolling("test", 100, Duration::from_secs(10));
+        limiter.presume_spent();
+        // Spent at the steady rate: one slot frees every 100.5 ms (the window and margin).
+        assert!(limiter.try_acquire().is_none());
+        tokio::time::advance(Duration::from_micros(100_500)).await;
+        let first = limiter.try_acquire();
+        assert!(first.is_some());
+        assert!(limiter.try_acquire().is_none());
+        // The server has 99 left: nobody else spent, and everything is free at once.
+        assert_eq!(limiter.server_remaining(99, Duration::from_secs(10)), 0);
+        assert_eq!((0..200).filter_map(|_| limiter.try_acquire()).count(), 99);
+
+        // An answer without a count drops the presumption too.
+        let quiet = Limiter::rolling("test", 100, Duration::from_secs(10));
+        quiet.presume_spent();
+        quiet.drop_presumed();
+        assert_eq!((0..200).filter_map(|_| quiet.try_acquire()).count(), 100);
     }
 
     #[tokio::test(start_paused = true)]

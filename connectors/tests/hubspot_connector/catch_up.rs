@@ -187,3 +187,40 @@ async fn with_latency_jitter_no_more_than_the_limit_arrives_in_any_window() {
     );
     assert_eq!(sandbox.counters().status(429), 0);
 }
+
+/// The daemon started right after a backfill: the backfill spent HubSpot's window, and
+/// the new process cannot know it until an answer says so. It presumes the window spent
+/// and then holds what the server's remaining count says others hold for a whole window,
+/// so HubSpot refuses none of its calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_started_right_after_another_spent_the_window_is_never_refused() {
+    let v = ApiVersion::V2026_09;
+    let (sandbox, served) = start(SandboxOptions {
+        requests_per_10s: Some(10),
+        search_per_second: Some(5),
+        ..SandboxOptions::default()
+    })
+    .await;
+    let ids = sandbox.seed_contacts(1_500, 5);
+    let limits = |c: &mut truce_connectors::hubspot::HubSpotConfig| {
+        c.requests_per_10s = 10;
+        c.search_requests_per_second = 5;
+    };
+    // 15 list calls: ten at once, five as the first ten leave the window.
+    let backfill = connector(&served, &sandbox, v, limits);
+    assert_eq!(
+        scan_all(&backfill, ObjectType::HubSpotContact).await.len(),
+        ids.len()
+    );
+    let daemon = connector(&served, &sandbox, v, limits);
+    assert_eq!(
+        scan_all(&daemon, ObjectType::HubSpotContact).await.len(),
+        ids.len()
+    );
+    assert_eq!(sandbox.counters().get(&list(v)), 30);
+    assert_eq!(
+        sandbox.limit_hits().ten_secondly,
+        0,
+        "HubSpot refused none of the second connector's calls"
+    );
+}
