@@ -9,13 +9,18 @@
 //!
 //! [`Limiter::rolling`] therefore keeps a slot for each of the last calls, held while the
 //! call is in flight and freed W (plus a margin of W/200, at least 20 ms) after the call
-//! was answered, less the shortest round trip among the recent calls. The margin thus
-//! follows the observed latency: what a call's round trip exceeds the shortest one by is
-//! the most its arrival can lag behind a quicker call's, so the next call, sent when the
-//! slot frees, arrives at least W after it. The shortest round trip is taken to be the
-//! latency every call pays, split between its legs alike; only the variation on top of it
-//! is waited for. On a quick link that is nothing; with 50–300 ms of jitter it is 125 ms a
-//! window on average (1.3% of the burst rate, 12% of a per-second search rate).
+//! was answered. A call arrives before its answer comes back, so the next call sent on
+//! that slot arrives at least W after it, whatever the latency on either leg and however
+//! long the call waited in this process before it went out (a worker busy with the
+//! engine's work holds a request back, and then the calls after it go out at once). What
+//! that costs is the answer's leg: the time from arrival to answer, over the window. On a
+//! quick link that is a few milliseconds a window; with 50–300 ms of jitter on the way
+//! in it is the same, and with the latency split between the legs about half a round
+//! trip (1% of the rate at 200 ms). An earlier design freed the slot a window after the
+//! answer *less the shortest recent round trip*, which is exact only when every call
+//! waits the same before it goes out: after a stretch in which every request waited
+//! 160 ms for a busy worker, the next ones went out at once and HubSpot counted 191 in
+//! 9.89 s.
 //!
 //! At full speed that is the nominal rate, and after a pause (truce linking or merging) up
 //! to N calls go at once, as the API allows. A token bucket (GCRA) cannot do both: with a
@@ -34,7 +39,6 @@
 //! A limiter can also be paused: when the API answers 429 with `Retry-After`, every caller
 //! waits out the pause, not only the one that was refused.
 
-use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -67,19 +71,11 @@ enum Shape {
 struct Window {
     slots: Vec<Slot>,
     next_id: u64,
-    /// Round trips of the last [`RECENT`] answered calls.
-    recent: VecDeque<Duration>,
 }
-
-/// How many recent round trips the shortest is taken from: enough to see the floor of the
-/// latency (the shortest of a few dozen overstates it), few enough to follow it when it
-/// changes.
-const RECENT: usize = 256;
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     id: u64,
-    sent: Instant,
     /// When the slot frees; `None` while the call is in flight.
     frees_at: Option<Instant>,
     /// Whose call the slot stands for: truce's own, or someone else's (an estimate).
@@ -130,7 +126,6 @@ impl Window {
             self.next_id += 1;
             self.slots.push(Slot {
                 id,
-                sent: now,
                 frees_at: Some(now + frees(i)),
                 of,
             });
@@ -181,9 +176,9 @@ impl Limiter {
         (self.limit, self.window)
     }
 
-    /// How long a slot stays taken after its call was answered (less the shortest round
-    /// trip): the window and a margin of W/200, at least 20 ms, for what the shortest
-    /// round trip cannot say (its legs' split, the server's processing time varying).
+    /// How long a slot stays taken after its call was answered: the window and a margin
+    /// of W/200, at least 20 ms, for the server's clock and where in its handling it
+    /// counts a request.
     fn span(&self) -> Duration {
         self.span_of(self.window)
     }
@@ -249,7 +244,6 @@ impl Limiter {
             window.next_id += 1;
             window.slots.push(Slot {
                 id,
-                sent: now,
                 frees_at: None,
                 of: Of::Truce,
             });
@@ -261,22 +255,16 @@ impl Limiter {
     }
 
     /// The call holding slot `id` was answered (or abandoned) `at`: its slot frees a
-    /// window after that, less the shortest recent round trip (its own included, so never
-    /// before a window after it was sent).
+    /// window (and the margin) after that. The call arrived before its answer came, so
+    /// the next call sent on this slot arrives a window after it, however long the call
+    /// waited in this process before it went out.
     fn release(&self, id: u64, at: Instant) {
         if let Shape::Window(window) = &self.shape {
             let span = self.span();
             let mut window = lock(window);
-            let Some(index) = window.slots.iter().position(|s| s.id == id) else {
-                return;
-            };
-            let trip = at.saturating_duration_since(window.slots[index].sent);
-            if window.recent.len() == RECENT {
-                window.recent.pop_front();
+            if let Some(slot) = window.slots.iter_mut().find(|s| s.id == id) {
+                slot.frees_at = Some(at + span);
             }
-            window.recent.push_back(trip);
-            let shortest = window.recent.iter().min().copied().unwrap_or_default();
-            window.slots[index].frees_at = Some(at - shortest + span);
         }
     }
 
@@ -388,10 +376,54 @@ mod tests {
         let held: Vec<_> = (0..300).filter_map(|_| limiter.try_acquire()).collect();
         tokio::time::advance(Duration::from_secs(60)).await;
         assert!(limiter.try_acquire().is_none());
-        // Answered: the 60 s every call took is the latency all of them pay, and the slots
-        // free a window after they were sent, which is already past.
+        // Answered: the calls may have arrived just before their answers, so the slots
+        // free a window (and the margin) after the answers.
         drop(held);
+        tokio::time::advance(Duration::from_millis(10_049)).await;
+        assert!(limiter.try_acquire().is_none());
+        tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!((0..300).filter_map(|_| limiter.try_acquire()).count(), 190);
+    }
+
+    /// A worker busy with other work holds requests back after they took their slots:
+    /// for a while every call goes out 200 ms late, then the worker is free and calls go
+    /// out at once. A slot that freed a window after its answer *less the shortest recent
+    /// round trip* (200 ms then) let the quick calls arrive 9.85 s after the late ones;
+    /// freed a window after the answer, no window holds more than the limit.
+    #[tokio::test(start_paused = true)]
+    async fn calls_held_back_in_this_process_then_sent_at_once_never_crowd_the_window() {
+        let limiter = Arc::new(Limiter::rolling("test", 190, Duration::from_secs(10)));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for worker in 0..190u64 {
+            let (limiter, arrivals) = (limiter.clone(), arrivals.clone());
+            tasks.push(tokio::spawn(async move {
+                for round in 0..3 {
+                    let held = limiter.acquire().await;
+                    let held_back = if round == 0 { 200 + worker % 50 } else { 0 };
+                    tokio::time::sleep(Duration::from_millis(held_back)).await;
+                    lock(&arrivals).push(Instant::now());
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    drop(held);
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let mut times = lock(&arrivals).clone();
+        times.sort();
+        assert_eq!(times.len(), 570);
+        for (i, at) in times.iter().enumerate() {
+            let within = times[i..]
+                .iter()
+                .take_while(|t| **t < *at + Duration::from_secs(10))
+                .count();
+            assert!(
+                within <= 190,
+                "{within} arrivals within 10 s of arrival {i}"
+            );
+        }
     }
 
     /// Calls sent as fast as the limiter allows, each arriving at the server after a

@@ -224,3 +224,29 @@ async fn a_connector_started_right_after_another_spent_the_window_is_never_refus
         "HubSpot refused none of the second connector's calls"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zz_experiment_fresh_scan() {
+    let v = ApiVersion::V2026_09;
+    let (sandbox, served) = start(SandboxOptions {
+        requests_per_10s: Some(190),
+        search_per_second: Some(5),
+        ..SandboxOptions::default()
+    })
+    .await;
+    sandbox.seed_contacts(25_000, 5);
+    let limits = |c: &mut truce_connectors::hubspot::HubSpotConfig| {
+        c.requests_per_10s = 190;
+        c.search_requests_per_second = 5;
+    };
+    let t = std::time::Instant::now();
+    let a = connector(&served, &sandbox, v, limits);
+    scan_all(&a, ObjectType::HubSpotContact).await;
+    eprintln!(
+        "took {:?} lists {} hits {} max {}",
+        t.elapsed(),
+        sandbox.counters().get(&list(v)),
+        sandbox.limit_hits().ten_secondly,
+        sandbox.max_in_window(Duration::from_secs(10), false)
+    );
+}
