@@ -368,10 +368,15 @@ pub async fn reconcile_bench(config: &Path) -> anyhow::Result<Value> {
 
 /// Runs `truce-bench child ARGS...` to the end and parses the JSON on its last stdout line.
 pub async fn run(args: &[&str]) -> anyhow::Result<Value> {
+    // `output()` would pipe stderr too and drop it: spawned, the child's logs (RUST_LOG)
+    // reach this process's stderr as they are written.
     let output = command(args)?
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .output()
+        .spawn()
+        .with_context(|| format!("starting child {args:?}"))?
+        .wait_with_output()
         .await
         .with_context(|| format!("running child {args:?}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
