@@ -414,13 +414,18 @@ mod tests {
         let mut times = lock(&arrivals).clone();
         times.sort();
         assert_eq!(times.len(), 570);
-        for (i, at) in times.iter().enumerate() {
-            let within = times[i..]
+        assert_no_window_over(&times, 190);
+    }
+
+    /// Fails when more than `limit` of the sorted `arrivals` fall within 10 s of one.
+    fn assert_no_window_over(arrivals: &[Instant], limit: usize) {
+        for (i, at) in arrivals.iter().enumerate() {
+            let within = arrivals[i..]
                 .iter()
                 .take_while(|t| **t < *at + Duration::from_secs(10))
                 .count();
             assert!(
-                within <= 190,
+                within <= limit,
                 "{within} arrivals within 10 s of arrival {i}"
             );
         }
@@ -463,17 +468,7 @@ mod tests {
             (times, Instant::now() - start)
         }
         let (arrivals, slow) = run(true).await;
-        let window = Duration::from_secs(10);
-        for (i, at) in arrivals.iter().enumerate() {
-            let within = arrivals[i..]
-                .iter()
-                .take_while(|t| **t < *at + window)
-                .count();
-            assert!(
-                within <= 190,
-                "{within} arrivals within 10 s of arrival {i}"
-            );
-        }
+        assert_no_window_over(&arrivals, 190);
         let (_, quick) = run(false).await;
         let given_back = slow.as_secs_f64() / quick.as_secs_f64() - 1.0;
         assert!(
