@@ -29,17 +29,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use reqwest::Method;
-
 use super::HubSpotConnector;
-use super::limits::CallKind;
 use super::objects::Configured;
 use super::pull::{LIST_PAGE, SEARCH_PAGE, StreamPage};
 use super::records::{key, read_all};
-use super::wire::{SearchRequest, SearchResponse, Sort, SortSpec};
+use super::wire::{SearchRequest, Sort, SortSpec};
 use crate::contract::Cursor;
 use crate::error::Error;
-use crate::http::Call;
 use crate::lock;
 use crate::lookback::PollFrom;
 
@@ -121,14 +117,8 @@ impl HubSpotConnector {
             after: None,
             query: None,
         };
-        let call = Call::json(
-            CallKind::Search,
-            Method::POST,
-            self.paths.objects(object.spec.path, "/search"),
-            &request,
-            format!("HubSpot count of {}", object.spec.object),
-        )?;
-        let answer: SearchResponse = self.pipeline.send(call).await?;
+        let action = format!("HubSpot count of {}", object.spec.object);
+        let answer = self.send_search(object, &request, action).await?;
         let (newest, _) = read_all(object, answer.results);
         let records = answer.total;
         let ((burst, burst_window), (searches, search_window)) =

@@ -257,17 +257,28 @@ impl HubSpotConnector {
             after: None,
             query: None,
         };
+        let action = format!("HubSpot search of modified {}", object.spec.object);
+        let answer = self.send_search(object, &request, action).await?;
+        let rows = answer.results.len();
+        let (records, rejected) = read_all(object, answer.results);
+        Ok((records, rejected, rows, answer.total))
+    }
+
+    /// Sends one search of `object` (a search budget call).
+    pub(super) async fn send_search(
+        &self,
+        object: &Configured,
+        request: &SearchRequest,
+        action: String,
+    ) -> Result<SearchResponse, Error> {
         let call = Call::json(
             CallKind::Search,
             Method::POST,
             self.paths.objects(object.spec.path, "/search"),
-            &request,
-            format!("HubSpot search of modified {}", object.spec.object),
+            request,
+            action,
         )?;
-        let answer: SearchResponse = self.pipeline.send(call).await?;
-        let rows = answer.results.len();
-        let (records, rejected) = read_all(object, answer.results);
-        Ok((records, rejected, rows, answer.total))
+        self.pipeline.send(call).await
     }
 
     /// One page of `object`'s stream strictly after `after` (or from `from_ms` on), in
