@@ -675,6 +675,7 @@ mod tests {
             unique: false,
             upsert_key: false,
             read_only: false,
+            filled_on_create: false,
         }
     }
 

@@ -53,14 +53,23 @@ async fn backfill_of_2000_and_2000_sharing_1000_emails_converges_without_duplica
     let summary = engine.backfill(&Quiet, true).await.unwrap();
     assert_eq!(summary.scanned_hubspot, 2000);
     assert_eq!(summary.scanned_salesforce, 2000);
-    // The echoes of the backfill's writes come back on the next poll, and settle.
-    engine.cycle().await.unwrap();
-    let last = engine.cycle().await.unwrap();
-    assert_eq!(
-        (last.written_hubspot, last.written_salesforce),
-        (0, 0),
-        "{last:?}"
-    );
+    // Both sides agree when the backfill ends, the Status Salesforce gave the Leads it
+    // created included: they were read back within the backfill.
+    assert_converged(&world);
+    let created = world
+        .hubspot
+        .find_by_email("hs-only1002@example.com")
+        .unwrap();
+    assert_eq!(created.properties["hs_lead_status"], "NEW");
+    // The echoes of the backfill's writes come back on the next polls, and move nothing.
+    for _ in 0..2 {
+        let cycle = engine.cycle().await.unwrap();
+        assert_eq!(
+            (cycle.written_hubspot, cycle.written_salesforce),
+            (0, 0),
+            "{cycle:?}"
+        );
+    }
     assert_converged(&world);
     // Qualified HubSpot-only contacts became Leads; unqualified ones did not.
     let salesforce = world.salesforce_by_email();
@@ -596,7 +605,8 @@ async fn a_salesforce_create_whose_answer_was_lost_is_adopted_and_a_first_send_c
         .unwrap();
     assert_eq!(link.salesforce_id.as_deref(), Some(landed.as_str()));
 
-    // A create never sent before goes out without a lookup: one pull, one write.
+    // A create never sent before goes out without a lookup: one pull, one write, and one
+    // read of the new Lead (Salesforce fills its Status), besides the describe that told.
     engine.cycle().await.unwrap();
     world
         .hubspot
@@ -609,11 +619,27 @@ async fn a_salesforce_create_whose_answer_was_lost_is_adopted_and_a_first_send_c
     world.salesforce.counters().reset();
     let summary = engine.cycle().await.unwrap();
     assert_eq!(summary.written_salesforce, 1, "{summary:?}");
+    let counters = world.salesforce.counters();
     assert_eq!(
-        calls_to(&world.salesforce.counters(), "composite"),
-        2,
+        (
+            calls_to(&counters, "POST /services/data/{v}/composite"),
+            calls_to(&counters, "query"),
+        ),
+        (3, 0),
         "{:?}",
-        world.salesforce.counters().snapshot()
+        counters.snapshot()
+    );
+    assert_eq!(
+        calls_to(
+            &counters,
+            "POST /services/data/{v}/composite/sobjects/{object}"
+        ),
+        1,
+        "{:?}",
+        counters.snapshot()
     );
     assert_eq!(world.salesforce_by_email()["fresh@example.com"].len(), 1);
+    // The Status Salesforce gave the new Lead reached HubSpot in the same cycle.
+    let fresh = world.hubspot.find_by_email("fresh@example.com").unwrap();
+    assert_eq!(fresh.properties["hs_lead_status"], "NEW");
 }

@@ -216,6 +216,19 @@ pub fn min_calls(n: u64, per_call: u64) -> u64 {
     n.div_ceil(per_call.max(1))
 }
 
+/// Records one Salesforce sObject Collections retrieve reads.
+pub const SALESFORCE_RETRIEVE: u64 = 2_000;
+
+/// The fewest Salesforce calls to read back `created` records of an object whose mapped
+/// fields Salesforce fills on create (a Lead's `Status`): its describe, once, then
+/// retrieves of 2,000.
+pub fn salesforce_read_back(created: u64) -> u64 {
+    if created == 0 {
+        return 0;
+    }
+    1 + min_calls(created, SALESFORCE_RETRIEVE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ use truce_state::{NewLink, SnapshotUpdate, Store};
 
 use super::child::{self, Daemon};
 use super::world::{Limits, World, shared_email};
-use super::{Report, Table, mib, min_calls, percentile, ratio, thousands};
+use super::{Report, Table, mib, min_calls, percentile, ratio, salesforce_read_back, thousands};
 
 const HUBSPOT_PAGE: u64 = 100;
 const HUBSPOT_BATCH: u64 = 100;
@@ -162,7 +162,8 @@ impl BackfillRun {
 
     /// The fewest Salesforce calls: query pages of Lead and of Contact (one even when
     /// empty), then composites of five 200-record collections (creates and updates are
-    /// separate collections).
+    /// separate collections), then the created Leads read back (their `Status` is
+    /// Salesforce's default).
     fn salesforce_min(&self) -> u64 {
         let created = u(&self.child, "salesforce_created");
         let updated = u(&self.child, "salesforce_written").saturating_sub(created);
@@ -171,6 +172,7 @@ impl BackfillRun {
         min_calls(self.records as u64, SALESFORCE_PAGE).max(1)
             + 1
             + min_calls(collections, SALESFORCE_COLLECTIONS_PER_CALL)
+            + salesforce_read_back(created)
     }
 
     fn bound(&self) -> f64 {

@@ -481,6 +481,9 @@ pub struct FieldInfo {
     pub upsert_key: bool,
     /// Writes to it are rejected.
     pub read_only: bool,
+    /// The system fills it itself when a create leaves it out (a picklist's default value,
+    /// the record's owner): a record just created may hold a value truce never sent.
+    pub filled_on_create: bool,
 }
 
 /// The associations of one record, read apart from the record (HubSpot does not date
@@ -560,6 +563,15 @@ pub trait Connector: Send + Sync {
 
     /// Describes the fields of `object`.
     async fn describe(&self, object: ObjectType) -> Result<Vec<FieldInfo>, Error>;
+
+    /// The fields of `object` that the system fills itself when a create leaves them out
+    /// ([`FieldInfo::filled_on_create`]), as one answer per object for the life of the
+    /// connector: the engine asks after every pass that created records, to know whether
+    /// those records hold values truce has not read yet. The default answers none, without
+    /// a call: a system whose API describes no such field.
+    async fn filled_on_create(&self, _object: ObjectType) -> Result<Vec<String>, Error> {
+        Ok(Vec::new())
+    }
 
     /// The daily quota as last seen on the wire, when the system reports one.
     fn quota(&self) -> Option<Quota> {

@@ -582,6 +582,14 @@ async fn describe_reports_required_fields_lengths_picklists_and_the_external_id(
     assert_eq!(get("Status").options.len(), 4);
     assert!(get("HubSpot_Contact_Id__c").unique);
     assert!(get("IsConverted").read_only);
+    // A Lead created without a Status gets the picklist's default: Salesforce fills it.
+    assert!(get("Status").filled_on_create && !get("LastName").filled_on_create);
+    let filled = conn
+        .filled_on_create(ObjectType::SalesforceLead)
+        .await
+        .unwrap();
+    assert!(filled.iter().any(|f| f == "Status"), "{filled:?}");
+    assert!(!filled.iter().any(|f| f == "Email"), "{filled:?}");
     let contact = conn.describe(ObjectType::SalesforceContact).await.unwrap();
     assert!(contact.iter().any(|f| f.name == "LastName" && f.required));
     assert!(!contact.iter().any(|f| f.name == "Company"));

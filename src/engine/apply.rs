@@ -57,8 +57,8 @@ pub struct Applied {
     pub retrying: usize,
     /// Writes quarantined.
     pub quarantined: usize,
-    /// The records created, as `(object, id)`: a cycle reads back those whose pair maps
-    /// references, so their associations go out in the same cycle.
+    /// The records created, as `(object, id)`: those worth it are read back in the same
+    /// pass (`read_back.rs`).
     pub created_records: Vec<(ObjectType, String)>,
 }
 

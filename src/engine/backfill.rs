@@ -22,6 +22,7 @@ use super::apply::Applied;
 use super::identity::all_unlinked;
 use super::pair::Pair;
 use super::pull::{record_page, reject};
+use super::read_back::ReadBack;
 use super::settings::Settings;
 use super::shared::SharedStore;
 use super::{Clock, Engine, EngineError, MergeSummary, Progress, stored};
@@ -118,7 +119,8 @@ impl Engine {
         };
         if write {
             progress.phase("writing");
-            let (to_hubspot, to_salesforce, after) = self.apply_settled(progress, false).await?;
+            let (to_hubspot, to_salesforce, after) =
+                self.apply_settled(progress, ReadBack::Filled).await?;
             summary.merge.writes += after.writes;
             summary.merge.conflicts += after.conflicts;
             summary.to_hubspot = to_hubspot;

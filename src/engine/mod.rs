@@ -34,6 +34,7 @@ pub mod observe;
 pub mod pair;
 pub mod plan;
 pub mod pull;
+pub mod read_back;
 pub mod reconcile;
 pub mod record;
 pub mod settings;
@@ -50,8 +51,9 @@ use truce_connectors::{Connector, ObjectType, System};
 use truce_state::{LinkId, Store, StoreError};
 
 use self::apply::Applied;
+use self::identity::Identity;
 use self::observe::{Observer, Unobserved};
-use self::pair::Pair;
+use self::read_back::ReadBack;
 use self::record::Touched;
 use self::settings::Settings;
 use self::shared::SharedStore;
@@ -240,7 +242,9 @@ impl Engine {
             merged.quarantined += all.quarantined;
             self.resumed = true;
         }
-        let (to_hubspot, to_salesforce, after) = self.apply_settled(&Quiet, true).await?;
+        let (to_hubspot, to_salesforce, after) = self
+            .apply_settled(&Quiet, ReadBack::FilledAndReferences)
+            .await?;
         merged.conflicts += after.conflicts;
         merged.quarantined += after.quarantined;
         self.watch_sla()?;
@@ -274,60 +278,29 @@ impl Engine {
 
     /// Sends the outbox, then merges again what the writes finished; the writes that merge
     /// queues are sent at once, up to [`FOLLOW_UP_PASSES`] more passes, instead of waiting
-    /// a poll interval each. With `read_back`, the records just created whose pair maps
-    /// references are read back first (their associations, as the system holds them): a
-    /// converted Lead's new deal is then associated with its company and contact in the
-    /// same cycle. The backfill leaves that to its first poll, which reads them anyway.
+    /// a poll interval each. Each pass reads back the records it created that `rule` asks
+    /// for ([`read_back`]).
     async fn apply_settled(
         &mut self,
         progress: &dyn Progress,
-        read_back: bool,
+        rule: ReadBack,
     ) -> Result<(Applied, Applied, MergeSummary), EngineError> {
-        let (mut to_hubspot, mut to_salesforce) = self.apply(progress).await?;
-        let mut after = self.after_apply(&to_hubspot, &to_salesforce)?;
-        let mut queued = after.writes;
-        let mut wanted = self.to_read_back(read_back, [&to_hubspot, &to_salesforce]);
-        for _ in 0..FOLLOW_UP_PASSES {
-            if !wanted.is_empty() {
-                let touched = self.fetch_missing(&wanted).await?;
-                let read = self.settle(&touched, &BTreeSet::new()).await?;
-                queued += read.writes;
-                after.writes += read.writes;
-                after.conflicts += read.conflicts;
-                after.quarantined += read.quarantined;
-            }
-            if queued == 0 {
-                break;
-            }
-            let (hubspot, salesforce) = self.apply(progress).await?;
-            let more = self.after_apply(&hubspot, &salesforce)?;
-            wanted = self.to_read_back(read_back, [&hubspot, &salesforce]);
-            queued = more.writes;
+        let (mut to_hubspot, mut to_salesforce) = (Applied::default(), Applied::default());
+        let mut after = MergeSummary::default();
+        for _ in 0..=FOLLOW_UP_PASSES {
+            let (hubspot, salesforce, read) = self.apply(progress, rule).await?;
+            let mut more = self.after_apply(&hubspot, &salesforce)?;
+            more.add(&read);
             after.writes += more.writes;
             after.conflicts += more.conflicts;
             after.quarantined += more.quarantined;
             to_hubspot.add(hubspot);
             to_salesforce.add(salesforce);
+            if more.writes == 0 {
+                break;
+            }
         }
         Ok((to_hubspot, to_salesforce, after))
-    }
-
-    /// The records a pass created that are worth reading back: those of pairs mapping
-    /// references (a created record has no associations until truce writes them).
-    fn to_read_back(&self, read_back: bool, applied: [&Applied; 2]) -> Vec<(ObjectType, String)> {
-        if !read_back {
-            return Vec::new();
-        }
-        applied
-            .into_iter()
-            .flat_map(|a| a.created_records.iter())
-            .filter(|(object, _)| {
-                self.settings
-                    .pair(Pair::of(*object))
-                    .is_some_and(|spec| spec.fields.iter().any(|f| f.reference.is_some()))
-            })
-            .cloned()
-            .collect()
     }
 
     /// Merges again the links whose writes just finished (skipped while those were on the
@@ -361,26 +334,36 @@ impl Engine {
         let identity = self
             .store
             .transaction(|tx| identity::resolve(tx, touched, &settings, now, recheck))?;
-        let mut dirty = identity.dirty.clone();
-        let (mut linked, mut creates) = (identity.linked, identity.creates);
+        self.settle_identity(identity).await
+    }
+
+    /// Finishes what an identity step began: reads the records it asked for and resolves
+    /// them (their people's companies matched again), then merges every link it dirtied.
+    async fn settle_identity(
+        &mut self,
+        mut identity: Identity,
+    ) -> Result<MergeSummary, EngineError> {
         if !identity.fetch.is_empty() {
             let fetched = self.fetch_missing(&identity.fetch).await?;
             let now = self.now();
+            let settings = self.settings.clone();
+            let dirty = identity.dirty.clone();
             let again = self
                 .store
                 .transaction(|tx| identity::resolve(tx, &fetched, &settings, now, &dirty))?;
-            dirty.extend(again.dirty);
-            linked += again.linked;
-            creates += again.creates;
+            identity.dirty.extend(again.dirty);
+            identity.linked += again.linked;
+            identity.creates += again.creates;
         }
-        let dirty: Vec<LinkId> = dirty.into_iter().collect();
-        let mut links = self.waiting_for(&dirty)?;
-        links.extend(dirty);
-        let mut summary = self.merge_links(links)?;
-        summary.linked += linked;
-        summary.creates += creates;
-        summary.duplicates += identity.duplicates;
-        Ok(summary)
+        let clock = self.clock.clone();
+        let now = move || clock();
+        plan::merge_identified(
+            &mut self.store,
+            &self.settings,
+            self.observer.as_ref(),
+            &now,
+            &identity,
+        )
     }
 
     /// Keeps the API usage each connector last saw, for `truce status`.
@@ -404,23 +387,44 @@ impl Engine {
         Ok(())
     }
 
-    /// Sends the outbox of both systems, side by side: each waits on its own quota.
-    async fn apply(&mut self, progress: &dyn Progress) -> Result<(Applied, Applied), EngineError> {
-        let clock = self.clock.clone();
-        let now = move || clock();
-        let observer = self.observer.clone();
-        let store = SharedStore::new(&mut self.store);
-        let sending = |connector: &Arc<dyn Connector>| apply::Sender {
-            store: &store,
-            connector: connector.clone(),
-            settings: &self.settings,
-            now: &now,
-            progress,
-            observer: observer.as_ref(),
+    /// Sends the outbox of both systems, side by side: each waits on its own quota, then
+    /// reads back what it created ([`read_back`]). Returns what each sent and what merging
+    /// the records read back did.
+    async fn apply(
+        &mut self,
+        progress: &dyn Progress,
+        rule: ReadBack,
+    ) -> Result<(Applied, Applied, MergeSummary), EngineError> {
+        let (to_hubspot, to_salesforce) = {
+            let clock = self.clock.clone();
+            let now = move || clock();
+            let observer = self.observer.clone();
+            let store = SharedStore::new(&mut self.store);
+            let sending = |connector: &Arc<dyn Connector>| apply::Sender {
+                store: &store,
+                connector: connector.clone(),
+                settings: &self.settings,
+                now: &now,
+                progress,
+                observer: observer.as_ref(),
+            };
+            let (hubspot, salesforce) = (sending(&self.hubspot), sending(&self.salesforce));
+            tokio::join!(
+                hubspot.send_and_read_back(rule),
+                salesforce.send_and_read_back(rule)
+            )
         };
-        let (hubspot, salesforce) = (sending(&self.hubspot), sending(&self.salesforce));
-        let (to_hubspot, to_salesforce) = tokio::join!(hubspot.send_all(), salesforce.send_all());
-        Ok((to_hubspot?, to_salesforce?))
+        let ((to_hubspot, hubspot_read), (to_salesforce, salesforce_read)) =
+            (to_hubspot?, to_salesforce?);
+        let mut read = hubspot_read.merged;
+        read.add(&salesforce_read.merged);
+        for identity in [hubspot_read.unsettled, salesforce_read.unsettled]
+            .into_iter()
+            .flatten()
+        {
+            read.add(&self.settle_identity(identity).await?);
+        }
+        Ok((to_hubspot, to_salesforce, read))
     }
 }
 

@@ -10,9 +10,10 @@
 //! A link with a write still on its way is skipped (it is merged again once the write
 //! finished), and so is a link of a pair that is not synced.
 
-use truce_state::{LinkId, LinkView, NewConflict, Reader, Tx};
+use truce_state::{LinkId, LinkView, NewConflict, Reader, Store, Tx};
 
 use super::events::{self, ConflictEvent, QuarantineEvent};
+use super::identity::Identity;
 use super::mapping::Reference;
 use super::merge::Side;
 use super::observe::Observer;
@@ -50,58 +51,99 @@ impl Engine {
     }
 
     /// Reconciles these links in batches, one transaction per batch.
-    pub(crate) fn merge_links(
-        &mut self,
-        mut links: Vec<LinkId>,
-    ) -> Result<MergeSummary, EngineError> {
-        links.sort();
-        links.dedup();
-        let mut summary = MergeSummary::default();
-        for batch in links.chunks(MERGE_BATCH) {
-            let now = self.now();
-            let settings = &self.settings;
-            let observer = self.observer.as_ref();
-            let part = self.store.transaction(|tx| {
-                let mut views = Vec::with_capacity(batch.len());
-                for &link in batch {
-                    views.extend(tx.reader().link_view(link)?);
-                }
-                merge_views(tx, views, settings, observer, now)
-            })?;
-            summary.add(&part);
-        }
-        Ok(summary)
+    pub(crate) fn merge_links(&mut self, links: Vec<LinkId>) -> Result<MergeSummary, EngineError> {
+        let clock = self.clock.clone();
+        let now = move || clock();
+        merge_links(
+            &mut self.store,
+            &self.settings,
+            self.observer.as_ref(),
+            &now,
+            links,
+        )
     }
 
     /// The links whose references wait for a record one of `links` holds.
     pub(crate) fn waiting_for(&self, links: &[LinkId]) -> Result<Vec<LinkId>, EngineError> {
-        let mut waiting = Vec::new();
-        // Only a pair that maps references can wait: without one, no lookup per link.
-        let references = self
-            .settings
-            .pairs
-            .iter()
-            .any(|spec| spec.fields.iter().any(|f| f.reference.is_some()));
-        if !references {
-            return Ok(waiting);
-        }
-        let reader = self.store.reader();
-        for &id in links {
-            let Some(link) = reader.link(id)? else {
-                continue;
-            };
-            for (system, record) in [
-                (System::HubSpot, &link.hubspot_id),
-                (System::Salesforce, &link.salesforce_id),
-            ] {
-                if let Some(record) = record {
-                    let name = stored::system_name(system);
-                    waiting.extend(reader.waiting_on(&link.pair, name, record)?);
-                }
+        waiting_for(&self.store.reader(), &self.settings, links)
+    }
+}
+
+/// Reconciles `links` in batches, one transaction per batch (the store may be one the
+/// other system's apply pass shares: [`super::shared::SharedStore`] hands it out per call).
+pub(crate) fn merge_links(
+    store: &mut Store,
+    settings: &Settings,
+    observer: &dyn Observer,
+    now: &(dyn Fn() -> i64 + Sync),
+    mut links: Vec<LinkId>,
+) -> Result<MergeSummary, EngineError> {
+    links.sort();
+    links.dedup();
+    let mut summary = MergeSummary::default();
+    for batch in links.chunks(MERGE_BATCH) {
+        let now = now();
+        let part = store.transaction(|tx| {
+            let mut views = Vec::with_capacity(batch.len());
+            for &link in batch {
+                views.extend(tx.reader().link_view(link)?);
+            }
+            merge_views(tx, views, settings, observer, now)
+        })?;
+        summary.add(&part);
+    }
+    Ok(summary)
+}
+
+/// Merges the links an identity step dirtied and those waiting on them, and counts what
+/// the step did (links, creates, duplicates) with the merge.
+pub(crate) fn merge_identified(
+    store: &mut Store,
+    settings: &Settings,
+    observer: &dyn Observer,
+    now: &(dyn Fn() -> i64 + Sync),
+    identity: &Identity,
+) -> Result<MergeSummary, EngineError> {
+    let dirty: Vec<LinkId> = identity.dirty.iter().copied().collect();
+    let mut links = waiting_for(&store.reader(), settings, &dirty)?;
+    links.extend(dirty);
+    let mut summary = merge_links(store, settings, observer, now, links)?;
+    summary.linked += identity.linked;
+    summary.creates += identity.creates;
+    summary.duplicates += identity.duplicates;
+    Ok(summary)
+}
+
+/// The links whose references wait for a record one of `links` holds.
+pub(crate) fn waiting_for(
+    reader: &Reader<'_>,
+    settings: &Settings,
+    links: &[LinkId],
+) -> Result<Vec<LinkId>, EngineError> {
+    let mut waiting = Vec::new();
+    // Only a pair that maps references can wait: without one, no lookup per link.
+    let references = settings
+        .pairs
+        .iter()
+        .any(|spec| spec.fields.iter().any(|f| f.reference.is_some()));
+    if !references {
+        return Ok(waiting);
+    }
+    for &id in links {
+        let Some(link) = reader.link(id)? else {
+            continue;
+        };
+        for (system, record) in [
+            (System::HubSpot, &link.hubspot_id),
+            (System::Salesforce, &link.salesforce_id),
+        ] {
+            if let Some(record) = record {
+                let name = stored::system_name(system);
+                waiting.extend(reader.waiting_on(&link.pair, name, record)?);
             }
         }
-        Ok(waiting)
     }
+    Ok(waiting)
 }
 
 use truce_connectors::System;

@@ -244,6 +244,54 @@ async fn collections_cap_at_200_and_report_each_record_in_order() {
 }
 
 #[tokio::test]
+async fn collections_retrieve_answers_in_order_with_null_for_unknown_ids_and_caps_the_body_at_2000()
+{
+    let org = Org::start(SandboxOptions::default()).await;
+    let records = json!([{"attributes": {"type": "Lead"}, "LastName": "Read", "Company": "C"}]);
+    let (_, created, _) = org
+        .call(
+            reqwest::Method::POST,
+            &format!("{V}/composite/sobjects"),
+            Some(json!({"allOrNone": false, "records": records})),
+        )
+        .await;
+    let id = created[0]["id"].as_str().unwrap().to_string();
+    let unknown = id18("00Q000000999999");
+    let (status, body, _) = org
+        .call(
+            reqwest::Method::POST,
+            &format!("{V}/composite/sobjects/Lead"),
+            Some(json!({"ids": [unknown, id], "fields": ["Id", "LastName", "Status"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0], Value::Null);
+    assert_eq!(body[1]["Id"], json!(id));
+    assert_eq!(body[1]["attributes"]["type"], json!("Lead"));
+    // The picklist's default filled the Status the create left out.
+    assert_eq!(body[1]["Status"], json!("Open - Not Contacted"));
+    // The GET form answers the same.
+    let (status, got, _) = org
+        .call(
+            reqwest::Method::GET,
+            &format!("{V}/composite/sobjects/Lead?ids={unknown},{id}&fields=Id,LastName,Status"),
+            None,
+        )
+        .await;
+    assert_eq!((status, &got), (200, &body));
+    let ids: Vec<String> = (0..2001).map(|i| id18(&format!("00Q{i:012}"))).collect();
+    let (status, body, _) = org
+        .call(
+            reqwest::Method::POST,
+            &format!("{V}/composite/sobjects/Lead"),
+            Some(json!({"ids": ids, "fields": ["Id"]})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body[0]["errorCode"], json!("EXCEEDED_ID_LIMIT"));
+}
+
+#[tokio::test]
 async fn composite_counts_once_limits_heavy_subrequests_and_rolls_back_all_or_none() {
     let org = Org::start(SandboxOptions::default()).await;
     let q = |i: usize| json!({"method": "GET", "url": format!("{V}/query?q=SELECT+Id+FROM+Lead+LIMIT+{i}"), "referenceId": format!("q{i}")});

@@ -112,6 +112,8 @@ fn field_info(p: Property, email: Option<&str>) -> FieldInfo {
         required: false,
         max_length: None,
         read_only,
+        // HubSpot's property definitions say nothing of values set on create.
+        filled_on_create: false,
     }
 }
 

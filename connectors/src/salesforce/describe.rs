@@ -41,6 +41,7 @@ impl SalesforceConnector {
                 unique: false,
                 upsert_key: false,
                 read_only: false,
+                filled_on_create: false,
             });
         }
         Ok(fields)
@@ -77,6 +78,7 @@ fn field_info(f: DescribeField) -> FieldInfo {
         unique: f.external_id || f.unique,
         upsert_key: f.external_id,
         read_only: !f.createable && !f.updateable,
+        filled_on_create: f.defaulted_on_create,
         api_type: f.ty,
         label: f.label,
         name: f.name,

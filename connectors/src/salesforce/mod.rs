@@ -6,14 +6,15 @@
 //! - `calls`: Salesforce's half of the shared call pipeline: classification of refusals,
 //!   the session (token and `instance_url`), the budgets plugged in.
 //! - `limits`: `Sforce-Limit-Info`, the `daily_share` gate, requests in flight.
-//! - `pull`: polls, scans and lookups, packed into `/composite` calls.
+//! - `pull`: polls and lookups, packed into `/composite` calls; reads by id through
+//!   sObject Collections retrieve, 2,000 a call.
 //! - `roles`: an Opportunity's contacts read from its OpportunityContactRole records, and
 //!   their own change stream.
 //! - `write`: sObject Collections, five per `/composite` call.
 //! - `role_writes`: an Opportunity's desired contacts written as role creates and deletes.
 //! - `jwt`: the signed assertion of the JWT bearer grant.
 //! - `records`: query rows → [`crate::Record`] or [`crate::Rejected`].
-//! - `describe`: describe → [`FieldInfo`].
+//! - `describe`: describe → [`FieldInfo`]; what each object fills on create, asked once.
 //! - [`soql`]: the one place SOQL text is built (escaped literals, checked names and ids).
 //! - [`wire`]: Salesforce's JSON as serde types.
 
@@ -77,6 +78,8 @@ struct Inner {
     /// Scans in progress, per object (see `scan.rs`).
     scans: Mutex<HashMap<String, scan::ScanState>>,
     polls: PollTimes,
+    /// What each object's describe said Salesforce fills on create (asked once).
+    filled: Mutex<HashMap<ObjectType, Vec<String>>>,
 }
 
 impl SalesforceConnector {
@@ -109,6 +112,7 @@ impl SalesforceConnector {
                 pages: Mutex::new(HashMap::new()),
                 scans: Mutex::new(HashMap::new()),
                 polls: PollTimes::default(),
+                filled: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -228,6 +232,23 @@ impl Connector for SalesforceConnector {
     async fn describe(&self, object: ObjectType) -> Result<Vec<FieldInfo>, Error> {
         let object = self.configured(object, &format!("Salesforce describe of {object}"))?;
         self.describe_object(object).await
+    }
+
+    async fn filled_on_create(&self, object: ObjectType) -> Result<Vec<String>, Error> {
+        if let Some(known) = lock(&self.inner.filled).get(&object) {
+            return Ok(known.clone());
+        }
+        let action = format!("Salesforce describe of {object}");
+        let described = self
+            .describe_object(self.configured(object, &action)?)
+            .await?;
+        let filled: Vec<String> = described
+            .into_iter()
+            .filter(|f| f.filled_on_create)
+            .map(|f| f.name)
+            .collect();
+        lock(&self.inner.filled).insert(object, filled.clone());
+        Ok(filled)
     }
 
     fn quota(&self) -> Option<Quota> {

@@ -218,3 +218,12 @@ pub struct LimitValue {
     #[serde(rename = "Remaining")]
     pub remaining: u64,
 }
+
+/// `POST /composite/sobjects/{object}`: retrieve up to 2,000 records by id.
+#[derive(Debug, Serialize)]
+pub struct RetrieveRequest<'a> {
+    /// The record ids.
+    pub ids: &'a [String],
+    /// The fields to return.
+    pub fields: Vec<&'a str>,
+}

@@ -16,6 +16,8 @@ use super::routes::{dispatch, lock_row_error, project_row, unsupported};
 use super::store::{Org, Upserted};
 
 const MAX_RECORDS: usize = 200;
+/// Ids one retrieve with a request body may ask for.
+const MAX_RETRIEVED: usize = 2_000;
 
 fn too_many() -> Answer {
     Answer::error(
@@ -72,23 +74,41 @@ pub(crate) fn collections(
             let Some(fields) = params.get("fields").and_then(Value::as_str) else {
                 return Answer::error(400, "MISSING_ARGUMENT", "fields parameter is required");
             };
-            if org.def(object).is_none() {
-                return unsupported(object);
-            }
-            let out: Vec<Value> = params
+            let ids: Vec<&str> = params
                 .get("ids")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .split(',')
                 .filter(|s| !s.is_empty())
-                .map(|id| match org.get(object, id) {
-                    Some(row) if row.get("IsDeleted") != Some(&Value::Bool(true)) => {
-                        project_row(version, object, row, Some(fields))
-                    }
-                    _ => Value::Null,
-                })
                 .collect();
-            Answer::ok(Value::Array(out))
+            retrieve(org, version, object, &ids, fields)
+        }
+        ("POST", [object]) => {
+            // Retrieve with a request body: `{"ids": [...], "fields": [...]}`.
+            let strings = |key: &str| -> Option<Vec<String>> {
+                body.as_ref()?
+                    .get(key)?
+                    .as_array()?
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            };
+            let (Some(ids), Some(fields)) = (strings("ids"), strings("fields")) else {
+                return Answer::error(
+                    400,
+                    "JSON_PARSER_ERROR",
+                    "The request body must hold the arrays ids and fields",
+                );
+            };
+            if ids.len() > MAX_RETRIEVED {
+                return Answer::error(
+                    400,
+                    "EXCEEDED_ID_LIMIT",
+                    "record limit reached. cannot retrieve more than 2000 records in one call",
+                );
+            }
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            retrieve(org, version, object, &ids, &fields.join(","))
         }
         (m @ ("POST" | "PATCH"), tail) => {
             let Some(Value::Object(req)) = body else {
@@ -155,6 +175,24 @@ pub(crate) fn collections(
         }
         _ => Answer::error(405, "METHOD_NOT_ALLOWED", "HTTP Method not allowed"),
     }
+}
+
+/// The rows of `ids` with `fields` (comma-separated), in order; `null` for an id that is
+/// not a live record of `object`.
+fn retrieve(org: &Org, version: &str, object: &str, ids: &[&str], fields: &str) -> Answer {
+    if org.def(object).is_none() {
+        return unsupported(object);
+    }
+    let out: Vec<Value> = ids
+        .iter()
+        .map(|id| match org.get(object, id) {
+            Some(row) if row.get("IsDeleted") != Some(&Value::Bool(true)) => {
+                project_row(version, object, row, Some(fields))
+            }
+            _ => Value::Null,
+        })
+        .collect();
+    Answer::ok(Value::Array(out))
 }
 
 enum Op {
