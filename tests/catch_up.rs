@@ -119,8 +119,8 @@ async fn after_a_backfill_the_list_road_catches_up_and_no_edit_made_during_or_af
         "After-Backfill"
     );
 
-    // The next cycles carry the echoes of what the first one wrote (the Status of the
-    // new Leads reaches HubSpot) until one pulls and writes nothing.
+    // The next cycles carry the echoes of what the first one wrote (the edits made
+    // during and after the backfill) until one pulls and writes nothing.
     let mut cycles = 1;
     loop {
         let summary = engine.cycle().await.unwrap();

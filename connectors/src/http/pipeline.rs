@@ -25,6 +25,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -32,6 +33,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::SemaphorePermit;
+use tokio::time::Instant;
 
 use super::limiter::Held;
 use super::retry::{Attempts, Next, Renewal, Repeat, RetryPolicy, retry};
@@ -190,6 +192,9 @@ pub struct Pipeline<V> {
     tokens: TokenCache,
     retry: RetryPolicy,
     calls: AtomicU64,
+    /// Recent round trips (µs), smoothed: one request to its answer, the waits for the
+    /// budgets excluded. 0 until the first answer.
+    round_trip_us: AtomicU64,
 }
 
 impl<V: Vendor> Pipeline<V> {
@@ -208,6 +213,7 @@ impl<V: Vendor> Pipeline<V> {
             tokens: TokenCache::default(),
             retry,
             calls: AtomicU64::new(0),
+            round_trip_us: AtomicU64::new(0),
         }
     }
 
@@ -224,6 +230,27 @@ impl<V: Vendor> Pipeline<V> {
     /// API requests sent so far, answered or not; token requests excluded.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// The recent round trip of a request (an average weighted towards the latest eight),
+    /// the waits for the budgets excluded; `None` before the first answer. What work made
+    /// of calls that must follow one another costs per call, whatever the limits allow.
+    pub fn round_trip(&self) -> Option<Duration> {
+        match self.round_trip_us.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
+    }
+
+    fn observe_round_trip(&self, took: Duration) {
+        let sample = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
+        let old = self.round_trip_us.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            (old.saturating_mul(7).saturating_add(sample)) / 8
+        };
+        self.round_trip_us.store(new, Ordering::Relaxed);
     }
 
     /// Obtains the token calls would send (the cached one, or a new one), without sending
@@ -324,7 +351,9 @@ impl<V: Vendor> Pipeline<V> {
         let response = {
             let _slot = self.vendor.slot().await;
             self.calls.fetch_add(1, Ordering::Relaxed);
+            let started = Instant::now();
             let sent = self.http.send(request, &call.action).await;
+            self.observe_round_trip(started.elapsed());
             drop(held);
             sent.map_err(|err| (err, Hold::Free))?
         };

@@ -9,7 +9,9 @@
 //! it only pays when the changed set is a large share of the object: one more search
 //! (no filter, newest first, one row) counts the object's records and gives the newest
 //! stamp, and the list is taken when it is faster than paging search and costs at most
-//! twice its calls (calls come out of a daily allowance, of which a one-off catch-up is a
+//! twice its calls. Each road's pages follow one another, so a call costs what its limit
+//! allows or the recent round trip, whichever is longer (with 50–300 ms of latency, 175
+//! searches beat 300 list pages) (calls come out of a daily allowance, of which a one-off catch-up is a
 //! small share; the minutes are what people editing meanwhile wait). The choice, both
 //! costs and the reason are logged at DEBUG (`HubSpot catch-up road`).
 //!
@@ -28,6 +30,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::HubSpotConnector;
 use super::objects::Configured;
@@ -71,9 +74,38 @@ struct Roads {
     search_calls: u64,
     list_s: f64,
     search_s: f64,
+    round_trip: Duration,
 }
 
 impl Roads {
+    /// Both roads' calls, and their times: each call costs what the limit allows it
+    /// (`rates`: the burst's and search's `(calls, window)`), or its round trip if that is
+    /// longer, since each road's pages follow one another.
+    fn weigh(
+        changed: u64,
+        records: u64,
+        kept: usize,
+        rates: ((u32, Duration), (u32, Duration)),
+        round_trip: Duration,
+    ) -> Roads {
+        let ((burst, burst_window), (searches, search_window)) = rates;
+        let each = |calls: u32, window: Duration| {
+            (window.as_secs_f64() / f64::from(calls.max(1))).max(round_trip.as_secs_f64())
+        };
+        let per_page = kept.clamp(SEARCH_PAGE / 2, SEARCH_PAGE) as u64;
+        let list_calls = records.div_ceil(LIST_PAGE as u64);
+        let search_calls = changed.div_ceil(per_page);
+        Roads {
+            changed,
+            records,
+            list_calls,
+            search_calls,
+            list_s: list_calls as f64 * each(burst, burst_window),
+            search_s: search_calls as f64 * each(searches, search_window),
+            round_trip,
+        }
+    }
+
     /// Faster, and at most twice the calls (see the module docs).
     fn list(&self) -> bool {
         self.list_s < self.search_s && self.list_calls <= 2 * self.search_calls
@@ -82,8 +114,12 @@ impl Roads {
     fn reason(&self) -> String {
         let (list, search) = (self.list_calls, self.search_calls);
         let costs = format!(
-            "{} changed of {} records: list {list} calls ({:.1} s), search about {search} calls ({:.1} s)",
-            self.changed, self.records, self.list_s, self.search_s
+            "{} changed of {} records: list {list} calls ({:.1} s), search about {search} calls ({:.1} s), at a round trip of {} ms",
+            self.changed,
+            self.records,
+            self.list_s,
+            self.search_s,
+            self.round_trip.as_millis()
         );
         if self.list() {
             format!("{costs}; the list is faster")
@@ -120,21 +156,14 @@ impl HubSpotConnector {
         let action = format!("HubSpot count of {}", object.spec.object);
         let answer = self.send_search(object, &request, action).await?;
         let (newest, _) = read_all(object, answer.results);
-        let records = answer.total;
-        let ((burst, burst_window), (searches, search_window)) =
-            self.pipeline.vendor().limits().rates();
-        let per_page = kept.clamp(SEARCH_PAGE / 2, SEARCH_PAGE) as u64;
-        let list_calls = records.div_ceil(LIST_PAGE as u64);
-        let search_calls = changed.div_ceil(per_page);
-        let roads = Roads {
+        let round_trip = self.pipeline.round_trip().unwrap_or_default();
+        let roads = Roads::weigh(
             changed,
-            records,
-            list_calls,
-            search_calls,
-            list_s: list_calls as f64 * burst_window.as_secs_f64() / f64::from(burst.max(1)),
-            search_s: search_calls as f64 * search_window.as_secs_f64()
-                / f64::from(searches.max(1)),
-        };
+            answer.total,
+            kept,
+            self.pipeline.vendor().limits().rates(),
+            round_trip,
+        );
         let floor = newest
             .first()
             .map(|r| r.modified_at)
@@ -143,11 +172,12 @@ impl HubSpotConnector {
             stream = object.stream(),
             road = if floor.is_some() { "list" } else { "search" },
             changed,
-            records,
-            list_calls,
-            search_calls,
+            records = roads.records,
+            list_calls = roads.list_calls,
+            search_calls = roads.search_calls,
             list_s = roads.list_s,
             search_s = roads.search_s,
+            round_trip_ms = roads.round_trip.as_millis(),
             reason = %roads.reason(),
             "HubSpot catch-up road"
         );
@@ -247,5 +277,42 @@ impl CatchUps {
             (PollFrom::Time(t), Some(floor)) if floor > t => PollFrom::Time(floor),
             (from, _) => from,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// HubSpot Professional: 190 calls per 10 s, 5 searches a second.
+    const PROFESSIONAL: ((u32, Duration), (u32, Duration)) =
+        ((190, Duration::from_secs(10)), (5, Duration::from_secs(1)));
+
+    #[test]
+    fn without_latency_the_list_wins_a_whole_portal_of_changes() {
+        let roads = Roads::weigh(
+            150_000,
+            150_000,
+            100,
+            PROFESSIONAL,
+            Duration::from_millis(5),
+        );
+        assert_eq!((roads.list_calls, roads.search_calls), (1_500, 1_500));
+        assert!(roads.list(), "{}", roads.reason());
+        assert!((roads.list_s - 78.9).abs() < 0.1, "{}", roads.reason());
+    }
+
+    #[test]
+    fn a_long_round_trip_slows_the_list_pages_more_than_the_searches() {
+        // 30,000 changed of 30,000 at about 175 ms a call (50-300 ms of latency): 300
+        // list pages take 52.5 s one after another, 172 searches 34.4 s.
+        let slow = Duration::from_millis(175);
+        let roads = Roads::weigh(30_000, 30_000, 175, PROFESSIONAL, slow);
+        assert_eq!((roads.list_calls, roads.search_calls), (300, 172));
+        assert!(!roads.list(), "{}", roads.reason());
+        assert!(roads.reason().contains("at a round trip of 175 ms"));
+        // The same change set without latency: the list's limit is 19 a second.
+        let fast = Roads::weigh(30_000, 30_000, 175, PROFESSIONAL, Duration::ZERO);
+        assert!(fast.list(), "{}", fast.reason());
     }
 }
