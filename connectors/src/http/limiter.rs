@@ -392,16 +392,27 @@ mod tests {
     /// freed a window after the answer, no window holds more than the limit.
     #[tokio::test(start_paused = true)]
     async fn calls_held_back_in_this_process_then_sent_at_once_never_crowd_the_window() {
+        // The first round of each of 190 workers goes out 200–249 ms late, the next two
+        // at once.
+        let delays: Vec<Vec<u64>> = (0..190u64).map(|w| vec![200 + w % 50, 0, 0]).collect();
+        let times = arrivals(&delays).await;
+        assert_eq!(times.len(), 570);
+        assert_no_window_over(&times, 190);
+    }
+
+    /// Workers sending through one limiter of 190 per 10 s: worker `w` sends
+    /// `delays[w].len()` calls one after another, each arriving `delays[w][i]` ms after it
+    /// took its slot and answered 5 ms later. The arrival times, sorted.
+    async fn arrivals(delays: &[Vec<u64>]) -> Vec<Instant> {
         let limiter = Arc::new(Limiter::rolling("test", 190, Duration::from_secs(10)));
         let arrivals = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
-        for worker in 0..190u64 {
-            let (limiter, arrivals) = (limiter.clone(), arrivals.clone());
+        for worker in delays {
+            let (limiter, arrivals, worker) = (limiter.clone(), arrivals.clone(), worker.clone());
             tasks.push(tokio::spawn(async move {
-                for round in 0..3 {
+                for delay in worker {
                     let held = limiter.acquire().await;
-                    let held_back = if round == 0 { 200 + worker % 50 } else { 0 };
-                    tokio::time::sleep(Duration::from_millis(held_back)).await;
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
                     lock(&arrivals).push(Instant::now());
                     tokio::time::sleep(Duration::from_millis(5)).await;
                     drop(held);
@@ -413,8 +424,7 @@ mod tests {
         }
         let mut times = lock(&arrivals).clone();
         times.sort();
-        assert_eq!(times.len(), 570);
-        assert_no_window_over(&times, 190);
+        times
     }
 
     /// Fails when more than `limit` of the sorted `arrivals` fall within 10 s of one.
@@ -438,37 +448,26 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn with_latency_jitter_no_window_of_arrivals_holds_more_than_the_limit() {
         async fn run(jitter: bool) -> (Vec<Instant>, Duration) {
-            let limiter = Arc::new(Limiter::rolling("test", 190, Duration::from_secs(10)));
-            let arrivals = Arc::new(Mutex::new(Vec::new()));
-            let start = Instant::now();
-            let mut tasks = Vec::new();
             // Enough workers that the limiter, not the round trips, bounds the rate.
-            for worker in 0..128u64 {
-                let (limiter, arrivals) = (limiter.clone(), arrivals.clone());
-                tasks.push(tokio::spawn(async move {
+            let delays: Vec<Vec<u64>> = (0..128u64)
+                .map(|worker| {
                     let mut seed = worker.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-                    for _ in 0..160 {
-                        let held = limiter.acquire().await;
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        let delay = if jitter { 50 + seed % 251 } else { 0 };
-                        tokio::time::sleep(Duration::from_millis(delay)).await;
-                        lock(&arrivals).push(Instant::now());
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                        drop(held);
-                    }
-                }));
-            }
-            for task in tasks {
-                task.await.unwrap();
-            }
-            let mut times = lock(&arrivals).clone();
-            times.sort();
+                    (0..160)
+                        .map(|_| {
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            if jitter { 50 + seed % 251 } else { 0 }
+                        })
+                        .collect()
+                })
+                .collect();
+            let start = Instant::now();
+            let times = arrivals(&delays).await;
             (times, Instant::now() - start)
         }
-        let (arrivals, slow) = run(true).await;
-        assert_no_window_over(&arrivals, 190);
+        let (times, slow) = run(true).await;
+        assert_no_window_over(&times, 190);
         let (_, quick) = run(false).await;
         let given_back = slow.as_secs_f64() / quick.as_secs_f64() - 1.0;
         assert!(

@@ -10,7 +10,8 @@ use truce_connectors::contract::Cursors;
 use truce_connectors::hubspot::{ApiVersion, STREAM};
 use truce_connectors::{Connector, ObjectType, Record};
 use truce_sandbox::Faults;
-use truce_sandbox::hubspot::SandboxOptions;
+use truce_sandbox::Served;
+use truce_sandbox::hubspot::{HubSpotSandbox, SandboxOptions};
 
 use crate::{connector, endpoint, poll, scan_all, start};
 
@@ -29,6 +30,22 @@ fn professional(config: &mut truce_connectors::hubspot::HubSpotConfig) {
 }
 
 /// The last version of each record pulled.
+/// A sandbox allowing 10 calls per 10 s and 5 searches a second: windows a test can spend
+/// in a few seconds. Connectors built with [`tight`] keep to the same limits.
+async fn start_tight() -> (HubSpotSandbox, Served) {
+    start(SandboxOptions {
+        requests_per_10s: Some(10),
+        search_per_second: Some(5),
+        ..SandboxOptions::default()
+    })
+    .await
+}
+
+fn tight(config: &mut truce_connectors::hubspot::HubSpotConfig) {
+    config.requests_per_10s = 10;
+    config.search_requests_per_second = 5;
+}
+
 fn latest(records: &[Record]) -> HashMap<&str, &Record> {
     records.iter().map(|r| (r.id.as_str(), r)).collect()
 }
@@ -147,22 +164,14 @@ per_version!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_latency_jitter_no_more_than_the_limit_arrives_in_any_window() {
     let v = ApiVersion::V2026_09;
-    let (sandbox, served) = start(SandboxOptions {
-        requests_per_10s: Some(10),
-        search_per_second: Some(5),
-        ..SandboxOptions::default()
-    })
-    .await;
+    let (sandbox, served) = start_tight().await;
     let ids = sandbox.seed_contacts(3_000, 3);
     sandbox.set_faults(Faults {
         latency: Duration::from_millis(50),
         latency_jitter: Duration::from_millis(250),
         ..Faults::default()
     });
-    let conn = connector(&served, &sandbox, v, |c| {
-        c.requests_per_10s = 10;
-        c.search_requests_per_second = 5;
-    });
+    let conn = connector(&served, &sandbox, v, tight);
     // 30 list calls: the burst limit spent three times over.
     let scanned = scan_all(&conn, ObjectType::HubSpotContact).await;
     assert_eq!(scanned.len(), ids.len());
@@ -195,24 +204,15 @@ async fn with_latency_jitter_no_more_than_the_limit_arrives_in_any_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connector_started_right_after_another_spent_the_window_is_never_refused() {
     let v = ApiVersion::V2026_09;
-    let (sandbox, served) = start(SandboxOptions {
-        requests_per_10s: Some(10),
-        search_per_second: Some(5),
-        ..SandboxOptions::default()
-    })
-    .await;
+    let (sandbox, served) = start_tight().await;
     let ids = sandbox.seed_contacts(1_500, 5);
-    let limits = |c: &mut truce_connectors::hubspot::HubSpotConfig| {
-        c.requests_per_10s = 10;
-        c.search_requests_per_second = 5;
-    };
     // 15 list calls: ten at once, five as the first ten leave the window.
-    let backfill = connector(&served, &sandbox, v, limits);
+    let backfill = connector(&served, &sandbox, v, tight);
     assert_eq!(
         scan_all(&backfill, ObjectType::HubSpotContact).await.len(),
         ids.len()
     );
-    let daemon = connector(&served, &sandbox, v, limits);
+    let daemon = connector(&served, &sandbox, v, tight);
     assert_eq!(
         scan_all(&daemon, ObjectType::HubSpotContact).await.len(),
         ids.len()
@@ -222,31 +222,5 @@ async fn a_connector_started_right_after_another_spent_the_window_is_never_refus
         sandbox.limit_hits().ten_secondly,
         0,
         "HubSpot refused none of the second connector's calls"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn zz_experiment_fresh_scan() {
-    let v = ApiVersion::V2026_09;
-    let (sandbox, served) = start(SandboxOptions {
-        requests_per_10s: Some(190),
-        search_per_second: Some(5),
-        ..SandboxOptions::default()
-    })
-    .await;
-    sandbox.seed_contacts(25_000, 5);
-    let limits = |c: &mut truce_connectors::hubspot::HubSpotConfig| {
-        c.requests_per_10s = 190;
-        c.search_requests_per_second = 5;
-    };
-    let t = std::time::Instant::now();
-    let a = connector(&served, &sandbox, v, limits);
-    scan_all(&a, ObjectType::HubSpotContact).await;
-    eprintln!(
-        "took {:?} lists {} hits {} max {}",
-        t.elapsed(),
-        sandbox.counters().get(&list(v)),
-        sandbox.limit_hits().ten_secondly,
-        sandbox.max_in_window(Duration::from_secs(10), false)
     );
 }
