@@ -39,16 +39,21 @@ use truce_state::{
 use super::events::{self, QuarantineEvent};
 use super::observe::{Observer, WriteOutcomeKind};
 use super::pair::Pair;
+use super::plan;
 use super::settings::Settings;
 use super::shared::SharedStore;
-use super::{EngineError, Progress, stored};
+use super::{EngineError, MergeSummary, Progress, stored};
 
 /// What one apply pass did, per system.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
-    /// Links whose writes finished (accepted, adopted or dropped): merged again at once,
-    /// since a link is not merged while a write of its own is on the way.
+    /// Links whose writes finished (accepted, adopted or dropped) and that are still to be
+    /// merged again after the pass: a link is not merged while a write of its own is on
+    /// the way, and the pass merges each finished link once itself ([`Sender::send_all`]).
     pub finished: BTreeSet<LinkId>,
+    /// What merging the finished links within the pass did: its writes joined the pass
+    /// when their system was still sending, or wait for the next.
+    pub merged: MergeSummary,
     /// Writes accepted.
     pub written: usize,
     /// Records created.
@@ -66,6 +71,7 @@ impl Applied {
     /// Adds another pass's figures to these.
     pub(crate) fn add(&mut self, other: Applied) {
         self.finished.extend(other.finished);
+        self.merged.add(&other.merged);
         self.written += other.written;
         self.created += other.created;
         self.retrying += other.retrying;
@@ -99,7 +105,9 @@ impl Sender<'_> {
         (self.now)()
     }
 
-    /// Sends every due write of this system.
+    /// Sends every due write of this system. The links each batch finished are merged
+    /// right after it is recorded, while the system waits for its quota, so the pass does
+    /// not end with a merge of everything it wrote.
     pub async fn send_all(&self) -> Result<Applied, EngineError> {
         let system = stored::system_name(self.system());
         let mut total = Applied::default();
@@ -112,6 +120,7 @@ impl Sender<'_> {
             .sum();
         let queued = u64::try_from(queued).unwrap_or(0);
         let mut settled = 0u64;
+        let mut merged = BTreeSet::new();
         // Each round either finishes items or pushes them into the future, so this ends;
         // the bound is a guard against a store that keeps handing back the same items.
         for _ in 0..10_000 {
@@ -123,12 +132,51 @@ impl Sender<'_> {
                 break;
             }
             let count = items.len() as u64;
-            total.add(self.send(items).await?);
+            let mut sent = self.send(items).await?;
+            sent.merged = self.merge_finished(&mut sent.finished, &mut merged)?;
+            total.add(sent);
             settled += count;
             self.progress
                 .wrote(self.system(), settled.min(queued), queued);
         }
         Ok(total)
+    }
+
+    /// Merges the links a batch finished, and those waiting for a record one of them
+    /// holds, once per pass. What it passed over stays in `finished` for the merge after
+    /// the pass: a link whose other system still has a write on the way, and a link
+    /// finished again after this pass merged it. Once per pass keeps a merge that plans a
+    /// write every time from going round within the pass without end.
+    fn merge_finished(
+        &self,
+        finished: &mut BTreeSet<LinkId>,
+        merged: &mut BTreeSet<LinkId>,
+    ) -> Result<MergeSummary, EngineError> {
+        let fresh: Vec<LinkId> = finished.difference(merged).copied().collect();
+        if fresh.is_empty() {
+            return Ok(MergeSummary::default());
+        }
+        let (summary, links, busy) = self.store.with(|s| {
+            let mut links = plan::waiting_for(&s.reader(), self.settings, &fresh)?;
+            links.retain(|link| !merged.contains(link));
+            links.extend(&fresh);
+            let (summary, busy) = plan::merge_links_not_busy(
+                s,
+                self.settings,
+                self.observer,
+                self.now,
+                links.clone(),
+            )?;
+            Ok::<_, EngineError>((summary, links, busy))
+        })?;
+        let busy: BTreeSet<LinkId> = busy.into_iter().collect();
+        let done: BTreeSet<LinkId> = links
+            .into_iter()
+            .filter(|link| !busy.contains(link))
+            .collect();
+        finished.retain(|link| !done.contains(link));
+        merged.extend(done);
+        Ok(summary)
     }
 
     /// Sends one batch of due items and records what became of each.

@@ -105,17 +105,18 @@ impl Engine {
                 recheck.extend(reader.active_link_ids(Pair::Deals.as_str())?);
             }
         }
-        let settle = self.settle(&touched, &recheck).await?;
+        // Every active link is merged next, so identity's own merge would be done twice.
+        let identity = self.identify(&touched, &recheck).await?;
         progress.phase("merging");
         let merged = self.reconcile_all()?;
         summary.merge = MergeSummary {
             links: merged.links,
-            linked: settle.linked,
-            creates: settle.creates,
-            writes: settle.writes + merged.writes,
-            conflicts: settle.conflicts + merged.conflicts,
-            quarantined: settle.quarantined + merged.quarantined,
-            duplicates: settle.duplicates,
+            linked: identity.linked,
+            creates: identity.creates,
+            writes: merged.writes,
+            conflicts: merged.conflicts,
+            quarantined: merged.quarantined,
+            duplicates: identity.duplicates,
         };
         if write {
             progress.phase("writing");

@@ -291,6 +291,8 @@ impl Engine {
             let (hubspot, salesforce, read) = self.apply(progress, rule).await?;
             let mut more = self.after_apply(&hubspot, &salesforce)?;
             more.add(&read);
+            more.add(&hubspot.merged);
+            more.add(&salesforce.merged);
             after.writes += more.writes;
             after.conflicts += more.conflicts;
             after.quarantined += more.quarantined;
@@ -329,32 +331,54 @@ impl Engine {
         touched: &[Touched],
         recheck: &BTreeSet<LinkId>,
     ) -> Result<MergeSummary, EngineError> {
+        let identity = self.identify(touched, recheck).await?;
+        self.merge_identified(&identity)
+    }
+
+    /// Identity alone: links, creates and duplicates for the touched records, with the
+    /// records it asked for read and resolved too. The links it dirtied are not merged.
+    async fn identify(
+        &mut self,
+        touched: &[Touched],
+        recheck: &BTreeSet<LinkId>,
+    ) -> Result<Identity, EngineError> {
         let now = self.now();
         let settings = self.settings.clone();
         let identity = self
             .store
             .transaction(|tx| identity::resolve(tx, touched, &settings, now, recheck))?;
-        self.settle_identity(identity).await
+        self.complete_identity(identity).await
     }
 
     /// Finishes what an identity step began: reads the records it asked for and resolves
-    /// them (their people's companies matched again), then merges every link it dirtied.
-    async fn settle_identity(
-        &mut self,
-        mut identity: Identity,
-    ) -> Result<MergeSummary, EngineError> {
-        if !identity.fetch.is_empty() {
-            let fetched = self.fetch_missing(&identity.fetch).await?;
-            let now = self.now();
-            let settings = self.settings.clone();
-            let dirty = identity.dirty.clone();
-            let again = self
-                .store
-                .transaction(|tx| identity::resolve(tx, &fetched, &settings, now, &dirty))?;
-            identity.dirty.extend(again.dirty);
-            identity.linked += again.linked;
-            identity.creates += again.creates;
+    /// them (their people's companies matched again).
+    async fn complete_identity(&mut self, mut identity: Identity) -> Result<Identity, EngineError> {
+        if identity.fetch.is_empty() {
+            return Ok(identity);
         }
+        let fetched = self.fetch_missing(&identity.fetch).await?;
+        let now = self.now();
+        let settings = self.settings.clone();
+        let dirty = identity.dirty.clone();
+        let again = self
+            .store
+            .transaction(|tx| identity::resolve(tx, &fetched, &settings, now, &dirty))?;
+        identity.dirty.extend(again.dirty);
+        identity.linked += again.linked;
+        identity.creates += again.creates;
+        identity.duplicates += again.duplicates;
+        identity.fetch.clear();
+        Ok(identity)
+    }
+
+    /// Finishes an identity step, then merges every link it dirtied.
+    async fn settle_identity(&mut self, identity: Identity) -> Result<MergeSummary, EngineError> {
+        let identity = self.complete_identity(identity).await?;
+        self.merge_identified(&identity)
+    }
+
+    /// Merges the links an identity step dirtied and those waiting on them.
+    fn merge_identified(&mut self, identity: &Identity) -> Result<MergeSummary, EngineError> {
         let clock = self.clock.clone();
         let now = move || clock();
         plan::merge_identified(
@@ -362,7 +386,7 @@ impl Engine {
             &self.settings,
             self.observer.as_ref(),
             &now,
-            &identity,
+            identity,
         )
     }
 

@@ -40,7 +40,7 @@ impl Engine {
             let (part, last) = self.store.transaction(|tx| {
                 let views = tx.reader().link_views(after, MERGE_BATCH)?;
                 let last = views.last().map(|v| v.link.id);
-                merge_views(tx, views, settings, observer, now).map(|part| (part, last))
+                merge_views(tx, views, settings, observer, now).map(|(part, _)| (part, last))
             })?;
             summary.add(&part);
             match last {
@@ -76,14 +76,27 @@ pub(crate) fn merge_links(
     settings: &Settings,
     observer: &dyn Observer,
     now: &(dyn Fn() -> i64 + Sync),
-    mut links: Vec<LinkId>,
+    links: Vec<LinkId>,
 ) -> Result<MergeSummary, EngineError> {
+    merge_links_not_busy(store, settings, observer, now, links).map(|(summary, _)| summary)
+}
+
+/// [`merge_links`], also naming the links it passed over because a write of theirs is
+/// still on its way: they are not merged until that write finished.
+pub(crate) fn merge_links_not_busy(
+    store: &mut Store,
+    settings: &Settings,
+    observer: &dyn Observer,
+    now: &(dyn Fn() -> i64 + Sync),
+    mut links: Vec<LinkId>,
+) -> Result<(MergeSummary, Vec<LinkId>), EngineError> {
     links.sort();
     links.dedup();
     let mut summary = MergeSummary::default();
+    let mut busy = Vec::new();
     for batch in links.chunks(MERGE_BATCH) {
         let now = now();
-        let part = store.transaction(|tx| {
+        let (part, passed) = store.transaction(|tx| {
             let mut views = Vec::with_capacity(batch.len());
             for &link in batch {
                 views.extend(tx.reader().link_view(link)?);
@@ -91,8 +104,9 @@ pub(crate) fn merge_links(
             merge_views(tx, views, settings, observer, now)
         })?;
         summary.add(&part);
+        busy.extend(passed);
     }
-    Ok(summary)
+    Ok((summary, busy))
 }
 
 /// Merges the links an identity step dirtied and those waiting on them, and counts what
@@ -148,24 +162,30 @@ pub(crate) fn waiting_for(
 
 use truce_connectors::System;
 
-/// Merges one batch of link views inside a transaction.
+/// Merges one batch of link views inside a transaction; also returns the links passed
+/// over because a write of theirs is on its way.
 fn merge_views(
     tx: &mut Tx<'_>,
     views: Vec<LinkView>,
     settings: &Settings,
     observer: &dyn Observer,
     now: i64,
-) -> Result<MergeSummary, EngineError> {
+) -> Result<(MergeSummary, Vec<LinkId>), EngineError> {
     let mut summary = MergeSummary::default();
+    let mut passed = Vec::new();
     let (Some(first), Some(last)) = (views.first(), views.last()) else {
-        return Ok(summary);
+        return Ok((summary, passed));
     };
     // A write still on its way: merge again once it finished, not twice now.
     let busy = tx
         .reader()
         .links_with_pending_writes(first.link.id, last.link.id)?;
     for view in views {
-        if busy.contains(&view.link.id) || view.link.state != truce_state::LinkState::Active {
+        if busy.contains(&view.link.id) {
+            passed.push(view.link.id);
+            continue;
+        }
+        if view.link.state != truce_state::LinkState::Active {
             continue;
         }
         let pair = stored::link_pair(&view.link)?;
@@ -187,7 +207,7 @@ fn merge_views(
         }
         write_plan(tx, &view, pair, plan, observer, now, &mut summary)?;
     }
-    Ok(summary)
+    Ok((summary, passed))
 }
 
 /// Writes what the plan of one link decided, and logs its events.

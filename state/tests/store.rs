@@ -1127,10 +1127,10 @@ fn link_views_page_through_active_links_with_their_snapshots_and_base() {
 
     // 102 is held by an unlinked link only, so it counts as waiting to be matched.
     let waiting: Vec<_> = r
-        .unlinked_snapshots("contacts", "hubspot", None, 10)
+        .unlinked_records("contacts", "hubspot", None, 10)
         .unwrap()
         .into_iter()
-        .map(|s| s.record_id)
+        .map(|(_, id)| id)
         .collect();
     assert_eq!(waiting, vec!["102"]);
     assert_eq!(

@@ -391,22 +391,22 @@ pub fn all_unlinked(
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let page = reader.unlinked_snapshots(
+        let page = reader.unlinked_records(
             pair.as_str(),
             stored::system_name(system),
             after.as_deref(),
-            1000,
+            10_000,
         )?;
-        let Some(last) = page.last() else {
+        let Some((_, last)) = page.last() else {
             break;
         };
-        after = Some(last.record_id.clone());
-        for snapshot in &page {
+        after = Some(last.clone());
+        for (object, id) in page {
             out.push(Touched {
                 pair,
                 system,
-                object: stored::object(&snapshot.object)?,
-                id: snapshot.record_id.clone(),
+                object: stored::object(&object)?,
+                id,
             });
         }
     }
