@@ -199,6 +199,7 @@ pub async fn backfill(config: &Path, restarts: u32) -> anyhow::Result<Value> {
         "duplicates": summary.merge.duplicates,
         "hubspot_written": summary.to_hubspot.written,
         "hubspot_created": summary.to_hubspot.created,
+        "hubspot_references_only": summary.to_hubspot.references_only,
         "hubspot_retrying": summary.to_hubspot.retrying,
         "hubspot_quarantined": summary.to_hubspot.quarantined,
         "salesforce_written": summary.to_salesforce.written,

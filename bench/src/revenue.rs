@@ -136,7 +136,10 @@ fn u(v: &Value, key: &str) -> u64 {
 fn minimum(seeded: &Seeded, child: &Value, after: &After) -> (u64, u64) {
     let pages = |n: u64, per: u64| min_calls(n, per).max(1);
     let hs_created = u(child, "hubspot_created");
-    let hs_updated = u(child, "hubspot_written").saturating_sub(hs_created);
+    // Writes of associations alone are counted below, 1,000 a call.
+    let hs_updated = u(child, "hubspot_written")
+        .saturating_sub(hs_created)
+        .saturating_sub(u(child, "hubspot_references_only"));
     let contact_links = after
         .contacts_with_company
         .saturating_sub(seeded.with_company);

@@ -364,6 +364,10 @@ pub enum WriteOp {
     Update {
         /// The record's id.
         id: String,
+        /// The caller created the record and has set none of its associations since: it
+        /// has none, so the connector writes the association fields without reading the
+        /// record's current ones first.
+        no_associations: bool,
     },
     /// Delete (archive) the record with this id.
     Delete {

@@ -292,7 +292,10 @@ async fn updates_upserts_and_deletes_go_through_collections_and_converted_leads_
             Write {
                 key: 2,
                 object: ObjectType::SalesforceLead,
-                op: WriteOp::Update { id: ids[0].clone() },
+                op: WriteOp::Update {
+                    id: ids[0].clone(),
+                    no_associations: false,
+                },
                 fields: BTreeMap::from([("City".into(), json!("Lisbon"))]),
             },
             Write {
@@ -304,7 +307,10 @@ async fn updates_upserts_and_deletes_go_through_collections_and_converted_leads_
             Write {
                 key: 4,
                 object: ObjectType::SalesforceLead,
-                op: WriteOp::Update { id: ids[2].clone() },
+                op: WriteOp::Update {
+                    id: ids[2].clone(),
+                    no_associations: false,
+                },
                 fields: BTreeMap::from([("City".into(), json!("Porto"))]),
             },
         ])
@@ -895,7 +901,10 @@ async fn plain_creates_are_not_repeated_when_the_connection_drops_after_sending(
         .map(|(i, id)| Write {
             key: i as i64,
             object: ObjectType::SalesforceLead,
-            op: WriteOp::Update { id: id.clone() },
+            op: WriteOp::Update {
+                id: id.clone(),
+                no_associations: false,
+            },
             fields: BTreeMap::from([("City".into(), json!("Dublin"))]),
         })
         .collect();

@@ -451,7 +451,10 @@ fn update(key: i64, id: &str, fields: Value) -> Write {
     Write {
         key,
         object: ObjectType::SalesforceOpportunity,
-        op: WriteOp::Update { id: id.into() },
+        op: WriteOp::Update {
+            id: id.into(),
+            no_associations: false,
+        },
         fields: serde_json::from_value(fields).unwrap(),
     }
 }
@@ -710,7 +713,10 @@ async fn accounts_and_opportunities_upsert_on_their_external_ids_update_and_dele
             Write {
                 key: 5,
                 object: ObjectType::SalesforceOpportunity,
-                op: WriteOp::Update { id: opp.id.clone() },
+                op: WriteOp::Update {
+                    id: opp.id.clone(),
+                    no_associations: false,
+                },
                 fields: serde_json::from_value(json!({"StageName": "Won-ish"})).unwrap(),
             },
             Write {
@@ -718,6 +724,7 @@ async fn accounts_and_opportunities_upsert_on_their_external_ids_update_and_dele
                 object: ObjectType::SalesforceAccount,
                 op: WriteOp::Update {
                     id: account.id.clone(),
+                    no_associations: false,
                 },
                 fields: serde_json::from_value(json!({"Industry": "Banking"})).unwrap(),
             },

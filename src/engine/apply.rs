@@ -24,7 +24,7 @@
 //! Both systems are applied side by side ([`SharedStore`]): each waits on its own quota.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value as Json;
 use truce_connectors::{
@@ -40,6 +40,7 @@ use super::events::{self, QuarantineEvent};
 use super::observe::{Observer, WriteOutcomeKind};
 use super::pair::Pair;
 use super::plan;
+use super::read_back;
 use super::settings::Settings;
 use super::shared::SharedStore;
 use super::{EngineError, MergeSummary, Progress, stored};
@@ -47,9 +48,7 @@ use super::{EngineError, MergeSummary, Progress, stored};
 /// What one apply pass did, per system.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
-    /// Links whose writes finished (accepted, adopted or dropped) and that are still to be
-    /// merged again after the pass: a link is not merged while a write of its own is on
-    /// the way, and the pass merges each finished link once itself ([`Sender::send_all`]).
+    /// Links whose writes finished (accepted, adopted or dropped).
     pub finished: BTreeSet<LinkId>,
     /// What merging the finished links within the pass did: its writes joined the pass
     /// when their system was still sending, or wait for the next.
@@ -58,6 +57,9 @@ pub struct Applied {
     pub written: usize,
     /// Records created.
     pub created: usize,
+    /// Writes accepted that set references only (a deal's company and contacts): APIs
+    /// batch those apart from records (HubSpot associations, 1,000 a call).
+    pub references_only: usize,
     /// Writes that failed for now and will be retried.
     pub retrying: usize,
     /// Writes quarantined.
@@ -74,6 +76,7 @@ impl Applied {
         self.merged.add(&other.merged);
         self.written += other.written;
         self.created += other.created;
+        self.references_only += other.references_only;
         self.retrying += other.retrying;
         self.quarantined += other.quarantined;
         self.created_records.extend(other.created_records);
@@ -94,6 +97,39 @@ pub struct Sender<'a> {
     pub progress: &'a dyn Progress,
     /// Where outcomes are counted.
     pub observer: &'a dyn Observer,
+    /// The links this pass merged after their writes finished, shared with the other
+    /// system's pass.
+    pub merges: &'a PassMerges,
+}
+
+/// Which finished links an apply pass has merged, across both systems' senders.
+///
+/// A link is not merged while a write of its own is on the way, so each batch's finished
+/// links are merged right after it is recorded ([`Sender::send_all`]), once per pass: a
+/// link finished again after that merge is left for the merge after the pass. Once per
+/// pass keeps a merge that plans a write every time from going round without end.
+#[derive(Default)]
+pub struct PassMerges(Mutex<PassState>);
+
+#[derive(Default)]
+struct PassState {
+    merged: BTreeSet<LinkId>,
+    left: BTreeSet<LinkId>,
+}
+
+impl PassMerges {
+    fn with<R>(&self, f: impl FnOnce(&mut PassState) -> R) -> R {
+        let mut guard = match self.0.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    /// The links finished again after this pass merged them: to merge after the pass.
+    pub fn left(&self) -> Vec<LinkId> {
+        self.with(|state| state.left.iter().copied().collect())
+    }
 }
 
 impl Sender<'_> {
@@ -107,7 +143,7 @@ impl Sender<'_> {
 
     /// Sends every due write of this system. The links each batch finished are merged
     /// right after it is recorded, while the system waits for its quota, so the pass does
-    /// not end with a merge of everything it wrote.
+    /// not end with a merge of everything it wrote ([`PassMerges`]).
     pub async fn send_all(&self) -> Result<Applied, EngineError> {
         let system = stored::system_name(self.system());
         let mut total = Applied::default();
@@ -120,7 +156,6 @@ impl Sender<'_> {
             .sum();
         let queued = u64::try_from(queued).unwrap_or(0);
         let mut settled = 0u64;
-        let mut merged = BTreeSet::new();
         // Each round either finishes items or pushes them into the future, so this ends;
         // the bound is a guard against a store that keeps handing back the same items.
         for _ in 0..10_000 {
@@ -133,7 +168,7 @@ impl Sender<'_> {
             }
             let count = items.len() as u64;
             let mut sent = self.send(items).await?;
-            sent.merged = self.merge_finished(&mut sent.finished, &mut merged)?;
+            sent.merged = self.merge_finished(&sent.finished)?;
             total.add(sent);
             settled += count;
             self.progress
@@ -142,23 +177,31 @@ impl Sender<'_> {
         Ok(total)
     }
 
-    /// Merges the links a batch finished, and those waiting for a record one of them
-    /// holds, once per pass. What it passed over stays in `finished` for the merge after
-    /// the pass: a link whose other system still has a write on the way, and a link
-    /// finished again after this pass merged it. Once per pass keeps a merge that plans a
-    /// write every time from going round within the pass without end.
-    fn merge_finished(
-        &self,
-        finished: &mut BTreeSet<LinkId>,
-        merged: &mut BTreeSet<LinkId>,
-    ) -> Result<MergeSummary, EngineError> {
-        let fresh: Vec<LinkId> = finished.difference(merged).copied().collect();
+    /// Merges the links a batch finished that this pass has not merged yet, and the links
+    /// waiting for a record one of them holds; those merged already are left for after the
+    /// pass. A link passed over because a write of its own is still on the way is merged
+    /// when that write finishes.
+    fn merge_finished(&self, finished: &BTreeSet<LinkId>) -> Result<MergeSummary, EngineError> {
+        let fresh: Vec<LinkId> = self.merges.with(|state| {
+            let (again, fresh): (Vec<LinkId>, Vec<LinkId>) = finished
+                .iter()
+                .partition(|link| state.merged.contains(link));
+            state.left.extend(again);
+            fresh
+        });
         if fresh.is_empty() {
             return Ok(MergeSummary::default());
         }
         let (summary, links, busy) = self.store.with(|s| {
-            let mut links = plan::waiting_for(&s.reader(), self.settings, &fresh)?;
-            links.retain(|link| !merged.contains(link));
+            let waiting = plan::waiting_for(&s.reader(), self.settings, &fresh)?;
+            // A waiting link merged already this pass is merged again after it.
+            let mut links: Vec<LinkId> = self.merges.with(|state| {
+                let (again, fresh): (Vec<LinkId>, Vec<LinkId>) = waiting
+                    .into_iter()
+                    .partition(|link| state.merged.contains(link));
+                state.left.extend(again);
+                fresh
+            });
             links.extend(&fresh);
             let (summary, busy) = plan::merge_links_not_busy(
                 s,
@@ -170,12 +213,11 @@ impl Sender<'_> {
             Ok::<_, EngineError>((summary, links, busy))
         })?;
         let busy: BTreeSet<LinkId> = busy.into_iter().collect();
-        let done: BTreeSet<LinkId> = links
-            .into_iter()
-            .filter(|link| !busy.contains(link))
-            .collect();
-        finished.retain(|link| !done.contains(link));
-        merged.extend(done);
+        self.merges.with(|state| {
+            state
+                .merged
+                .extend(links.into_iter().filter(|link| !busy.contains(link)));
+        });
         Ok(summary)
     }
 
@@ -192,8 +234,13 @@ impl Sender<'_> {
             self.store
                 .with(|s| s.transaction(|tx| tx.mark_sent(&blind_ids, now)))?;
         }
-        let (writes, unreadable): (Vec<_>, Vec<_>) =
-            items.iter().map(to_write).partition(Result::is_ok);
+        let bare = self
+            .store
+            .with(|s| read_back::without_associations(&s.reader(), self.settings, &items))?;
+        let (writes, unreadable): (Vec<_>, Vec<_>) = items
+            .iter()
+            .map(|item| to_write(item, bare.contains(&item.id)))
+            .partition(Result::is_ok);
         let writes: Vec<Write> = writes.into_iter().flatten().collect();
         let keys: Vec<i64> = writes.iter().map(|w| w.key).collect();
         let mut outcomes = match self.connector.apply(writes).await {
@@ -321,7 +368,7 @@ fn adopt(
 
 /// The contract's write for an outbox item; an item the store holds in a form this truce
 /// cannot read is answered at once with a permanent error naming the problem.
-fn to_write(item: &OutboxItem) -> Result<Write, Box<WriteOutcome>> {
+fn to_write(item: &OutboxItem, no_associations: bool) -> Result<Write, Box<WriteOutcome>> {
     let refuse = |message: String| {
         Box::new(WriteOutcome {
             key: item.id.0,
@@ -344,7 +391,10 @@ fn to_write(item: &OutboxItem) -> Result<Write, Box<WriteOutcome>> {
         StoredOp::Create => WriteOp::Create {
             upsert_on: item.write.upsert.as_ref().map(stored::upsert),
         },
-        StoredOp::Update => WriteOp::Update { id: id()? },
+        StoredOp::Update => WriteOp::Update {
+            id: id()?,
+            no_associations,
+        },
         StoredOp::Delete => WriteOp::Delete { id: id()? },
     };
     Ok(Write {
@@ -420,6 +470,20 @@ fn record_outcomes(
     Ok(applied)
 }
 
+/// Whether `write` is an update of mapped references and nothing else.
+fn references_only(settings: &Settings, write: &OutboxWrite) -> bool {
+    let Some(spec) = Pair::parse(&write.pair).and_then(|pair| settings.pair(pair)) else {
+        return false;
+    };
+    write.op == StoredOp::Update
+        && !write.fields.is_empty()
+        && write.fields.keys().all(|name| {
+            spec.fields
+                .iter()
+                .any(|f| f.reference.is_some() && (f.hubspot == *name || f.salesforce == *name))
+        })
+}
+
 /// Records what became of one write; returns how it counts (`None` for a moot write).
 fn settle(
     tx: &mut Tx<'_>,
@@ -436,7 +500,9 @@ fn settle(
             accepted(tx, system, item, &written.id, now)?;
             applied.written += 1;
             applied.created += usize::from(written.created);
+            applied.references_only += usize::from(references_only(settings, &item.write));
             if written.created {
+                read_back::as_created(tx, settings, item, &written.id, now)?;
                 let object = stored::object(&item.write.object)?;
                 applied.created_records.push((object, written.id));
             }
@@ -503,6 +569,9 @@ fn accepted(
     let Some(link) = link else {
         return Ok(());
     };
+    if write.op == StoredOp::Update {
+        read_back::written_to_created(tx, item, id, now)?;
+    }
     for (field, value) in &write.base {
         tx.set_base(link, field, value, now)?;
     }

@@ -288,8 +288,8 @@ impl Engine {
         let (mut to_hubspot, mut to_salesforce) = (Applied::default(), Applied::default());
         let mut after = MergeSummary::default();
         for _ in 0..=FOLLOW_UP_PASSES {
-            let (hubspot, salesforce, read) = self.apply(progress, rule).await?;
-            let mut more = self.after_apply(&hubspot, &salesforce)?;
+            let (hubspot, salesforce, read, left) = self.apply(progress, rule).await?;
+            let mut more = self.after_apply(left)?;
             more.add(&read);
             more.add(&hubspot.merged);
             more.add(&salesforce.merged);
@@ -305,20 +305,11 @@ impl Engine {
         Ok((to_hubspot, to_salesforce, after))
     }
 
-    /// Merges again the links whose writes just finished (skipped while those were on the
-    /// way), and the links that waited for a record that a create has just linked.
-    fn after_apply(
-        &mut self,
-        to_hubspot: &Applied,
-        to_salesforce: &Applied,
-    ) -> Result<MergeSummary, EngineError> {
-        let finished: Vec<LinkId> = to_hubspot
-            .finished
-            .union(&to_salesforce.finished)
-            .copied()
-            .collect();
-        let mut links = self.waiting_for(&finished)?;
-        links.extend(finished);
+    /// Merges the links finished again after the pass merged them ([`apply::PassMerges`]),
+    /// and the links that waited for a record one of them holds.
+    fn after_apply(&mut self, left: Vec<LinkId>) -> Result<MergeSummary, EngineError> {
+        let mut links = self.waiting_for(&left)?;
+        links.extend(left);
         self.merge_links(links)
     }
 
@@ -418,7 +409,8 @@ impl Engine {
         &mut self,
         progress: &dyn Progress,
         rule: ReadBack,
-    ) -> Result<(Applied, Applied, MergeSummary), EngineError> {
+    ) -> Result<(Applied, Applied, MergeSummary, Vec<LinkId>), EngineError> {
+        let merges = apply::PassMerges::default();
         let (to_hubspot, to_salesforce) = {
             let clock = self.clock.clone();
             let now = move || clock();
@@ -431,6 +423,7 @@ impl Engine {
                 now: &now,
                 progress,
                 observer: observer.as_ref(),
+                merges: &merges,
             };
             let (hubspot, salesforce) = (sending(&self.hubspot), sending(&self.salesforce));
             tokio::join!(
@@ -448,7 +441,7 @@ impl Engine {
         {
             read.add(&self.settle_identity(identity).await?);
         }
-        Ok((to_hubspot, to_salesforce, read))
+        Ok((to_hubspot, to_salesforce, read, merges.left()))
     }
 }
 

@@ -15,6 +15,12 @@
 //!   new deal is associated with its company and contact in the cycle that created it. The
 //!   backfill leaves them to its first poll, which reads every record the backfill wrote.
 //!
+//! A created record whose pair maps references gets a snapshot of what the create sent
+//! ([`as_created`]): the create carries no references (they are written once the record
+//! exists), so until it is read the record holds exactly those values and references to
+//! nothing. The merge of its link, right after its batch, then plans its references in the
+//! same pass: a backfill's new deals get their company and contacts without being read.
+//!
 //! Each system's records are read right after that system's writes of the pass, while the
 //! other system may still be sending: they are recorded like pulled records, linked and
 //! merged, and the writes that queues for the other system join its pass (its loop takes
@@ -24,14 +30,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use truce_connectors::{ObjectType, System};
+use serde_json::Value as Json;
+use truce_connectors::{ObjectType, System, UpsertKey};
+use truce_state::{
+    LinkState, OutboxId, OutboxItem, Reader, RecordMeta, SnapshotUpdate, Tx, WriteOp,
+};
 
 use super::apply::{Applied, Sender};
 use super::identity::{self, Identity};
 use super::pair::Pair;
 use super::plan;
 use super::pull::{record_page, reject};
-use super::{EngineError, MergeSummary};
+use super::settings::Settings;
+use super::{EngineError, MergeSummary, stored};
 
 /// Records read back and recorded at a time (one Salesforce retrieve's worth).
 const READ_BACK_PAGE: usize = 2_000;
@@ -145,4 +156,158 @@ impl Sender<'_> {
             filled.contains(name)
         })
     }
+}
+
+/// The updates among `items` whose record is as truce created it (never read since) and
+/// holds none of the associations they set: the connector need not read those first.
+pub(crate) fn without_associations(
+    reader: &Reader<'_>,
+    settings: &Settings,
+    items: &[OutboxItem],
+) -> Result<BTreeSet<OutboxId>, EngineError> {
+    let mut bare = BTreeSet::new();
+    for item in items {
+        let write = &item.write;
+        let (WriteOp::Update, Some(id)) = (&write.op, &write.record_id) else {
+            continue;
+        };
+        let Some(spec) = settings.pair(stored::pair(&write.pair)?) else {
+            continue;
+        };
+        let references: Vec<&String> = write
+            .fields
+            .keys()
+            .filter(|name| {
+                spec.fields.iter().any(|f| {
+                    f.reference.is_some() && (f.hubspot == **name || f.salesforce == **name)
+                })
+            })
+            .collect();
+        if references.is_empty() {
+            continue;
+        }
+        let Some(snapshot) = reader.snapshot(&write.pair, &write.system, id)? else {
+            continue;
+        };
+        let empty = |name: &String| match snapshot.fields.get(name) {
+            None | Some(Json::Null) => true,
+            Some(Json::Array(items)) => items.is_empty(),
+            Some(_) => false,
+        };
+        if snapshot.modified_at == AS_CREATED && references.into_iter().all(empty) {
+            bare.insert(item.id);
+        }
+    }
+    Ok(bare)
+}
+
+/// An update of a record still as truce created it: the values it set are now what the
+/// record holds (a later write's associations are then read first, as usual).
+pub(crate) fn written_to_created(
+    tx: &mut Tx<'_>,
+    item: &OutboxItem,
+    id: &str,
+    now: i64,
+) -> Result<(), EngineError> {
+    let write = &item.write;
+    let Some(snapshot) = tx.reader().snapshot(&write.pair, &write.system, id)? else {
+        return Ok(());
+    };
+    if snapshot.modified_at != AS_CREATED {
+        return Ok(());
+    }
+    let mut fields = snapshot.fields;
+    fields.extend(write.fields.clone());
+    let update = SnapshotUpdate {
+        object: snapshot.object,
+        record_id: snapshot.record_id,
+        match_key: snapshot.match_key,
+        modified_at: AS_CREATED,
+        deleted: false,
+        fields,
+        meta: snapshot.meta,
+    };
+    tx.upsert_snapshot(&write.pair, &write.system, &update, now - 1)?;
+    Ok(())
+}
+
+/// The modification time of a snapshot truce made of a record it created: older than any
+/// read, so the first read replaces it.
+const AS_CREATED: i64 = 0;
+
+/// Stores what the create `item` sent as the snapshot of the record `id` it made, with its
+/// references empty, when the record's pair maps references and nothing read it yet.
+///
+/// The snapshot is dated 0 and observed just before the link's base moved, so that any
+/// read of the record replaces it and the values it holds merge as the base (their wire
+/// form is truce's, not the API's); only the references, which have no base yet, are
+/// merged from it.
+pub(crate) fn as_created(
+    tx: &mut Tx<'_>,
+    settings: &Settings,
+    item: &OutboxItem,
+    id: &str,
+    now: i64,
+) -> Result<(), EngineError> {
+    let write = &item.write;
+    let Some(spec) = settings.pair(stored::pair(&write.pair)?) else {
+        return Ok(());
+    };
+    let Some(link) = write
+        .link_id
+        .map(|l| tx.reader().link(l))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(());
+    };
+    if link.state != LinkState::Active {
+        return Ok(());
+    }
+    let Some(object) = stored::salesforce_object(&link)? else {
+        return Ok(());
+    };
+    let system = stored::system(&write.system)?;
+    let mut references = spec
+        .fields_for(object)
+        .filter_map(|map| map.reference.map(|r| (map, r)))
+        .peekable();
+    if references.peek().is_none()
+        || tx
+            .reader()
+            .snapshot(&write.pair, &write.system, id)?
+            .is_some()
+    {
+        return Ok(());
+    }
+    let mut fields = write.fields.clone();
+    for (map, reference) in references {
+        let name = match system {
+            System::HubSpot => &map.hubspot,
+            System::Salesforce => &map.salesforce,
+        };
+        let none = if reference.many {
+            Json::Array(Vec::new())
+        } else {
+            Json::Null
+        };
+        fields.insert(name.clone(), none);
+    }
+    if let Some(UpsertKey::Field { field, value }) = write.upsert.as_ref().map(stored::upsert) {
+        fields.insert(field, Json::String(value));
+    }
+    let update = SnapshotUpdate {
+        object: write.object.clone(),
+        record_id: id.to_string(),
+        match_key: None,
+        modified_at: AS_CREATED,
+        deleted: false,
+        fields,
+        meta: RecordMeta {
+            name: link.name.clone(),
+            ..RecordMeta::default()
+        },
+    };
+    tx.upsert_snapshot(&write.pair, &write.system, &update, now - 1)?;
+    Ok(())
 }

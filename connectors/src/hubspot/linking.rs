@@ -9,7 +9,9 @@
 //!   and no record is left behind to be created again.
 //! - **Upserts and updates** set them once the record step succeeded (upsert takes no
 //!   `associations`): the current links of every such record are read first (one batch
-//!   read per association per 1,000 records; a record an upsert just created has none),
+//!   read per association per 1,000 records; a record an upsert just created has none,
+//!   and so has one the caller says it created and has linked nothing to since:
+//!   `WriteOp::Update::no_associations`),
 //!   then only the differences are sent, batched across every write of the `apply`:
 //!   - `@company = id`: `batch/create` with the primary and the unlabeled type (HubSpot
 //!     demotes the former primary to an unlabeled link; it stays associated); nothing
@@ -187,7 +189,7 @@ pub struct Relink {
     pub spec: &'static Spec,
     /// The record's id.
     pub id: String,
-    /// The write created it: it has no links yet.
+    /// The write created it, or the caller says it has none: it has no links yet.
     pub created: bool,
     /// What its association fields ask.
     pub links: Vec<LinkWrite>,
@@ -408,7 +410,10 @@ mod tests {
         Write {
             key: 7,
             object: ObjectType::HubSpotDeal,
-            op: WriteOp::Update { id: "9".into() },
+            op: WriteOp::Update {
+                id: "9".into(),
+                no_associations: false,
+            },
             fields: serde_json::from_value(fields).unwrap(),
         }
     }

@@ -139,11 +139,17 @@ impl HubSpotConnector {
                         key: write.key,
                         spec,
                         id: String::new(),
-                        created: false,
+                        created: matches!(
+                            write.op,
+                            WriteOp::Update {
+                                no_associations: true,
+                                ..
+                            }
+                        ),
                         links,
                     });
                     // Only associations change: no record call, the record is as it was.
-                    if let WriteOp::Update { id } = &write.op
+                    if let WriteOp::Update { id, .. } = &write.op
                         && write.fields.is_empty()
                     {
                         let written = Written {
@@ -182,7 +188,7 @@ impl HubSpotConnector {
             .filter_map(|mut relink| {
                 let written = by_key.get(&relink.key)?.result.as_ref().ok()?;
                 relink.id = written.id.clone();
-                relink.created = written.created;
+                relink.created |= written.created;
                 Some(relink)
             })
             .collect();
@@ -287,7 +293,7 @@ fn input_of(
         WriteOp::Create {
             upsert_on: Some(UpsertKey::Field { field, value }),
         } => (Some(value.clone()), Some(field.clone())),
-        WriteOp::Update { id } | WriteOp::Delete { id } => (Some(id.clone()), None),
+        WriteOp::Update { id, .. } | WriteOp::Delete { id } => (Some(id.clone()), None),
         WriteOp::Create { upsert_on: None } => (None, None),
     };
     BatchWriteInput {
@@ -348,7 +354,7 @@ fn match_outcomes(
         .iter()
         .enumerate()
         .filter_map(|(i, w)| match &w.op {
-            WriteOp::Update { id } => Some((id.clone(), i)),
+            WriteOp::Update { id, .. } => Some((id.clone(), i)),
             WriteOp::Create {
                 upsert_on: Some(key),
             } => Some((key.value().to_lowercase(), i)),

@@ -125,7 +125,7 @@ pub(super) fn take_children(
             }
         }
         match &write.op {
-            WriteOp::Update { id } if write.fields.is_empty() => {
+            WriteOp::Update { id, .. } if write.fields.is_empty() => {
                 let written = Written {
                     id: id.clone(),
                     created: false,
@@ -558,6 +558,7 @@ mod tests {
             object: ObjectType::SalesforceOpportunity,
             op: WriteOp::Update {
                 id: "006000000000001AAA".into(),
+                no_associations: false,
             },
             fields: fields
                 .into_iter()

@@ -110,7 +110,7 @@ fn write_body(write: &Write, upsert_field: Option<&str>) -> Value {
         record.insert(k.clone(), v.clone());
     }
     match &write.op {
-        WriteOp::Update { id } => {
+        WriteOp::Update { id, .. } => {
             record.insert("id".into(), Value::String(id.clone()));
         }
         WriteOp::Create {
@@ -249,7 +249,9 @@ impl SalesforceConnector {
                     }
                 },
                 WriteOp::Create { upsert_on: None } => Kind::Create(write.object),
-                WriteOp::Update { id } | WriteOp::Delete { id } if RecordId::new(id).is_err() => {
+                WriteOp::Update { id, .. } | WriteOp::Delete { id }
+                    if RecordId::new(id).is_err() =>
+                {
                     let action = format!("Salesforce write of {} {id}", write.object);
                     refuse(
                         outcomes,
@@ -345,7 +347,7 @@ fn collect_results(
     for (w, result) in list.iter().zip(results) {
         if result.success {
             let known = match &w.op {
-                WriteOp::Update { id } | WriteOp::Delete { id } => Some(id.clone()),
+                WriteOp::Update { id, .. } | WriteOp::Delete { id } => Some(id.clone()),
                 WriteOp::Create { .. } => None,
             };
             let Some(id) = result.id.clone().filter(|id| !id.is_empty()).or(known) else {
@@ -363,7 +365,7 @@ fn collect_results(
             continue;
         }
         let target = match &w.op {
-            WriteOp::Update { id } | WriteOp::Delete { id } => format!("{} {id}", w.object),
+            WriteOp::Update { id, .. } | WriteOp::Delete { id } => format!("{} {id}", w.object),
             WriteOp::Create { upsert_on: Some(k) } => {
                 let field = upsert_field(k).unwrap_or("Email");
                 format!("{} {field}={}", w.object, k.value())

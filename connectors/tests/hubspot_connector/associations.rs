@@ -491,7 +491,59 @@ async fn an_upsert_sets_its_associations_once_the_record_exists(v: ApiVersion) {
     assert_eq!(counters.get(&association_batch(v, "create")), 0);
 }
 
+async fn an_update_of_a_record_said_to_have_no_associations_reads_none_first(v: ApiVersion) {
+    let (sandbox, served) = start(SandboxOptions::default()).await;
+    let company = sandbox.create_company(&[("name", "Acme")]).unwrap();
+    let people: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|p| {
+            sandbox
+                .create_contact(&[("email", &format!("{p}@example.com"))])
+                .unwrap()
+        })
+        .collect();
+    let deals: Vec<String> = ["Pilot", "Renewal"]
+        .iter()
+        .map(|name| sandbox.create_deal(&[("dealname", name)]).unwrap())
+        .collect();
+    let conn = linked_connector(&served, &sandbox, v);
+    let link = |key: i64, deal: &str, no_associations: bool| Write {
+        key,
+        object: ObjectType::HubSpotDeal,
+        op: WriteOp::Update {
+            id: deal.to_string(),
+            no_associations,
+        },
+        fields: BTreeMap::from([
+            ("@company".to_string(), json!(company)),
+            ("@contacts".to_string(), json!(people)),
+        ]),
+    };
+    sandbox.counters().reset();
+
+    let outcomes = conn
+        .apply(vec![link(1, &deals[0], true), link(2, &deals[1], true)])
+        .await
+        .unwrap();
+    assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+    for deal in &deals {
+        assert_eq!(primary(&sandbox, Kind::Deals, deal), json!(company));
+        assert_eq!(contacts_of(&sandbox, deal), json!(people));
+    }
+    // Nothing read: one create per association type for both deals.
+    let counters = sandbox.counters();
+    assert_eq!(counters.get(&association_batch(v, "read")), 0);
+    assert_eq!(counters.get(&association_batch(v, "create")), 2);
+
+    // Without the word, the current links are read first, and nothing is left to create.
+    counters.reset();
+    conn.apply(vec![link(3, &deals[0], false)]).await.unwrap();
+    assert_eq!(counters.get(&association_batch(v, "read")), 2);
+    assert_eq!(counters.get(&association_batch(v, "create")), 0);
+}
+
 per_version! {
+    #[tokio::test] an_update_of_a_record_said_to_have_no_associations_reads_none_first,
     #[tokio::test] pull_scan_and_fetch_pages_carry_the_configured_associations,
     #[tokio::test] a_scan_reads_associations_once_per_1000_records_and_resumes_from_its_token,
     #[tokio::test] associations_reads_1500_ids_in_two_calls_and_none_for_records_without_any,

@@ -235,7 +235,10 @@ pub fn update_of(key: i64, object: ObjectType, id: &str, fields: BTreeMap<String
     Write {
         key,
         object,
-        op: WriteOp::Update { id: id.into() },
+        op: WriteOp::Update {
+            id: id.into(),
+            no_associations: false,
+        },
         fields,
     }
 }

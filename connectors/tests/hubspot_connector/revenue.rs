@@ -296,6 +296,7 @@ async fn companies_and_deals_are_upserted_on_a_unique_property_updated_and_archi
         object: ObjectType::HubSpotCompany,
         op: WriteOp::Update {
             id: acme.id.clone(),
+            no_associations: false,
         },
         fields: BTreeMap::from([("name".into(), Value::String("Acme Corp".into()))]),
     };
