@@ -78,6 +78,9 @@ struct ObjectCount {
     /// HubSpot: writes that set an association after the record step (updates, upserts,
     /// and the waiting ones), per association field.
     relinks: BTreeMap<String, u64>,
+    /// HubSpot: of those, the associations of records the backfill creates: they have
+    /// none, so nothing is read before they are written.
+    unread: BTreeMap<String, u64>,
     /// Salesforce: record updates that wait for a create (a reference field to set).
     later_updates: u64,
     /// Elements of contact sets to write (Salesforce contact roles).
@@ -160,17 +163,25 @@ fn after_create(
             .entry((pair, system, object.as_str().to_string()))
             .or_default();
         let set = matches!(value, Value::Array(_)).then(|| elements(value));
-        later(counted, system, to, set);
+        later(counted, system, to, set, true);
     }
     Ok(())
 }
 
 /// Counts an association written once a create is answered: on HubSpot its own batch
-/// read and write; on Salesforce a record update, or contact roles for a set (`set` holds
-/// its size).
-fn later(counted: &mut ObjectCount, system: System, field: &str, set: Option<u64>) {
+/// write, with a read of the current links first unless the record holding it is the one
+/// `created`; on Salesforce a record update, or contact roles for a set (`set` holds its
+/// size).
+fn later(counted: &mut ObjectCount, system: System, field: &str, set: Option<u64>, created: bool) {
     match (system, set) {
-        (System::HubSpot, _) => *counted.relinks.entry(field.to_string()).or_default() += 1,
+        (System::HubSpot, _) => {
+            let relinks = if created {
+                &mut counted.unread
+            } else {
+                &mut counted.relinks
+            };
+            *relinks.entry(field.to_string()).or_default() += 1;
+        }
         (System::Salesforce, Some(size)) => {
             counted.roles += size;
             counted.role_writes += 1;
@@ -315,7 +326,7 @@ pub fn count(reader: &Reader<'_>, settings: &Settings) -> anyhow::Result<Vec<(Pa
         side.associations += 1;
         side.waiting += 1;
         let counted = objects.entry((pair, system, object)).or_default();
-        later(counted, system, &field, set.then_some(1));
+        later(counted, system, &field, set.then_some(1), false);
     }
     // Salesforce packs collections of every object into one composite call: the calls of
     // a pair are its share of them.
@@ -331,6 +342,12 @@ pub fn count(reader: &Reader<'_>, settings: &Settings) -> anyhow::Result<Vec<(Pa
                         .relinks
                         .values()
                         .map(|n| 2 * ceil(*n, HUBSPOT_ASSOCIATION_BATCH))
+                        .sum::<u64>()
+                    // A new record's: the write alone.
+                    + counted
+                        .unread
+                        .values()
+                        .map(|n| ceil(*n, HUBSPOT_ASSOCIATION_BATCH))
                         .sum::<u64>()
             }
             System::Salesforce => {

@@ -50,6 +50,9 @@ use super::{EngineError, MergeSummary, Progress, stored};
 pub struct Applied {
     /// Links whose writes finished (accepted, adopted or dropped).
     pub finished: BTreeSet<LinkId>,
+    /// Of those, the links a create (or an adopted record) gave their missing record: only
+    /// these can be what a deferred reference waits for.
+    pub completed: BTreeSet<LinkId>,
     /// What merging the finished links within the pass did: its writes joined the pass
     /// when their system was still sending, or wait for the next.
     pub merged: MergeSummary,
@@ -73,6 +76,7 @@ impl Applied {
     /// Adds another pass's figures to these.
     pub(crate) fn add(&mut self, other: Applied) {
         self.finished.extend(other.finished);
+        self.completed.extend(other.completed);
         self.merged.add(&other.merged);
         self.written += other.written;
         self.created += other.created;
@@ -142,8 +146,9 @@ impl Sender<'_> {
     }
 
     /// Sends every due write of this system. The links each batch finished are merged
-    /// right after it is recorded, while the system waits for its quota, so the pass does
-    /// not end with a merge of everything it wrote ([`PassMerges`]).
+    /// while the next batch's calls are on their way (or wait for the quota), so neither
+    /// the calls wait for the merge nor the pass ends with a merge of everything it wrote
+    /// ([`PassMerges`]). What those merges queue is sent in this loop too.
     pub async fn send_all(&self) -> Result<Applied, EngineError> {
         let system = stored::system_name(self.system());
         let mut total = Applied::default();
@@ -156,6 +161,7 @@ impl Sender<'_> {
             .sum();
         let queued = u64::try_from(queued).unwrap_or(0);
         let mut settled = 0u64;
+        let mut unmerged = Applied::default();
         // Each round either finishes items or pushes them into the future, so this ends;
         // the bound is a guard against a store that keeps handing back the same items.
         for _ in 0..10_000 {
@@ -164,11 +170,27 @@ impl Sender<'_> {
                 .store
                 .with(|s| s.reader().due(system, self.now(), batch))?;
             if items.is_empty() {
-                break;
+                if unmerged.finished.is_empty() {
+                    break;
+                }
+                // The last batch's merge may queue more.
+                total
+                    .merged
+                    .add(&self.merge_finished(&std::mem::take(&mut unmerged))?);
+                continue;
             }
             let count = items.len() as u64;
-            let mut sent = self.send(items).await?;
-            sent.merged = self.merge_finished(&sent.finished)?;
+            // Biased: the batch's calls leave before the merge takes the thread.
+            let (sent, merged) = tokio::join!(biased; self.send(items), async {
+                self.merge_finished(&unmerged)
+            });
+            let sent = sent?;
+            total.merged.add(&merged?);
+            unmerged = Applied {
+                finished: sent.finished.clone(),
+                completed: sent.completed.clone(),
+                ..Applied::default()
+            };
             total.add(sent);
             settled += count;
             self.progress
@@ -178,12 +200,13 @@ impl Sender<'_> {
     }
 
     /// Merges the links a batch finished that this pass has not merged yet, and the links
-    /// waiting for a record one of them holds; those merged already are left for after the
-    /// pass. A link passed over because a write of its own is still on the way is merged
+    /// waiting for a record one of its creates made; those merged already are left for
+    /// after the pass. A link passed over because a write of its own is still on the way is merged
     /// when that write finishes.
-    fn merge_finished(&self, finished: &BTreeSet<LinkId>) -> Result<MergeSummary, EngineError> {
+    fn merge_finished(&self, batch: &Applied) -> Result<MergeSummary, EngineError> {
         let fresh: Vec<LinkId> = self.merges.with(|state| {
-            let (again, fresh): (Vec<LinkId>, Vec<LinkId>) = finished
+            let (again, fresh): (Vec<LinkId>, Vec<LinkId>) = batch
+                .finished
                 .iter()
                 .partition(|link| state.merged.contains(link));
             state.left.extend(again);
@@ -193,7 +216,8 @@ impl Sender<'_> {
             return Ok(MergeSummary::default());
         }
         let (summary, links, busy) = self.store.with(|s| {
-            let waiting = plan::waiting_for(&s.reader(), self.settings, &fresh)?;
+            let completed: Vec<LinkId> = batch.completed.iter().copied().collect();
+            let waiting = plan::waiting_for(&s.reader(), self.settings, &completed)?;
             // A waiting link merged already this pass is merged again after it.
             let mut links: Vec<LinkId> = self.merges.with(|state| {
                 let (again, fresh): (Vec<LinkId>, Vec<LinkId>) = waiting
@@ -224,7 +248,10 @@ impl Sender<'_> {
     /// Sends one batch of due items and records what became of each.
     async fn send(&self, items: Vec<OutboxItem>) -> Result<Applied, EngineError> {
         let mut applied = Applied::default();
-        let items = self.adopt_existing(items, &mut applied.finished).await?;
+        let mut adopted = BTreeSet::new();
+        let items = self.adopt_existing(items, &mut adopted).await?;
+        applied.completed.extend(&adopted);
+        applied.finished.extend(adopted);
         if items.is_empty() {
             return Ok(applied);
         }
@@ -497,6 +524,9 @@ fn settle(
     let err = match result {
         Ok(written) => {
             applied.finished.extend(item.write.link_id);
+            if item.write.op == StoredOp::Create {
+                applied.completed.extend(item.write.link_id);
+            }
             accepted(tx, system, item, &written.id, now)?;
             applied.written += 1;
             applied.created += usize::from(written.created);
