@@ -504,11 +504,7 @@ fn references_only(settings: &Settings, write: &OutboxWrite) -> bool {
     };
     write.op == StoredOp::Update
         && !write.fields.is_empty()
-        && write.fields.keys().all(|name| {
-            spec.fields
-                .iter()
-                .any(|f| f.reference.is_some() && (f.hubspot == *name || f.salesforce == *name))
-        })
+        && write.fields.keys().all(|name| spec.is_reference(name))
 }
 
 /// Records what became of one write; returns how it counts (`None` for a moot write).

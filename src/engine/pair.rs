@@ -255,6 +255,14 @@ pub struct PairSpec {
 }
 
 impl PairSpec {
+    /// Whether `name` (as either system names it in a write) is a mapped reference: a
+    /// HubSpot association or the Salesforce field or object it maps to.
+    pub fn is_reference(&self, name: &str) -> bool {
+        self.fields
+            .iter()
+            .any(|f| f.reference.is_some() && (f.hubspot == name || f.salesforce == name))
+    }
+
     /// The field maps that apply to a Salesforce object of this pair.
     pub fn fields_for(&self, object: ObjectType) -> impl Iterator<Item = &FieldMap> {
         self.fields.iter().filter(move |f| f.applies_to(object))

@@ -177,11 +177,7 @@ pub(crate) fn without_associations(
         let references: Vec<&String> = write
             .fields
             .keys()
-            .filter(|name| {
-                spec.fields.iter().any(|f| {
-                    f.reference.is_some() && (f.hubspot == **name || f.salesforce == **name)
-                })
-            })
+            .filter(|name| spec.is_reference(name))
             .collect();
         if references.is_empty() {
             continue;
