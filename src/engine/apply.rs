@@ -24,7 +24,7 @@
 //! Both systems are applied side by side ([`SharedStore`]): each waits on its own quota.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 use truce_connectors::{
@@ -39,7 +39,7 @@ use truce_state::{
 use super::events::{self, QuarantineEvent};
 use super::observe::{Observer, WriteOutcomeKind};
 use super::pair::Pair;
-use super::plan;
+use super::pass_merges::PassMerges;
 use super::read_back;
 use super::settings::Settings;
 use super::shared::SharedStore;
@@ -106,36 +106,6 @@ pub struct Sender<'a> {
     pub merges: &'a PassMerges,
 }
 
-/// Which finished links an apply pass has merged, across both systems' senders.
-///
-/// A link is not merged while a write of its own is on the way, so each batch's finished
-/// links are merged right after it is recorded ([`Sender::send_all`]), once per pass: a
-/// link finished again after that merge is left for the merge after the pass. Once per
-/// pass keeps a merge that plans a write every time from going round without end.
-#[derive(Default)]
-pub struct PassMerges(Mutex<PassState>);
-
-#[derive(Default)]
-struct PassState {
-    merged: BTreeSet<LinkId>,
-    left: BTreeSet<LinkId>,
-}
-
-impl PassMerges {
-    fn with<R>(&self, f: impl FnOnce(&mut PassState) -> R) -> R {
-        let mut guard = match self.0.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        f(&mut guard)
-    }
-
-    /// The links finished again after this pass merged them: to merge after the pass.
-    pub fn left(&self) -> Vec<LinkId> {
-        self.with(|state| state.left.iter().copied().collect())
-    }
-}
-
 impl Sender<'_> {
     fn system(&self) -> System {
         self.connector.system()
@@ -197,52 +167,6 @@ impl Sender<'_> {
                 .wrote(self.system(), settled.min(queued), queued);
         }
         Ok(total)
-    }
-
-    /// Merges the links a batch finished that this pass has not merged yet, and the links
-    /// waiting for a record one of its creates made; those merged already are left for
-    /// after the pass. A link passed over because a write of its own is still on the way is merged
-    /// when that write finishes.
-    fn merge_finished(&self, batch: &Applied) -> Result<MergeSummary, EngineError> {
-        let fresh: Vec<LinkId> = self.merges.with(|state| {
-            let (again, fresh): (Vec<LinkId>, Vec<LinkId>) = batch
-                .finished
-                .iter()
-                .partition(|link| state.merged.contains(link));
-            state.left.extend(again);
-            fresh
-        });
-        if fresh.is_empty() {
-            return Ok(MergeSummary::default());
-        }
-        let (summary, links, busy) = self.store.with(|s| {
-            let completed: Vec<LinkId> = batch.completed.iter().copied().collect();
-            let waiting = plan::waiting_for(&s.reader(), self.settings, &completed)?;
-            // A waiting link merged already this pass is merged again after it.
-            let mut links: Vec<LinkId> = self.merges.with(|state| {
-                let (again, fresh): (Vec<LinkId>, Vec<LinkId>) = waiting
-                    .into_iter()
-                    .partition(|link| state.merged.contains(link));
-                state.left.extend(again);
-                fresh
-            });
-            links.extend(&fresh);
-            let (summary, busy) = plan::merge_links_not_busy(
-                s,
-                self.settings,
-                self.observer,
-                self.now,
-                links.clone(),
-            )?;
-            Ok::<_, EngineError>((summary, links, busy))
-        })?;
-        let busy: BTreeSet<LinkId> = busy.into_iter().collect();
-        self.merges.with(|state| {
-            state
-                .merged
-                .extend(links.into_iter().filter(|link| !busy.contains(link)));
-        });
-        Ok(summary)
     }
 
     /// Sends one batch of due items and records what became of each.

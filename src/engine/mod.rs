@@ -32,6 +32,7 @@ pub mod mapping;
 pub mod merge;
 pub mod observe;
 pub mod pair;
+pub mod pass_merges;
 pub mod plan;
 pub mod pull;
 pub mod read_back;
@@ -305,7 +306,7 @@ impl Engine {
         Ok((to_hubspot, to_salesforce, after))
     }
 
-    /// Merges the links finished again after the pass merged them ([`apply::PassMerges`]),
+    /// Merges the links finished again after the pass merged them ([`pass_merges::PassMerges`]),
     /// and the links that waited for a record one of them holds.
     fn after_apply(&mut self, left: Vec<LinkId>) -> Result<MergeSummary, EngineError> {
         let mut links = self.waiting_for(&left)?;
@@ -410,7 +411,7 @@ impl Engine {
         progress: &dyn Progress,
         rule: ReadBack,
     ) -> Result<(Applied, Applied, MergeSummary, Vec<LinkId>), EngineError> {
-        let merges = apply::PassMerges::default();
+        let merges = pass_merges::PassMerges::default();
         let (to_hubspot, to_salesforce) = {
             let clock = self.clock.clone();
             let now = move || clock();
