@@ -13,7 +13,8 @@
 //!   echoes the polls after it read again through the look-back (README, *Settle*).
 //! - associations, for a pair that maps references: in a cycle only, so a converted Lead's
 //!   new deal is associated with its company and contact in the cycle that created it. The
-//!   backfill leaves them to its first poll, which reads every record the backfill wrote.
+//!   backfill reads none back for them: it plans them from what its creates sent (below),
+//!   and its first poll reads every record it wrote anyway.
 //!
 //! A created record whose pair maps references gets a snapshot of what the create sent
 //! ([`as_created`]): the create carries no references (they are written once the record
