@@ -105,32 +105,26 @@ impl Tx<'_> {
         change: &FieldChange,
         observed_at: i64,
     ) -> Result<i64> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO changes (observed_at, system, object, record_id, link_id, field,
+        crate::sql::insert_row(
+            self.conn(),
+            "INSERT INTO changes (observed_at, system, object, record_id, link_id, field,
                                       old, new, source_modified_at, origin, pair)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 RETURNING seq",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(
-                    params![
-                        observed_at,
-                        system,
-                        change.object,
-                        change.record_id,
-                        change.link_id,
-                        change.field,
-                        value_text(&change.old),
-                        value_text(&change.new),
-                        change.source_modified_at,
-                        change.origin,
-                        pair
-                    ],
-                    |r| r.get(0),
-                )
-            })
-            .ctx(self.path(), "appending to the change log")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                observed_at,
+                system,
+                change.object,
+                change.record_id,
+                change.link_id,
+                change.field,
+                value_text(&change.old),
+                value_text(&change.new),
+                change.source_modified_at,
+                change.origin,
+                pair
+            ],
+        )
+        .ctx(self.path(), "appending to the change log")
     }
 }
 

@@ -106,34 +106,29 @@ impl Tx<'_> {
         conflict: &NewConflict,
         decided_at: i64,
     ) -> Result<ConflictId> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO conflicts (decided_at, link_id, email, field, salesforce_field,
+        crate::sql::insert_row(
+            self.conn(),
+            "INSERT INTO conflicts (decided_at, link_id, email, field, salesforce_field,
                                         hubspot_value, salesforce_value, base_value, rule, winner,
                                         pair, name)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 RETURNING id",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(
-                    params![
-                        decided_at,
-                        conflict.link_id,
-                        normalize_email(&conflict.email),
-                        conflict.field,
-                        conflict.salesforce_field,
-                        value_text(&conflict.hubspot_value),
-                        value_text(&conflict.salesforce_value),
-                        value_text(&conflict.base_value),
-                        conflict.rule,
-                        conflict.winner,
-                        conflict.pair,
-                        conflict.name
-                    ],
-                    |r| r.get(0),
-                )
-            })
-            .ctx(self.path(), "recording a conflict")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                decided_at,
+                conflict.link_id,
+                normalize_email(&conflict.email),
+                conflict.field,
+                conflict.salesforce_field,
+                value_text(&conflict.hubspot_value),
+                value_text(&conflict.salesforce_value),
+                value_text(&conflict.base_value),
+                conflict.rule,
+                conflict.winner,
+                conflict.pair,
+                conflict.name
+            ],
+        )
+        .map(ConflictId)
+        .ctx(self.path(), "recording a conflict")
     }
 }
 

@@ -166,8 +166,13 @@ impl Store {
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %path.display(), mode, "state file is not in WAL mode; readers will block the writer");
         }
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-            .ctx(&path, "setting connection options")?;
+        // Statement journals in memory: the engine's long transactions (linking a whole
+        // backfill) otherwise spill each statement's journal to a temporary file, page by
+        // page, once one statement outgrew SQLite's 64 KiB threshold.
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
+        )
+        .ctx(&path, "setting connection options")?;
         if identity != Identity::Truce(supported) {
             migrate::migrate(&mut conn, &path, migrations)?;
         }

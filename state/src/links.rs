@@ -111,28 +111,23 @@ impl Tx<'_> {
     /// Creates an active link and returns its id. Fails if either record already belongs to
     /// an active link.
     pub fn create_link(&mut self, link: &NewLink, now: i64) -> Result<LinkId> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO links (pair, email, name, hubspot_id, salesforce_object,
+        crate::sql::insert_row(
+            self.conn(),
+            "INSERT INTO links (pair, email, name, hubspot_id, salesforce_object,
                                     salesforce_id, state, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7)
-                 RETURNING id",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(
-                    params![
-                        link.pair,
-                        normalize_email(&link.email),
-                        link.name,
-                        link.hubspot_id,
-                        link.salesforce_object,
-                        link.salesforce_id,
-                        now
-                    ],
-                    |r| r.get(0),
-                )
-            })
-            .ctx(self.path(), "creating a link")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7)",
+            params![
+                link.pair,
+                normalize_email(&link.email),
+                link.name,
+                link.hubspot_id,
+                link.salesforce_object,
+                link.salesforce_id,
+                now
+            ],
+        )
+        .map(LinkId)
+        .ctx(self.path(), "creating a link")
     }
 
     /// Points the link at another HubSpot record (a merge winner, or the id a create

@@ -325,6 +325,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (hubspot_id, kind)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 9: due writes are taken in id order, a batch at a time. Indexed by due time, each batch
+    // sorted every pending write of its system (200,000 in a large backfill) to keep the
+    // first thousand; in id order the read stops at the batch.
+    r#"
+    DROP INDEX outbox_due;
+    CREATE INDEX outbox_due ON outbox (system, id, next_attempt_at) WHERE state = 'pending';
+    "#,
 ];
 
 /// The schema version this binary writes.

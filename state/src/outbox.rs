@@ -153,33 +153,28 @@ impl Tx<'_> {
     pub fn enqueue(&mut self, write: &OutboxWrite, now: i64) -> Result<OutboxId> {
         let fields = fields_text(self.path(), "queueing a write", &write.fields)?;
         let base = fields_text(self.path(), "queueing a write", &write.base)?;
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO outbox (link_id, system, object, op, record_id, fields, upsert_field,
+        crate::sql::insert_row(
+            self.conn(),
+            "INSERT INTO outbox (link_id, system, object, op, record_id, fields, upsert_field,
                                      upsert_value, state, attempts, next_attempt_at, created_at,
                                      updated_at, base, pair)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?9, ?10, ?11)
-                 RETURNING id",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(
-                    params![
-                        write.link_id,
-                        write.system,
-                        write.object,
-                        write.op,
-                        write.record_id,
-                        fields,
-                        write.upsert.as_ref().map(|k| &k.field),
-                        write.upsert.as_ref().map(|k| &k.value),
-                        now,
-                        base,
-                        write.pair
-                    ],
-                    |r| r.get(0),
-                )
-            })
-            .ctx(self.path(), "queueing a write")
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?9, ?10, ?11)",
+            params![
+                write.link_id,
+                write.system,
+                write.object,
+                write.op,
+                write.record_id,
+                fields,
+                write.upsert.as_ref().map(|k| &k.field),
+                write.upsert.as_ref().map(|k| &k.value),
+                now,
+                base,
+                write.pair
+            ],
+        )
+        .map(OutboxId)
+        .ctx(self.path(), "queueing a write")
     }
 
     /// Marks a pending write as accepted by the remote system.
@@ -263,17 +258,61 @@ impl Reader<'_> {
     /// Up to `limit` pending writes to `system` whose next attempt is due at `now`, oldest
     /// first (so writes to one record go out in the order they were planned).
     pub fn due(&self, system: &str, now: i64, limit: usize) -> Result<Vec<OutboxItem>> {
+        self.due_after(system, now, i64::MIN, limit)
+    }
+
+    /// Like [`Reader::due`], but a full batch of the writes with ids above `newer_than`
+    /// comes first: an apply pass passes the last id queued before it began, so what it
+    /// queues as it goes (the associations of the records it creates, batched 1,000 a
+    /// call) goes out beside the rest of the queue, not after all of it. Only a full batch:
+    /// a few of them in every batch would split their calls and the others'. Order within
+    /// a batch is by id; a write queued during the pass is the only pending write of its
+    /// link (the merge plans none beside a pending one), so writes to one record still go
+    /// out in the order they were planned.
+    pub fn due_newer_first(
+        &self,
+        system: &str,
+        now: i64,
+        newer_than: OutboxId,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>> {
+        let newer = self.due_after(system, now, newer_than.0, limit)?;
+        if newer.len() == limit {
+            return Ok(newer);
+        }
+        self.due(system, now, limit)
+    }
+
+    /// Up to `limit` due writes with ids above `above`, in id order.
+    fn due_after(
+        &self,
+        system: &str,
+        now: i64,
+        above: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>> {
         self.conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM outbox
-                 WHERE state = 'pending' AND system = ?1 AND next_attempt_at <= ?2
-                 ORDER BY id LIMIT ?3"
+                 WHERE state = 'pending' AND system = ?1 AND next_attempt_at <= ?2 AND id > ?3
+                 ORDER BY id LIMIT ?4"
             ))
             .and_then(|mut stmt| {
-                stmt.query_map(params![system, now, crate::sql::limit(limit)], from_row)?
-                    .collect()
+                stmt.query_map(
+                    params![system, now, above, crate::sql::limit(limit)],
+                    from_row,
+                )?
+                .collect()
             })
             .ctx(self.path, "reading due writes")
+    }
+
+    /// The id of the last write queued, in any state (0 when none ever was).
+    pub fn last_outbox_id(&self) -> Result<OutboxId> {
+        self.conn
+            .query_row("SELECT coalesce(max(id), 0) FROM outbox", [], |r| r.get(0))
+            .map(OutboxId)
+            .ctx(self.path, "reading the last queued write")
     }
 
     /// One outbox item, in any state.

@@ -187,35 +187,30 @@ impl Tx<'_> {
         write: Option<&str>,
         now: i64,
     ) -> Result<QuarantineId> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO quarantine (quarantined_at, outbox_id, link_id, email, system,
+        crate::sql::insert_row(
+            self.conn(),
+            "INSERT INTO quarantine (quarantined_at, outbox_id, link_id, email, system,
                                          record_id, field, error_code, message, write_json, state,
                                          pair)
                  VALUES (?1, ?2, ?3,
                          coalesce(?4, (SELECT nullif(email, '') FROM links WHERE id = ?3)),
-                         ?5, ?6, ?7, ?8, ?9, ?10, 'open', ?11)
-                 RETURNING id",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_row(
-                    params![
-                        now,
-                        outbox_id,
-                        entry.link_id,
-                        entry.email.as_deref().map(normalize_email),
-                        entry.system,
-                        entry.record_id,
-                        entry.field,
-                        entry.error_code,
-                        entry.message,
-                        write,
-                        entry.pair
-                    ],
-                    |r| r.get(0),
-                )
-            })
-            .ctx(self.path(), "quarantining")
+                         ?5, ?6, ?7, ?8, ?9, ?10, 'open', ?11)",
+            params![
+                now,
+                outbox_id,
+                entry.link_id,
+                entry.email.as_deref().map(normalize_email),
+                entry.system,
+                entry.record_id,
+                entry.field,
+                entry.error_code,
+                entry.message,
+                write,
+                entry.pair
+            ],
+        )
+        .map(QuarantineId)
+        .ctx(self.path(), "quarantining")
     }
 
     /// Retries these open entries: each refused write is queued again as a new outbox item,

@@ -62,6 +62,18 @@ impl<T: serde::de::DeserializeOwned> FromSql for Json<T> {
     }
 }
 
+/// Runs a one-row `INSERT` and returns the new row's id. `RETURNING` would cost an
+/// ephemeral table per execution (its rows are gathered before the first is handed back),
+/// which was most of the time of the engine's busiest inserts (the change log, the outbox).
+pub(crate) fn insert_row(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached(sql)?.execute(params)?;
+    Ok(conn.last_insert_rowid())
+}
+
 /// Defines an integer id newtype that is a column on its own.
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {

@@ -669,6 +669,52 @@ fn a_write_marked_sent_keeps_the_mark_across_a_reopen_and_failures() {
 }
 
 #[test]
+fn a_full_batch_of_writes_queued_after_a_mark_comes_due_first() {
+    let (_dir, path) = temp();
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.reader().last_outbox_id().unwrap().0, 0);
+    let queue = |store: &mut Store, records: &[&str], now: i64| {
+        store
+            .transaction(|tx| {
+                records
+                    .iter()
+                    .map(|r| tx.enqueue(&update_write(None, r), now))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap()
+    };
+    let before = queue(&mut store, &["00Q1", "00Q2", "00Q3"], 10);
+    let mark = store.reader().last_outbox_id().unwrap();
+    assert_eq!(mark, before[2]);
+    let after = queue(&mut store, &["00Q4", "00Q5"], 20);
+    // One due later, one retried later: neither is due at 30.
+    queue(&mut store, &["00Q6"], 40);
+    store
+        .transaction(|tx| tx.mark_failed(before[1], "UNABLE_TO_LOCK_ROW", 50, 25))
+        .unwrap();
+
+    let r = store.reader();
+    let due = |limit| -> Vec<_> {
+        r.due_newer_first("salesforce", 30, mark, limit)
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect()
+    };
+    // Fewer newer writes than a batch: the queue's own order.
+    assert_eq!(due(10), vec![before[0], before[2], after[0], after[1]]);
+    assert_eq!(due(3), vec![before[0], before[2], after[0]]);
+    // A full batch of them: they go first.
+    assert_eq!(due(2), vec![after[0], after[1]]);
+    assert_eq!(due(1), vec![after[0]]);
+    assert!(
+        r.due_newer_first("hubspot", 30, mark, 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
 fn outbox_writes_go_due_failed_done_quarantined_and_retried() {
     let (_dir, path) = temp();
     let mut store = Store::open(&path).unwrap();
