@@ -6,15 +6,19 @@
 //! preceded by a lookup). Interrupt it anywhere and run it again.
 //!
 //! HubSpot's scan and Salesforce's run side by side: each waits on its own quota. Within a
-//! scan, the next page is read while the current one is recorded.
+//! scan, pages are read ahead of the one being recorded (up to [`READ_AHEAD_RECORDS`]),
+//! and the two scans take turns at the store.
 //!
 //! Once the scans are complete, each pull cursor that does not exist yet is set to the
 //! moment its scan started, so the daemon's first poll reads only what changed since.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc::{self, error::TryRecvError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use truce_connectors::{ApiError, Connector, ErrorClass, ObjectType, ScanPage, System};
 use truce_state::{Cursor, LinkId, ScanStep};
 
@@ -182,6 +186,30 @@ impl Engine {
 
 type ScanResult = Result<ScanPage, truce_connectors::Error>;
 
+/// Pages read and waiting to be recorded, with the share of [`READ_AHEAD_RECORDS`] each
+/// holds until it is.
+type Pages = mpsc::UnboundedReceiver<(ScanResult, OwnedSemaphorePermit)>;
+
+/// How many records a scan may have read and not yet recorded: enough for a window of
+/// HubSpot's 100-record list pages to go out while Salesforce's pages of 2,000 are being
+/// recorded, and a bounded memory cost (a few MiB).
+const READ_AHEAD_RECORDS: usize = 4_000;
+
+/// How long one scan records pages before it lets the other system's scan have the store.
+const TURN: Duration = Duration::from_millis(20);
+
+/// The error for a reading task that ended without handing over the last page: it
+/// panicked.
+fn stopped(object: ObjectType) -> impl FnOnce() -> truce_connectors::Error {
+    move || {
+        truce_connectors::Error::new(
+            ErrorClass::Fatal,
+            format!("scanning {object}"),
+            ApiError::message("the page read stopped before the last page"),
+        )
+    }
+}
+
 /// One system's part of the backfill scan.
 struct Scanner<'a> {
     connector: Arc<dyn Connector>,
@@ -207,11 +235,37 @@ impl Scanner<'_> {
         Ok((records, pages))
     }
 
-    /// Reads the page of `object` at `token` on a task of its own, so the wait for it
-    /// overlaps with recording the page before it.
-    fn fetch(&self, object: ObjectType, token: Option<String>) -> JoinHandle<ScanResult> {
+    /// Reads the pages of `object` from `token` on a task of its own, ahead of the one
+    /// being recorded by up to [`READ_AHEAD_RECORDS`]: the calls go out at the pace of the
+    /// API and its quota, not of the store (which the other system's scan holds while it
+    /// records a page of 2,000). Each page's token comes from the page before, so one task
+    /// reads them in turn. A page travels with its share of the budget, given back once
+    /// the page is recorded. The task ends after the last page, after an error, or when the
+    /// receiver is dropped.
+    fn read_ahead(&self, object: ObjectType, token: Option<String>) -> Pages {
+        let (pages, receiver) = mpsc::unbounded_channel();
+        let budget = Arc::new(Semaphore::new(READ_AHEAD_RECORDS));
         let connector = self.connector.clone();
-        tokio::spawn(async move { connector.scan(object, token.as_deref()).await })
+        tokio::spawn(async move {
+            let mut token = token;
+            loop {
+                let page = connector.scan(object, token.as_deref()).await;
+                let next = page.as_ref().ok().and_then(|p| p.next.clone());
+                let records = page.as_ref().map_or(0, |p| p.records.len());
+                let share = records.clamp(1, READ_AHEAD_RECORDS);
+                let Ok(share) = budget.clone().acquire_many_owned(share as u32).await else {
+                    return;
+                };
+                if pages.send((page, share)).is_err() {
+                    return;
+                }
+                match next {
+                    Some(next) => token = Some(next),
+                    None => return,
+                }
+            }
+        });
+        receiver
     }
 
     /// Scans one object to the end, resuming from the stored token. Returns the records
@@ -234,17 +288,26 @@ impl Scanner<'_> {
             .map_or(0, |s| u64::try_from(s.records).unwrap_or(0));
         let token = stored.and_then(|s| s.token);
         let (mut records, mut pages) = (0, 0);
-        let mut next = Some(self.fetch(object, token));
-        while let Some(fetching) = next.take() {
-            let page = fetching.await.map_err(|e| {
-                truce_connectors::Error::new(
-                    ErrorClass::Fatal,
-                    format!("scanning {object}"),
-                    ApiError::message(format!("the page read stopped: {e}")),
-                )
-            })??;
-            // The next page is read while this one is recorded.
-            next = page.next.clone().map(|t| self.fetch(object, Some(t)));
+        let mut read = self.read_ahead(object, token);
+        let mut turn = Instant::now();
+        loop {
+            // The other system's scan shares this task (and the store). A scan whose next
+            // page is always ready would record page after page and never let it record
+            // one, so a scan gives way once it has held the store for a [`TURN`].
+            if turn.elapsed() >= TURN {
+                tokio::task::yield_now().await;
+                turn = Instant::now();
+            }
+            let (page, _share) = match read.try_recv() {
+                Ok(read) => read,
+                Err(TryRecvError::Empty) => {
+                    let next = read.recv().await;
+                    turn = Instant::now();
+                    next.ok_or_else(stopped(object))?
+                }
+                Err(TryRecvError::Disconnected) => return Err(stopped(object)().into()),
+            };
+            let page = page?;
             let now = (self.clock)();
             store.with(|s| {
                 record_page(s, self.settings, now, system, &page.records, |stored| {
@@ -260,7 +323,9 @@ impl Scanner<'_> {
             total += n;
             pages += 1;
             self.progress.scanned(system, object, total);
+            if page.next.is_none() {
+                return Ok((records, pages));
+            }
         }
-        Ok((records, pages))
     }
 }
