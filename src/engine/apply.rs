@@ -132,13 +132,18 @@ impl Sender<'_> {
         let queued = u64::try_from(queued).unwrap_or(0);
         let mut settled = 0u64;
         let mut unmerged = Applied::default();
+        // What the pass's own merges queue goes out first: the associations of the records
+        // it creates would otherwise wait behind the whole queue, and end the pass with
+        // calls that carry a whole batch's work each.
+        let queued_before = self.store.with(|s| s.reader().last_outbox_id())?;
         // Each round either finishes items or pushes them into the future, so this ends;
         // the bound is a guard against a store that keeps handing back the same items.
         for _ in 0..10_000 {
             let batch = self.settings.apply_batch;
-            let items = self
-                .store
-                .with(|s| s.reader().due(system, self.now(), batch))?;
+            let items = self.store.with(|s| {
+                s.reader()
+                    .due_newer_first(system, self.now(), queued_before, batch)
+            })?;
             if items.is_empty() {
                 if unmerged.finished.is_empty() {
                     break;
