@@ -108,8 +108,8 @@ impl Tx<'_> {
         crate::sql::insert_row(
             self.conn(),
             "INSERT INTO changes (observed_at, system, object, record_id, link_id, field,
-                                      old, new, source_modified_at, origin, pair)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                  old, new, source_modified_at, origin, pair)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 observed_at,
                 system,

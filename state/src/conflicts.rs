@@ -109,9 +109,9 @@ impl Tx<'_> {
         crate::sql::insert_row(
             self.conn(),
             "INSERT INTO conflicts (decided_at, link_id, email, field, salesforce_field,
-                                        hubspot_value, salesforce_value, base_value, rule, winner,
-                                        pair, name)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                    hubspot_value, salesforce_value, base_value, rule, winner,
+                                    pair, name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 decided_at,
                 conflict.link_id,

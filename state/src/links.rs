@@ -114,8 +114,8 @@ impl Tx<'_> {
         crate::sql::insert_row(
             self.conn(),
             "INSERT INTO links (pair, email, name, hubspot_id, salesforce_object,
-                                    salesforce_id, state, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7)",
+                                salesforce_id, state, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7)",
             params![
                 link.pair,
                 normalize_email(&link.email),

@@ -156,9 +156,9 @@ impl Tx<'_> {
         crate::sql::insert_row(
             self.conn(),
             "INSERT INTO outbox (link_id, system, object, op, record_id, fields, upsert_field,
-                                     upsert_value, state, attempts, next_attempt_at, created_at,
-                                     updated_at, base, pair)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?9, ?10, ?11)",
+                                 upsert_value, state, attempts, next_attempt_at, created_at,
+                                 updated_at, base, pair)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9, ?9, ?10, ?11)",
             params![
                 write.link_id,
                 write.system,

@@ -190,11 +190,11 @@ impl Tx<'_> {
         crate::sql::insert_row(
             self.conn(),
             "INSERT INTO quarantine (quarantined_at, outbox_id, link_id, email, system,
-                                         record_id, field, error_code, message, write_json, state,
-                                         pair)
-                 VALUES (?1, ?2, ?3,
-                         coalesce(?4, (SELECT nullif(email, '') FROM links WHERE id = ?3)),
-                         ?5, ?6, ?7, ?8, ?9, ?10, 'open', ?11)",
+                                     record_id, field, error_code, message, write_json, state,
+                                     pair)
+             VALUES (?1, ?2, ?3,
+                     coalesce(?4, (SELECT nullif(email, '') FROM links WHERE id = ?3)),
+                     ?5, ?6, ?7, ?8, ?9, ?10, 'open', ?11)",
             params![
                 now,
                 outbox_id,
