@@ -132,9 +132,9 @@ impl Sender<'_> {
         let queued = u64::try_from(queued).unwrap_or(0);
         let mut settled = 0u64;
         let mut unmerged = Applied::default();
-        // What the pass's own merges queue goes out first: the associations of the records
-        // it creates would otherwise wait behind the whole queue, and end the pass with
-        // calls that carry a whole batch's work each.
+        // A full batch of what the pass's own merges queue goes out first: the associations
+        // of the records it creates would otherwise wait behind the whole queue, and end
+        // the pass with calls that each carry a whole batch's work.
         let queued_before = self.store.with(|s| s.reader().last_outbox_id())?;
         // Each round either finishes items or pushes them into the future, so this ends;
         // the bound is a guard against a store that keeps handing back the same items.
