@@ -101,7 +101,10 @@ async fn after_a_backfill_the_list_road_catches_up_and_no_edit_made_during_or_af
         .filter(|e| e.get("message").map(String::as_str) == Some("HubSpot catch-up road"))
         .collect();
     assert_eq!(road.len(), 1, "{roads:?}");
-    assert_eq!(road[0]["road"], "list");
+    // The list wins while a call's round trip is under about 100 ms; the sandbox answers
+    // a call sent alone in about 20 (a debug build sharing this thread with truce; 32-50
+    // with four busy loops on two cores).
+    assert_eq!(road[0]["road"], "list", "{}", road[0]["reason"]);
     assert_eq!(road[0]["records"], "4500");
     assert_eq!(road[0]["list_calls"], "45");
     assert!(road[0]["reason"].contains("the list is faster"));

@@ -183,6 +183,39 @@ impl<K> Call<K> {
     }
 }
 
+/// One request in flight: counted in while it is, whether sent or dropped unanswered.
+struct Flight<'a> {
+    calls: &'a AtomicU64,
+    in_flight: &'a AtomicU64,
+    number: u64,
+    first_in: bool,
+    started: Instant,
+}
+
+impl<'a> Flight<'a> {
+    fn begin(calls: &'a AtomicU64, in_flight: &'a AtomicU64) -> Flight<'a> {
+        Flight {
+            number: calls.fetch_add(1, Ordering::Relaxed),
+            first_in: in_flight.fetch_add(1, Ordering::Relaxed) == 0,
+            calls,
+            in_flight,
+            started: Instant::now(),
+        }
+    }
+
+    /// Its round trip so far, if no other call was in flight at any time since it left.
+    fn alone(&self) -> Option<Duration> {
+        let none_since = self.calls.load(Ordering::Relaxed) == self.number + 1;
+        (self.first_in && none_since).then(|| self.started.elapsed())
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The pipeline of one connector: its vendor, its token, its policy and its call count.
 #[derive(Debug)]
 pub struct Pipeline<V> {
@@ -192,8 +225,10 @@ pub struct Pipeline<V> {
     tokens: TokenCache,
     retry: RetryPolicy,
     calls: AtomicU64,
-    /// Recent round trips (µs), smoothed: one request to its answer, the waits for the
-    /// budgets excluded. 0 until the first answer.
+    /// Requests sent and not yet answered.
+    in_flight: AtomicU64,
+    /// Recent round trips (µs) of calls that had the pipeline to themselves, smoothed: one
+    /// request to its answer, the waits for the budgets excluded. 0 until the first.
     round_trip_us: AtomicU64,
 }
 
@@ -213,6 +248,7 @@ impl<V: Vendor> Pipeline<V> {
             tokens: TokenCache::default(),
             retry,
             calls: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
             round_trip_us: AtomicU64::new(0),
         }
     }
@@ -232,9 +268,12 @@ impl<V: Vendor> Pipeline<V> {
         self.calls.load(Ordering::Relaxed)
     }
 
-    /// The recent round trip of a request (an average weighted towards the latest eight),
-    /// the waits for the budgets excluded; `None` before the first answer. What work made
-    /// of calls that must follow one another costs per call, whatever the limits allow.
+    /// The recent round trip of a request sent alone (an average weighted towards the
+    /// latest eight), the waits for the budgets excluded; `None` before the first. What
+    /// work made of calls that must follow one another costs per call, whatever the limits
+    /// allow. Calls that overlapped another are left out: their time includes waiting
+    /// behind the others (ten batch writes in flight took each "round trip" to ten calls'
+    /// work), which a road of calls one after another never waits.
     pub fn round_trip(&self) -> Option<Duration> {
         match self.round_trip_us.load(Ordering::Relaxed) {
             0 => None,
@@ -350,10 +389,12 @@ impl<V: Vendor> Pipeline<V> {
         }
         let response = {
             let _slot = self.vendor.slot().await;
-            self.calls.fetch_add(1, Ordering::Relaxed);
-            let started = Instant::now();
+            let flight = Flight::begin(&self.calls, &self.in_flight);
             let sent = self.http.send(request, &call.action).await;
-            self.observe_round_trip(started.elapsed());
+            if let Some(took) = flight.alone() {
+                self.observe_round_trip(took);
+            }
+            drop(flight);
             drop(held);
             sent.map_err(|err| (err, Hold::Free))?
         };
@@ -400,4 +441,30 @@ fn garbled(response: &Response, action: &str, err: &serde_json::Error) -> Error 
             ..ApiError::default()
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_call_nothing_overlapped_has_a_round_trip() {
+        let (calls, in_flight) = (AtomicU64::new(0), AtomicU64::new(0));
+        let lone = Flight::begin(&calls, &in_flight);
+        assert!(lone.alone().is_some());
+        drop(lone);
+
+        // The second leaves while the first is out, then the first is answered after
+        // the second: neither was alone.
+        let first = Flight::begin(&calls, &in_flight);
+        let second = Flight::begin(&calls, &in_flight);
+        assert!(second.alone().is_none());
+        drop(second);
+        assert!(first.alone().is_none());
+        drop(first);
+
+        // A call dropped unanswered leaves the count as it found it.
+        assert_eq!(in_flight.load(Ordering::Relaxed), 0);
+        assert!(Flight::begin(&calls, &in_flight).alone().is_some());
+    }
 }
